@@ -1,0 +1,42 @@
+"""Dependencies shared by every package's controllers."""
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+
+from trading.accounts.guards import current_user
+from trading.accounts.schemas import User
+from trading.clock import Clock
+from trading.settings import Settings
+
+
+async def provide_user(request: Request[Any, Any, Any]) -> User:
+    """The signed-in user; only for routes whose guard already required one."""
+    user = current_user(request)
+    assert user is not None, "provide_user on a route without a signed-in guard"
+    return user
+
+
+async def provide_optional_user(request: Request[Any, Any, Any]) -> User | None:
+    return current_user(request)
+
+
+async def provide_clock(state: State) -> Clock:
+    return state.clock
+
+
+async def provide_settings(state: State) -> Settings:
+    return state.settings
+
+
+async def provide_addr(request: Request[Any, Any, Any]) -> str | None:
+    # 电子招标投标办法 第四十九条: every operation records its network address.
+    return request.client.host if request.client else None
+
+
+async def provide_request_token(request: Request[Any, Any, Any]) -> str:
+    from trading.accounts.guards import _bearer
+
+    return _bearer(request.scope) or ""

@@ -1,0 +1,195 @@
+"""Composition root: create_app() assembles every package's controllers, pages and background tasks.
+
+This is the only module of `trading` that imports the other top-level packages.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from trading import db
+from trading.accounts.controllers import AuthController, OrganisationController, UserController
+from trading.accounts.dependencies import (
+    provide_addr,
+    provide_clock,
+    provide_optional_user,
+    provide_request_token,
+    provide_settings,
+    provide_user,
+)
+from trading.accounts.guards import PUBLIC, AuthMiddleware
+from trading.clock import Clock, SystemClock
+from trading.errors import EXCEPTION_HANDLERS
+from trading.settings import Settings, load_settings
+
+log = logging.getLogger("tenderhall")
+
+# Hooks run once the pool is open (background tasks: checkpoint signer, scheduled transitions, …).
+# Each receives the app and returns an async context manager that lives as long as the app.
+StartupHook = Callable[[Litestar], Any]
+
+
+@get("/health", opt=PUBLIC, operation_id="Health", tags=["platform"])
+async def health(state: State) -> dict[str, str]:
+    async with state.pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+    return {"status": "ok"}
+
+
+def _route_handlers() -> list[Any]:
+    handlers: list[Any] = [health, AuthController, OrganisationController, UserController]
+    for loader in _PACKAGE_ROUTES:
+        handlers.extend(loader())
+    return handlers
+
+
+def _tenders_routes() -> Sequence[Any]:
+    try:
+        from trading.tenders.controllers import ROUTES
+    except ImportError:
+        return []
+    return ROUTES
+
+
+def _records_routes() -> Sequence[Any]:
+    try:
+        from trading.records.controllers import ROUTES
+    except ImportError:
+        return []
+    return ROUTES
+
+
+def _bids_routes() -> Sequence[Any]:
+    try:
+        from trading.bids.controllers import ROUTES
+    except ImportError:
+        return []
+    return ROUTES
+
+
+def _opening_routes() -> Sequence[Any]:
+    try:
+        from trading.opening.controllers import ROUTES
+    except ImportError:
+        return []
+    return ROUTES
+
+
+def _deposits_routes() -> Sequence[Any]:
+    try:
+        from deposits.controllers import ROUTES
+    except ImportError:
+        return []
+    return ROUTES
+
+
+def _expert_pool_routes() -> Sequence[Any]:
+    try:
+        from expert_pool.controllers import ROUTES
+    except ImportError:
+        return []
+    return ROUTES
+
+
+def _evaluation_routes() -> Sequence[Any]:
+    try:
+        from evaluation.controllers import ROUTES
+    except ImportError:
+        return []
+    return ROUTES
+
+
+_PACKAGE_ROUTES = [_tenders_routes, _records_routes, _bids_routes, _opening_routes, _deposits_routes,
+                   _expert_pool_routes, _evaluation_routes]
+
+
+def _startup_hooks() -> list[StartupHook]:
+    hooks: list[StartupHook] = []
+    try:
+        from trading.records.background import lifespan_hook as records_hook
+        hooks.append(records_hook)
+    except ImportError:
+        pass
+    return hooks
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None, *,
+               database_url: str | None = None, extra_hooks: Sequence[StartupHook] = ()) -> Litestar:
+    settings = settings or load_settings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        url = database_url or db.resolve_database_url(settings)
+        pool = await db.create_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        async with pool.acquire() as conn:
+            await db.upgrade(conn)
+        app.state.pool = pool
+        app.state.database_url = url
+        try:
+            async with _AsyncStack() as stack:
+                for hook in [*_startup_hooks(), *extra_hooks]:
+                    await stack.enter(hook(app))
+                yield
+        finally:
+            await pool.close()
+
+    from trading.pages import template_config  # late: pages import controllers of every package
+
+    app = Litestar(
+        route_handlers=_route_handlers(),
+        lifespan=[lifespan],
+        dependencies={
+            "conn": Provide(db.provide_conn),
+            "clock": Provide(provide_clock),
+            "settings": Provide(provide_settings),
+            "user": Provide(provide_user),
+            "maybe_user": Provide(provide_optional_user),
+            "addr": Provide(provide_addr),
+            "request_token": Provide(provide_request_token),
+        },
+        middleware=[AuthMiddleware()],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="tenderhall", version="0.1.0", path="/api/docs",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        template_config=template_config(),
+        cors_config=None,
+        state=_state(settings, clock),
+        request_max_body_size=64 * 1024 * 1024,
+    )
+    return app
+
+
+def _state(settings: Settings, clock: Clock):
+    from litestar.datastructures import State
+
+    return State({"settings": settings, "clock": clock})
+
+
+class _AsyncStack:
+    def __init__(self) -> None:
+        from contextlib import AsyncExitStack
+
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> "_AsyncStack":
+        await self._stack.__aenter__()
+        return self
+
+    async def enter(self, cm: Any) -> Any:
+        return await self._stack.enter_async_context(cm)
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._stack.__aexit__(*exc)

@@ -1,0 +1,37 @@
+-- Organisations, users, roles, bearer tokens.
+CREATE TABLE organisations (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    kind text NOT NULL CHECK (kind IN ('tenderer', 'agency', 'bidder', 'bank', 'other')),
+    -- 统一社会信用代码, GB 32100-2015; the check character is verified by the service.
+    credit_code text NOT NULL UNIQUE CHECK (credit_code ~ '^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$'),
+    legal_representative text,
+    approved boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL
+);
+
+CREATE TABLE users (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    org_id uuid REFERENCES organisations (id),
+    username text NOT NULL UNIQUE CHECK (username ~ '^[A-Za-z0-9_.@-]{3,64}$'),
+    display_name text NOT NULL CHECK (length(display_name) BETWEEN 1 AND 100),
+    password_hash text NOT NULL,
+    roles text[] NOT NULL CHECK (
+        cardinality(roles) >= 1
+        AND roles <@ ARRAY['admin', 'agency', 'bidder', 'custodian', 'expert', 'regulator', 'witness']::text[]
+    ),
+    active boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX users_org_idx ON users (org_id);
+
+-- Bearer tokens are stored only as their SHA-256.
+CREATE TABLE auth_tokens (
+    token_hash bytea PRIMARY KEY,
+    user_id uuid NOT NULL REFERENCES users (id),
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    revoked_at timestamptz,
+    addr text
+);
+CREATE INDEX auth_tokens_user_idx ON auth_tokens (user_id);

@@ -1,0 +1,27 @@
+"""Every witness-log tag, `source:subject:action`. One enum, documented in docs/records.md.
+
+Each package adds its tags here (and a line in docs/records.md) — nowhere else.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Tag(StrEnum):
+    # accounts
+    ACCOUNT_ORG_REGISTER = "account:org:register"
+    ACCOUNT_ORG_APPROVE = "account:org:approve"
+    ACCOUNT_USER_CREATE = "account:user:create"
+    ACCOUNT_LOGIN_FAIL = "account:login:fail"
+    # tenders
+    TENDER_PROJECT_CREATE = "tender:project:create"
+    TENDER_PROJECT_PUBLISH = "tender:project:publish"
+    TENDER_PROJECT_AMEND = "tender:project:amend"
+    TENDER_PROJECT_CANCEL = "tender:project:cancel"
+    TENDER_PROJECT_TRANSITION = "tender:project:transition"
+    TENDER_LOT_CLOSE = "tender:lot:close"
+    TENDER_DOCUMENT_DOWNLOAD = "tender:document:download"
+    TENDER_OBJECTION_FILE = "tender:objection:file"
+    TENDER_OBJECTION_ANSWER = "tender:objection:answer"
+    # witness notes
+    WITNESS_NOTE_ADD = "witness:note:add"
