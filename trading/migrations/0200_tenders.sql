@@ -118,3 +118,6 @@ CREATE TABLE tender_objections (
     answered_at timestamptz
 );
 CREATE INDEX tender_objections_tender_idx ON tender_objections (tender_id);
+
+-- The exact ceremony record bytes (trading/bids/ceremony.py) fixed at publication; ceremony_hash = SHA-256.
+ALTER TABLE lots ADD COLUMN ceremony_record bytea;
