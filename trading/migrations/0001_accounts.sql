@@ -35,3 +35,18 @@ CREATE TABLE auth_tokens (
     addr text
 );
 CREATE INDEX auth_tokens_user_idx ON auth_tokens (user_id);
+
+-- Ed25519 identity public keys of bidders and custodians (private keys stay on their machines).
+-- An admin approves a registration before the key is trusted.
+CREATE TABLE identity_keys (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL REFERENCES users (id),
+    algorithm text NOT NULL DEFAULT 'ed25519' CHECK (algorithm IN ('ed25519')),
+    public_key bytea NOT NULL UNIQUE CHECK (length(public_key) = 32),
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'revoked')),
+    registered_at timestamptz NOT NULL,
+    approved_by uuid REFERENCES users (id),
+    approved_at timestamptz,
+    revoked_at timestamptz
+);
+CREATE INDEX identity_keys_user_idx ON identity_keys (user_id, status);
