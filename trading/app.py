@@ -30,6 +30,7 @@ from trading.accounts.dependencies import (
 from trading.accounts.guards import PUBLIC, AuthMiddleware
 from trading.clock import Clock, SystemClock
 from trading.errors import EXCEPTION_HANDLERS
+from trading.events import load_subscriptions
 from trading.settings import Settings, load_settings
 
 log = logging.getLogger("tenderhall")
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, *,
                database_url: str | None = None, extra_hooks: Sequence[StartupHook] = ()) -> Litestar:
     settings = settings or load_settings()
     clock = clock or SystemClock()
+    load_subscriptions()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
