@@ -5,12 +5,13 @@ Store UTC, show Asia/Shanghai.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+@runtime_checkable
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
