@@ -63,25 +63,23 @@ async def database_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+async def session_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     p = await db.create_pool(database_url, min_size=1, max_size=8)
     yield p
     await p.close()
 
 
-@pytest.fixture(autouse=True)
-async def _clean_database(request: pytest.FixtureRequest) -> None:
-    """Empty every table before each test that touches the database."""
-    if "pool" not in request.fixturenames and "database_url" not in request.fixturenames:
-        return
-    p: asyncpg.Pool = request.getfixturevalue("pool")
-    async with p.acquire() as conn:
+@pytest.fixture
+async def pool(session_pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The session's pool, with every table emptied first (each test starts from a clean database)."""
+    async with session_pool.acquire() as conn:
         tables = await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
         )
         if tables:
             await conn.execute("TRUNCATE " + ", ".join(f'"{t["tablename"]}"' for t in tables)
                                + " RESTART IDENTITY CASCADE")
+    return session_pool
 
 
 @pytest.fixture

@@ -75,6 +75,7 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
         extra = exc.extra if isinstance(exc.extra, (list, dict)) else None
         return problem(400, "validation_error", "ValidationError", str(exc.detail), errors=extra or [])
     code = {
+        400: "validation_error",
         401: "not_authenticated",
         403: "forbidden",
         404: "not_found",

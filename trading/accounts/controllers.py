@@ -4,6 +4,7 @@ from uuid import UUID
 
 import asyncpg
 from litestar import Controller, Response, get, post
+from litestar.datastructures import Cookie
 from litestar.params import Parameter
 
 from trading.accounts import repository as repo
@@ -29,13 +30,13 @@ class AuthController(Controller):
         except LoginFailed as exc:
             # Answered, not raised: the failed-login witness entry must commit.
             return domain_error_handler(None, exc)  # type: ignore[arg-type]
-        return Response(token, cookies=[{"key": TOKEN_COOKIE, "value": token.token, "httponly": True,
-                                         "samesite": "strict", "expires": int(token.expires_at.timestamp())}])
+        return Response(token, cookies=[Cookie(key=TOKEN_COOKIE, value=token.token, httponly=True,
+                                               samesite="strict", expires=int(token.expires_at.timestamp()))])
 
     @post("/logout", guards=[signed_in], operation_id="Logout", status_code=200)
     async def logout(self, conn: asyncpg.Connection, clock: Clock, request_token: str) -> Response[dict]:
         await services.logout(conn, clock, request_token)
-        return Response({"status": "signed out"}, cookies=[{"key": TOKEN_COOKIE, "value": "", "max_age": 0}])
+        return Response({"status": "signed out"}, cookies=[Cookie(key=TOKEN_COOKIE, value="", max_age=0)])
 
     @get("/me", guards=[signed_in], operation_id="Me")
     async def me(self, user: User) -> User:
