@@ -48,7 +48,9 @@ async def health(state: State) -> dict[str, str]:
 
 
 def _route_handlers() -> list[Any]:
-    handlers: list[Any] = [health, AuthController, OrganisationController, UserController]
+    from trading.accounts.pages import PAGES as account_pages
+
+    handlers: list[Any] = [health, AuthController, OrganisationController, UserController, *account_pages]
     for loader in _PACKAGE_ROUTES:
         handlers.extend(loader())
     return handlers
