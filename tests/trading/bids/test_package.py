@@ -1,0 +1,71 @@
+"""The bid form is validated against the lot's declared fields before sealing."""
+from __future__ import annotations
+
+import pytest
+
+from trading.bids import package
+from trading.bids.package import BidFormInvalid
+
+FIELDS = [
+    {"name": "duration_days", "label": "工期", "type": "int", "required": True},
+    {"name": "quality", "label": "质量标准", "type": "text", "required": True},
+    {"name": "warranty_years", "type": "int"},
+    {"name": "deposit_paid", "type": "bool"},
+    {"name": "alt_price", "type": "yuan"},
+]
+
+
+def _form(**kw):
+    args = dict(tender_id="t", lot_id="l", bidder_org_id="o", price_yuan="1000.5", bid_fields=FIELDS,
+                values={"quality": "合格"}, duration_days="90")
+    args.update(kw)
+    return package.build_form(**args)
+
+
+def test_build_form_converts_yuan_to_fen_and_types() -> None:
+    f = _form(values={"quality": "合格", "warranty_years": "2", "deposit_paid": "是", "alt_price": "12.34"})
+    assert f.price_fen == 100050 and f.duration_days == 90
+    assert f.fields == {"quality": "合格", "warranty_years": 2, "deposit_paid": True, "alt_price": 1234}
+
+
+@pytest.mark.parametrize("price", ["1.234", "-5", "abc", "0", ""])
+def test_build_form_refuses_bad_price(price: str) -> None:
+    with pytest.raises(BidFormInvalid):
+        _form(price_yuan=price)
+
+
+def test_build_form_refuses_float_price() -> None:
+    with pytest.raises(BidFormInvalid):
+        _form(price_yuan=1000.5)
+
+
+def test_build_form_refuses_missing_required_field() -> None:
+    with pytest.raises(BidFormInvalid) as exc:
+        _form(values={})
+    assert exc.value.field == "quality"
+
+
+def test_build_form_refuses_missing_required_duration() -> None:
+    with pytest.raises(BidFormInvalid):
+        _form(duration_days=None)
+
+
+def test_build_form_refuses_undeclared_field() -> None:
+    with pytest.raises(BidFormInvalid) as exc:
+        _form(values={"quality": "合格", "secret_note": "x"})
+    assert exc.value.field == "secret_note"
+
+
+def test_build_form_refuses_wrong_type() -> None:
+    with pytest.raises(BidFormInvalid):
+        _form(values={"quality": "合格", "warranty_years": "two"})
+
+
+def test_build_form_refuses_price_above_maximum() -> None:
+    with pytest.raises(BidFormInvalid):
+        _form(max_price_fen=100000)
+
+
+def test_read_form_refuses_non_zip() -> None:
+    with pytest.raises(BidFormInvalid):
+        package.read_form(b"not a zip")
