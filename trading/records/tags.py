@@ -32,6 +32,15 @@ class Tag(StrEnum):
     TENDER_LOT_CANCEL = "tender:lot:cancel"
     TENDER_CUSTODIAN_ASSIGN = "tender:custodian:assign"
     TENDER_DOCUMENT_ADD = "tender:document:add"
+    # bids (trading/bids): identity keys, custodians' lot keys, sealed bids (seal/v1). Bid entries carry no
+    # bidder identity (no actor, no address) before the deadline: 招标投标法 第二十二条.
+    ACCOUNT_KEY_REGISTER = "account:key:register"
+    ACCOUNT_KEY_APPROVE = "account:key:approve"
+    ACCOUNT_KEY_REVOKE = "account:key:revoke"
+    TENDER_CUSTODIAN_KEY = "tender:custodian:key"
+    BID_SEAL_ACCEPT = "bid:seal:accept"
+    BID_SEAL_REFUSE = "bid:seal:refuse"
+    BID_SEAL_WITHDRAW = "bid:seal:withdraw"
     # opening (trading/opening): deadline, session, shares, unsealing, opening record (开标记录表)
     OPENING_DEADLINE_PASS = "lot:deadline:pass"
     OPENING_LOT_FAIL = "opening:lot:fail"
