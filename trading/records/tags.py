@@ -113,3 +113,5 @@ class Tag(StrEnum):
     DEPOSIT_LEDGER_CHECK = "deposit:ledger:check"
     # witness notes
     WITNESS_NOTE_ADD = "witness:note:add"
+    # records (trading/records): documents (PDFs) registered for a tender's archive
+    RECORD_DOCUMENT_ADD = "record:document:add"
