@@ -123,6 +123,11 @@ def _startup_hooks() -> list[StartupHook]:
         hooks.append(records_hook)
     except ImportError:
         pass
+    try:
+        from trading.opening.background import lifespan_hook as opening_hook
+        hooks.append(opening_hook)
+    except ImportError:
+        pass
     return hooks
 
 
