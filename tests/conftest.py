@@ -174,6 +174,96 @@ class Factory:
         u = await self.user(*roles, org_id=org_id, **kw)
         return u, {"Authorization": f"Bearer {await self.token(u)}"}
 
+    # ---- tenders (owned by the tenders engineer): a published lot with a real key ceremony, and downloaders
+    async def published_lot(self, *, k=2, n=3, deadline=None, deposit_yuan="10000.00", estimated_yuan="1000000.00",
+                            procurement_type="works", regime="bidding_law", bid_fields=None, **kw) -> dict:
+        """A tender with one lot published through the real services: tenderer + agency orgs, an agency user,
+        n custodians with real HPKE keys signed by approved Ed25519 identity keys, one document.
+        Extra kw go to the lot (max_price, evaluation_method, name, post_quantum) or the tender (title, code,
+        must_tender, region, description). deadline defaults to clock.now() + 25 days (≥ 20 days: 法 第二十四条)."""
+        from datetime import timedelta
+
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+        from trading.blobs import blob_store
+        from trading.bids.ceremony import SUITE_MLKEM768_X25519, SUITE_X25519, key_statement_bytes
+        from trading.tenders import repository as tenders_repo
+        from trading.tenders import services as tenders
+        from trading.tenders.schemas import BidField, LotCreate, TenderCreate
+
+        now = self.clock.now()
+        deadline = deadline or now + timedelta(days=25)
+        tenderer = await self.org("tenderer")
+        agency = await self.org("agency")
+        agency_user, agency_headers = await self.signed_in(Role.AGENCY, org_id=agency.id)
+        lot_kw = {key: kw.pop(key) for key in ("max_price", "evaluation_method", "name", "post_quantum") if key in kw}
+        lot_kw.setdefault("name", "第一标段")
+        fields = [f if isinstance(f, BidField) else BidField(**f) for f in (bid_fields or [
+            {"name": "duration_days", "label": "工期（日历天）", "type": "int", "required": True}])]
+        data = TenderCreate(
+            code=kw.pop("code", f"TH-{next(_counter)}-{secrets.token_hex(3)}"),
+            title=kw.pop("title", "某某道路改造工程施工招标"), regime=regime, procurement_type=procurement_type,
+            region=kw.pop("region", "350100"), tenderer_org_id=tenderer.id, docs_from=now, docs_until=deadline,
+            clarification_deadline=deadline - timedelta(days=15), bid_deadline=deadline,
+            lots=[LotCreate(estimated_price=estimated_yuan, deposit=deposit_yuan, bid_fields=fields, custodian_k=k,
+                            custodian_n=n, **lot_kw)], **kw)
+        custodians = []
+        for _ in range(n):
+            cu, ch = await self.signed_in(Role.CUSTODIAN)
+            custodians.append({"user": cu, "headers": ch})
+        async with self.pool.acquire() as c, c.transaction():
+            tender = await tenders.create_tender(c, self.clock, data, user=agency_user)
+            lot = (await tenders_repo.list_lots_for_tender(c, tender.id))[0]
+            await tenders.add_document(c, self.clock, blob_store(self.settings), tender.id, lot_id=None,
+                                       filename="招标文件.pdf", content_type="application/pdf",
+                                       content="招标文件 第一章 招标公告".encode() + secrets.token_bytes(16),
+                                       user=agency_user)
+            await tenders.assign_custodians(c, self.clock, tender.id, lot.id, [x["user"].id for x in custodians],
+                                            user=agency_user)
+            for x, cust in enumerate(custodians, start=1):
+                identity = Ed25519PrivateKey.generate()
+                raw = identity.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+                await c.execute("INSERT INTO identity_keys (user_id, public_key, status, registered_at, approved_at)"
+                                " VALUES ($1, $2, 'approved', $3, $3)", cust["user"].id, raw, now)
+                if lot.post_quantum:
+                    from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
+                    from cryptography.hazmat.primitives.hpke import MLKEM768X25519PrivateKey
+
+                    # public key bytes: ML-KEM-768 encapsulation key (1184) ‖ X25519 (32)
+                    mk, xk = MLKEM768PrivateKey.generate(), X25519PrivateKey.generate()
+                    hpke_key = MLKEM768X25519PrivateKey(mk, xk)
+                    suite = SUITE_MLKEM768_X25519
+                    pub = b"".join(k.public_key().public_bytes(serialization.Encoding.Raw,
+                                                               serialization.PublicFormat.Raw) for k in (mk, xk))
+                else:
+                    hpke_key = X25519PrivateKey.generate()
+                    suite = SUITE_X25519
+                    pub = hpke_key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                             serialization.PublicFormat.Raw)
+                sig = identity.sign(key_statement_bytes(str(lot.id), str(cust["user"].id), x, suite, pub))
+                await tenders_repo.set_custodian_key(c, lot.id, cust["user"].id, suite=suite, public_key=pub,
+                                                     signature=sig, now=now)
+                cust.update(x=x, identity_private_key=identity, hpke_private_key=hpke_key, suite=suite)
+            await tenders.publish_tender(c, self.clock, tender.id, user=agency_user)
+            lot = await tenders_repo.get_lot(c, lot.id)
+        return {"tender_id": tender.id, "lot_id": lot.id, "lot": lot, "agency_user": agency_user,
+                "agency_headers": agency_headers, "custodians": custodians, "tenderer_org": tenderer,
+                "agency_org": agency, "deadline": deadline, "k": k, "n": n, "ceremony_hash": lot.ceremony_hash}
+
+    async def downloader(self, lot_id):
+        """(org, user, headers): an approved bidder organisation whose user obtained the lot's documents."""
+        from trading.tenders import repository as tenders_repo
+        from trading.tenders import services as tenders
+
+        org = await self.org("bidder")
+        user, headers = await self.signed_in(Role.BIDDER, org_id=org.id)
+        async with self.pool.acquire() as c, c.transaction():
+            lot = await tenders_repo.get_lot(c, lot_id)
+            await tenders.obtain_documents(c, self.clock, lot.tender_id, lot_id, user=user)
+        return org, user, headers
+
 
 @pytest.fixture
 def factory(pool: asyncpg.Pool, clock: FixedClock, settings: Settings) -> Factory:
