@@ -153,16 +153,25 @@ def fold_range(nodes: Sequence[tuple[int, int]], hashes: Mapping[tuple[int, int]
     return h
 
 
-def resolve(ranges: Sequence[Range], fetch: Callable[[set[tuple[int, int]]], Mapping[tuple[int, int], bytes]]
-            ) -> list[bytes]:
-    """Turn proof ranges into hashes, fetching every stored complete subtree needed in one call."""
+def nodes_for(ranges: Sequence[Range]) -> tuple[list[list[tuple[int, int]]], set[tuple[int, int]]]:
+    """The complete subtrees each range decomposes into, and the set of all of them (to fetch at once)."""
     decomposed = [range_nodes(a, b) for a, b in ranges]
-    wanted = {n for nodes in decomposed for n in nodes}
-    hashes = fetch(wanted) if wanted else {}
-    missing = wanted - set(hashes)
+    return decomposed, {n for nodes in decomposed for n in nodes}
+
+
+def fold_all(decomposed: Sequence[Sequence[tuple[int, int]]], hashes: Mapping[tuple[int, int], bytes]
+             ) -> list[bytes]:
+    missing = {n for nodes in decomposed for n in nodes} - set(hashes)
     if missing:
         raise LookupError(f"tree nodes missing from the store: {sorted(missing)[:5]}")
     return [fold_range(nodes, hashes) for nodes in decomposed]
+
+
+def resolve(ranges: Sequence[Range], fetch: Callable[[set[tuple[int, int]]], Mapping[tuple[int, int], bytes]]
+            ) -> list[bytes]:
+    """Turn proof ranges into hashes, fetching every stored complete subtree needed in one call."""
+    decomposed, wanted = nodes_for(ranges)
+    return fold_all(decomposed, fetch(wanted) if wanted else {})
 
 
 # ---- verification (RFC 9162 §2.1.3.2 and §2.1.4.2; the shape of transparency-dev/merkle's proof package) ----
