@@ -59,9 +59,10 @@ async def bids_to_open(conn: asyncpg.Connection, lot_id: UUID) -> list[Candidate
 
 
 async def load_manifest_bytes(conn: asyncpg.Connection, lot_id: UUID, bid_id: UUID) -> bytes:
-    from trading.bids.repository import get_manifest_bytes
-
-    return bytes(await get_manifest_bytes(conn, bid_id))
+    data = await conn.fetchval("SELECT manifest FROM bids WHERE bid_id = $1 AND lot_id = $2", bid_id, lot_id)
+    if data is None:
+        raise seal_v1.ManifestInvalid(f"no stored manifest for bid {bid_id}")
+    return bytes(data)
 
 
 async def load_manifest(conn: asyncpg.Connection, lot_id: UUID, bid_id: UUID) -> seal_v1.Manifest:
