@@ -256,7 +256,7 @@ class VersionView(msgspec.Struct, kw_only=True):
     version: int
     kind: str
     summary: str
-    bid_deadline: str | None
+    bid_deadline: datetime | None
     created_at: datetime
 
 

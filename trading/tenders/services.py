@@ -708,7 +708,8 @@ async def tender_view(conn: asyncpg.Connection, clock: Clock, tender_id: UUID, u
         documents=[DocumentView(id=d.id, lot_id=d.lot_id, version=d.version, filename=d.filename,
                                 content_type=d.content_type, sha256=d.sha256, size=d.size) for d in docs],
         history=[VersionView(version=v.version, kind=v.kind, summary=v.summary,
-                             bid_deadline=v.snapshot.get("bid_deadline"), created_at=v.created_at)
+                             bid_deadline=datetime.fromisoformat(v.snapshot["bid_deadline"])
+                             if v.snapshot.get("bid_deadline") else None, created_at=v.created_at)
                  for v in versions],
     )
 
