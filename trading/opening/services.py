@@ -93,14 +93,14 @@ def _require_agency(user: User, lot: LotForOpening) -> None:
         raise OpeningNotAgency("only the lot's agency (招标代理机构) hosts its opening")
 
 
-async def _sign_checkpoint(conn: asyncpg.Connection, clock: Clock, settings: Settings) -> None:
+async def _sign_checkpoint(conn: asyncpg.Connection, clock: Clock, settings: Settings, reason: str) -> None:
     """DESIGN §7: a checkpoint is signed at every deadline and opening (records engineer's signer)."""
     try:
         from trading.records.checkpoints import sign_checkpoint
     except ImportError:
         log.debug("records checkpoints not available; the background signer will cover this entry")
         return
-    await sign_checkpoint(conn, clock, settings)
+    await sign_checkpoint(conn, clock, settings, reason=reason)
 
 
 async def _transition(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, to: str, *, actor: str,
@@ -140,7 +140,7 @@ async def pass_deadline(conn: asyncpg.Connection, clock: Clock, settings: Settin
     deadline_entry = await append_entry(
         conn, clock, Tag.OPENING_DEADLINE_PASS, actor=actor, tender_id=lot.tender_id, lot_id=lot_id,
         body={"lot": str(lot_id), "deadline": lot.bid_deadline.isoformat(), "bids": len(bids)}, addr=addr)
-    await _sign_checkpoint(conn, clock, settings)
+    await _sign_checkpoint(conn, clock, settings, "deadline")
     window_ends = max(now, lot.bid_deadline) + DECRYPTION_WINDOW
     if len(bids) < MIN_BIDS:
         # 招标投标法实施条例 第四十四条: fewer than 3 bidders — 流标, nothing is unsealed.
@@ -169,7 +169,7 @@ async def pass_deadline(conn: asyncpg.Connection, clock: Clock, settings: Settin
               "manifests": [{"bid_id": str(b.bid_id), "manifest_sha256": b.manifest_sha256} for b in bids]},
         addr=addr)
     await repo.set_session_started(conn, lot_id, start.seq, hashlib.sha256(start.entry).hexdigest())
-    await _sign_checkpoint(conn, clock, settings)
+    await _sign_checkpoint(conn, clock, settings, "opening")
     await publish_hall_event(conn, lot_id, "started", bids=len(bids))
     return await repo.get_session(conn, lot_id)
 
@@ -480,7 +480,7 @@ async def _store_pdf(conn: asyncpg.Connection, clock: Clock, settings: Settings,
 
     signed = await sign_pdf_async(pdf, settings, reason="开标记录表 / opening record")
     try:
-        from trading.records.documents import record_document
+        from trading.records.services import record_document
     except ImportError:
         return await asyncio.to_thread(blob_store(settings).put_bytes, signed)
     return await record_document(conn, clock, tender_id=lot.tender_id, lot_id=lot.id, kind=kind,
@@ -630,7 +630,7 @@ async def close_opening(conn: asyncpg.Connection, clock: Clock, settings: Settin
                                             "confirmations": len(confirmations), "objections": len(objections)},
                        addr=addr)
     await _transition(conn, clock, lot_id, "evaluation", actor=str(user.id), addr=addr)
-    await _sign_checkpoint(conn, clock, settings)
+    await _sign_checkpoint(conn, clock, settings, "opening")
     await emit(conn, clock, "lot.opened", {"lot_id": lot_id, "tender_id": lot.tender_id})
     await publish_hall_event(conn, lot_id, "closed")
     return await repo.get_session(conn, lot_id)

@@ -1,0 +1,276 @@
+"""The opening on real PostgreSQL with real seal/v1 bids: deadline, failure, release, unsealing, attribution."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import msgspec
+import pytest
+
+from trading.opening import custodian as client
+from trading.opening import repository as repo
+from trading.opening import services
+from trading.opening.errors import (
+    OpeningBeforeDeadline,
+    OpeningFailed,
+    OpeningNotFound,
+    OpeningObjectionsUnanswered,
+    ReleaseInvalid,
+)
+from trading.opening.release import ShareRelease
+from trading.pages import page_context  # noqa: F401 - labels are registered on import of the pages
+
+
+async def _three_bids(opening, prices=("950000.00", "980000.00", "1010000.00")):
+    bidders = []
+    for p in prices:
+        b = await opening.bidder()
+        await opening.submit(b, p)
+        bidders.append(b)
+    return bidders
+
+
+async def test_pass_deadline_refused_before_deadline(opening):
+    await _three_bids(opening)
+    opening.clock.set(opening.deadline - timedelta(seconds=1))
+    with pytest.raises(OpeningBeforeDeadline):
+        await opening.start()
+    assert "lot:deadline:pass" not in await opening.tags()
+    assert await opening.lot_status() == "published"
+
+
+async def test_pass_deadline_with_fewer_than_three_bids_fails_lot_and_unseals_nothing(opening):
+    for p in ("950000.00", "990000.00"):
+        await opening.submit(await opening.bidder(), p)
+    opening.after_deadline()
+    session = await opening.start()
+    assert session.status == "failed"
+    assert await opening.lot_status() == "failed"
+    tags = await opening.tags()
+    assert "lot:deadline:pass" in tags and "opening:lot:fail" in tags
+    assert "opening:session:start" not in tags
+    with pytest.raises(OpeningFailed):
+        await opening.bundle(0)
+    async with opening.pool.acquire() as c:
+        assert await c.fetchval("SELECT count(*) FROM opening_bids") == 0
+        assert await c.fetchval("SELECT count(*) FROM opened_bids") == 0
+
+
+async def test_pass_deadline_is_idempotent(opening):
+    await _three_bids(opening)
+    opening.after_deadline()
+    first = await opening.start()
+    second = await opening.start()
+    assert first.start_seq == second.start_seq
+    assert (await opening.tags()).count("opening:session:start") == 1
+
+
+async def test_opening_with_two_of_three_custodians_opens_every_bid_and_publishes_record(opening):
+    bidders = await _three_bids(opening)
+    await opening.submit(bidders[0], "940000.00", attachment=b"%PDF-1.4 technical proposal " * 1000)  # replace
+    opening.after_deadline()
+    session = await opening.start()
+    assert session.status == "unsealing" and await opening.lot_status() == "opening"
+    r0 = await opening.release(0)
+    assert r0.accepted == 3 and not r0.rejected
+    report = await opening.unseal()
+    assert report.opened == 0 and report.pending == 3  # one custodian is not enough
+    await opening.release(2)
+    report = await opening.unseal()
+    assert (report.opened, report.pending, report.status) == (3, 0, "published")
+    opened = await opening.opened()
+    prices = sorted(o.price_fen for o in opened)
+    assert prices == [94000000, 98000000, 101000000]  # the replaced 950000.00 is never opened
+    first = next(o for o in opened if o.bidder_org_id == bidders[0].org.id)
+    assert first.attachments and first.attachments[0]["size"] == len(b"%PDF-1.4 technical proposal " * 1000)
+    assert first.form["duration_days"] == 180
+    async with opening.pool.acquire() as c:
+        record = await repo.find_record(c, opening.lot_id)
+        entries = [msgspec.json.decode(bytes(r["entry"])) for r in await c.fetch(
+            "SELECT entry FROM log_entries WHERE tag = 'bid:unseal:ok' AND lot_id = $1", opening.lot_id)]
+    assert len(entries) == 3 and all(len(bytes.fromhex(e["body"]["dek"])) == 32 for e in entries)
+    row = next(r for r in record.record["bids"] if r["bidder_org_id"] == str(bidders[0].org.id))
+    assert row["price_capital"] == "玖拾肆万元整" and row["deposit_status"] == "未核验"
+    from trading.blobs import blob_store
+
+    pdf = blob_store(opening.settings).get_bytes(record.pdf_sha256)
+    assert pdf.startswith(b"%PDF") and b"/ByteRange" in pdf
+    assert "opening:record:publish" in await opening.tags()
+
+
+async def test_custodian_client_refuses_before_deadline_by_its_own_clock(opening):
+    await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+    bundle = await opening.bundle(0)
+    with pytest.raises(client.BundleRefused, match="has not passed"):
+        client.check_bundle(bundle, lot_id=str(opening.lot_id), now=opening.deadline - timedelta(minutes=5))
+
+
+async def test_release_before_deadline_refused_by_server(opening):
+    await _three_bids(opening)
+    opening.clock.set(opening.deadline - timedelta(minutes=1))
+    with pytest.raises(OpeningNotFound):
+        await opening.bundle(0)
+    with pytest.raises((OpeningNotFound, OpeningBeforeDeadline)):
+        await opening.release(0)
+
+
+async def test_custodian_client_refuses_a_list_with_a_withdrawn_bid(opening):
+    bidders = await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+    bundle = await opening.bundle(0)
+    # The server (or someone between) adds a withdrawal entry for a listed bid: the client refuses to release.
+    w = msgspec.json.decode(bundle.bid_entries[0])
+    w.update(tag="bid:seal:withdraw", seq=w["seq"])
+    forged = msgspec.structs.replace(bundle, bid_entries=[*bundle.bid_entries, msgspec.json.encode(w)])
+    with pytest.raises(client.BundleRefused, match="withdrawn"):
+        client.check_bundle(forged, lot_id=str(opening.lot_id), now=opening.clock.now())
+    dropped = msgspec.structs.replace(bundle, manifests=bundle.manifests[1:])
+    with pytest.raises(client.BundleRefused, match="start entry lists"):
+        client.check_bundle(dropped, lot_id=str(opening.lot_id), now=opening.clock.now())
+    assert bidders
+
+
+async def test_bad_share_rejected_and_logged_without_blocking_others(opening):
+    bidders = await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+
+    def corrupt_first(statement: bytes) -> bytes:
+        rel = msgspec.json.decode(statement, type=ShareRelease)
+        bad = msgspec.structs.replace(rel.shares[0], share=rel.shares[0].share[::-1])
+        return msgspec.json.encode(msgspec.structs.replace(rel, shares=[bad, *rel.shares[1:]]))
+
+    result = await opening.release(0, mutate=corrupt_first)
+    assert result.accepted == 2 and [r["cause"] for r in result.rejected] == ["share_commit_mismatch"]
+    assert "opening:share:reject" in await opening.tags()
+    await opening.release(1)
+    report = await opening.unseal()
+    assert report.opened == 2 and report.pending == 1  # the bid with the bad share waits for a third share
+    await opening.release(2)
+    report = await opening.unseal()
+    assert report.opened == 3 and report.status == "published"
+    assert bidders
+
+
+async def test_release_for_another_start_entry_refused(opening):
+    await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+
+    def other_list(statement: bytes) -> bytes:
+        rel = msgspec.json.decode(statement, type=ShareRelease)
+        return msgspec.json.encode(msgspec.structs.replace(rel, start_entry_sha256="00" * 32))
+
+    with pytest.raises(ReleaseInvalid):
+        await opening.release(0, mutate=other_list)
+
+
+async def test_key_commit_mismatch_is_the_bidders_fault_and_revoked(opening):
+    bidders = await _three_bids(opening)
+    cheat = await opening.bidder()
+    await opening.submit(cheat, "900000.00",
+                         tamper=lambda m: msgspec.structs.replace(m, key_commit=bytes(32)))
+    opening.after_deadline()
+    await opening.start()
+    await opening.release(0)
+    await opening.release(1)
+    report = await opening.unseal()
+    assert (report.opened, report.revoked, report.status) == (3, 1, "published")
+    bad = next(o for o in await opening.opened() if o.bidder_org_id == cheat.org.id)
+    assert (bad.status, bad.cause, bad.price_fen) == ("revoked", "key_commit_mismatch", None)
+    assert "bid:unseal:fail" in await opening.tags()
+    assert bidders
+
+
+async def test_fewer_than_k_custodians_in_window_treated_as_withdrawn(opening):
+    await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+    await opening.release(1)
+    report = await opening.unseal()
+    assert report.pending == 3 and report.status == "unsealing"
+    opening.clock.advance(services.DECRYPTION_WINDOW + timedelta(seconds=1))
+    report = await opening.unseal()
+    assert (report.withdrawn, report.pending, report.status) == (3, 0, "published")
+    assert {o.cause for o in await opening.opened()} == {"custodians_absent"}
+
+
+async def test_restart_mid_opening_resumes_from_stored_shares(opening, database_url):
+    from trading import db
+
+    await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+    await opening.release(0)
+    await opening.release(2)
+    # Settle one bid, then "crash": the other two stay pending with their shares stored.
+    async with opening.pool.acquire() as c, c.transaction():
+        assert await services.settle_next_bid(c, opening.clock, opening.settings, opening.lot_id)
+    fresh = await db.create_pool(database_url, min_size=1, max_size=3)  # a new process after the restart
+    try:
+        report = await services.run_unsealing(fresh, opening.clock, opening.settings, opening.lot_id)
+        again = await services.run_unsealing(fresh, opening.clock, opening.settings, opening.lot_id)
+    finally:
+        await fresh.close()
+    assert (report.opened, report.status) == (3, "published")
+    assert again == report
+    tags = await opening.tags()
+    assert tags.count("bid:unseal:ok") == 3 and tags.count("opening:record:publish") == 1
+
+
+async def test_close_refused_while_objection_unanswered_then_lot_goes_to_evaluation(opening):
+    from trading.events import subscribe
+
+    seen = []
+
+    async def on_opened(conn, clock, payload):
+        seen.append(payload)
+
+    subscribe("lot.opened", on_opened)
+    bidders = await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+    await opening.release(0)
+    await opening.release(1)
+    await opening.unseal()
+    agency = opening.lot["agency_user"]
+    async with opening.pool.acquire() as c, c.transaction():
+        await services.sign_in(c, opening.clock, opening.lot_id, bidders[1].user)
+        await services.confirm_record(c, opening.clock, opening.lot_id, bidders[1].user)
+        objection = await services.raise_objection(c, opening.clock, opening.lot_id, bidders[0].user,
+                                                   "第二名报价大写与小写是否一致？")
+    with pytest.raises(OpeningObjectionsUnanswered):
+        async with opening.pool.acquire() as c, c.transaction():
+            await services.close_opening(c, opening.clock, opening.settings, opening.lot_id, agency)
+    assert await opening.lot_status() == "opening"
+    async with opening.pool.acquire() as c, c.transaction():
+        await services.answer_objection(c, opening.clock, opening.lot_id, objection, agency, "一致，见开标记录表。")
+        session = await services.close_opening(c, opening.clock, opening.settings, opening.lot_id, agency)
+    assert session.status == "closed"
+    assert await opening.lot_status() == "evaluation"
+    assert seen and seen[-1]["lot_id"] == opening.lot_id
+    tags = await opening.tags()
+    for tag in ("opening:bidder:signin", "opening:record:confirm", "opening:objection:raise",
+                "opening:objection:answer", "opening:session:close"):
+        assert tag in tags
+
+
+async def test_hall_hides_names_until_record_published(opening):
+    from trading.opening.pages import hall_view
+
+    bidders = await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+    async with opening.pool.acquire() as c, c.transaction():
+        await services.sign_in(c, opening.clock, opening.lot_id, bidders[0].user)
+        view = await hall_view(c, opening.clock, opening.lot_id, bidders[1].user)
+    assert view["signin_count"] == 1 and view["signins"] == [] and view["record"] is None
+    await opening.release(0)
+    await opening.release(1)
+    await opening.unseal()
+    async with opening.pool.acquire() as c:
+        view = await hall_view(c, opening.clock, opening.lot_id, bidders[1].user)
+    assert [s.org_id for s in view["signins"]] == [bidders[0].org.id]
+    assert {r["bidder_name"] for r in view["record"]["bids"]} == {b.org.name for b in bidders}
