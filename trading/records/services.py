@@ -177,3 +177,18 @@ async def list_tender_documents(conn: asyncpg.Connection, clock: Clock, user: Us
     return [DocumentView(sha256=r["sha256"], kind=r["kind"], filename=r["filename"], size=r["size"],
                          lot_id=str(r["lot_id"]) if r["lot_id"] else None, seq=r["seq"], created_at=r["created_at"])
             for r in await repo.list_documents_for_tender(conn, tender_id)]
+
+
+async def issue_witness_report(conn: asyncpg.Connection, clock: Clock, settings: Any, user: User, tender_id: UUID,
+                               *, addr: str | None = None) -> DocumentView:
+    """Render and sign the 见证报告 and register it (logged) for the tender's archive."""
+    from trading.records.report import render_witness_report
+
+    await readable_tender(conn, clock, user, tender_id)
+    pdf = await render_witness_report(conn, clock, settings, tender_id)
+    when = clock.now().strftime("%Y%m%dT%H%M%SZ")
+    digest = await record_document(conn, clock, tender_id=tender_id, kind="witness_report",
+                                   filename=f"witness-report-{when}.pdf", data=pdf, actor=str(user.id),
+                                   settings=settings, addr=addr)
+    docs = await list_tender_documents(conn, clock, user, tender_id)
+    return next(d for d in docs if d.sha256 == digest)

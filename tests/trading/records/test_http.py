@@ -1,0 +1,140 @@
+"""The records API over HTTP: keys, checkpoints, proofs, confidentiality, witness notes, archive, report."""
+import base64
+import io
+import subprocess
+import sys
+import zipfile
+from datetime import timedelta
+
+from trading.accounts.schemas import Role
+from trading.records import Tag, append_entry, merkle
+from trading.records.checkpoints import sign_if_grown
+from trading.records.keys import platform_verifier_key
+from trading.records.note import open_note
+from trading.records.pdf import render_table_pdf, sign_pdf
+from trading.records.services import record_document
+from trading.records.verify import verify_archive
+
+
+async def _bids(pool, clock, tender_id, lot_id, n):
+    async with pool.acquire() as c, c.transaction():
+        for i in range(n):
+            await append_entry(c, clock, Tag.ACCOUNT_LOGIN_FAIL, body={"noise": i})
+            # who obtained the documents is as secret as who bid (招标投标法 第二十二条)
+            await append_entry(c, clock, Tag.TENDER_DOCUMENT_DOWNLOAD, tender_id=tender_id, lot_id=lot_id,
+                               body={"download": f"{i:032x}"})
+
+
+async def test_well_known_keys_and_checkpoint_are_public_and_verify(client, pool, clock, settings, kit):
+    tid, lid, *_ = await kit.tender()
+    await _bids(pool, clock, tid, lid, 3)
+    async with pool.acquire() as c:
+        size = (await sign_if_grown(c, clock, settings)).tree_size
+    keys = (await client.get("/.well-known/tenderhall/log-keys")).text.split()
+    assert keys == [platform_verifier_key(settings)]
+    note = (await client.get("/api/records/checkpoint")).text
+    text, _ = open_note(note, keys)
+    assert text.startswith(f"{settings.origin}\n{size}\n")
+    r = await client.get("/api/records/proofs/consistency", params={"size1": 2, "size2": size})
+    assert r.status_code == 200 and r.json()["hashes"]
+    r = await client.get("/api/records/proofs/consistency", params={"size1": 5, "size2": 60})
+    assert r.status_code == 422 and r.json()["code"] == "proof_size_invalid"
+    r = await client.get("/api/records/proofs/inclusion", params={"index": 0, "tree_size": size})
+    assert r.status_code == 401
+
+
+async def test_entries_sealed_before_deadline_except_for_regulators(client, pool, clock, kit, factory):
+    tid, lid, tenderer, agency = await kit.tender()
+    await _bids(pool, clock, tid, lid, 2)
+    _, bidder = await factory.signed_in(Role.BIDDER, org_id=(await factory.org("bidder")).id)
+    _, agent = await factory.signed_in(Role.AGENCY, org_id=agency.id)
+    _, regulator = await factory.signed_in(Role.REGULATOR)
+    _, public_witness = await factory.signed_in(Role.WITNESS)
+    for headers in (bidder, agent, public_witness):
+        r = await client.get(f"/api/records/tenders/{tid}/entries", headers=headers)
+        assert r.status_code == 403 and r.json()["code"] == "records_sealed_until_deadline"
+        r = await client.get(f"/api/records/tenders/{tid}/archive.zip", headers=headers)
+        assert r.status_code == 403
+    r = await client.get(f"/api/records/tenders/{tid}/entries", headers=regulator)
+    assert r.status_code == 200 and len(r.json()) == 2
+    clock.advance(hours=2)
+    r = await client.get(f"/api/records/tenders/{tid}/entries", headers=agent)
+    assert r.status_code == 200
+    entry = r.json()[0]
+    assert merkle.hash_leaf(base64.b64decode(entry["entry_b64"])).hex() == entry["leaf_hash"]
+    r = await client.get(f"/api/records/tenders/{tid}/entries", headers=bidder)
+    assert r.status_code == 403 and r.json()["code"] == "records_not_participant"
+
+
+async def test_witness_note_only_during_opening_or_evaluation(client, pool, clock, kit, factory):
+    tid, lid, *_ = await kit.tender()
+    _, witness = await factory.signed_in(Role.WITNESS)
+    _, agent = await factory.signed_in(Role.AGENCY)
+    body = {"text": "已现场核验评标专家身份 on-site check of expert identities done"}
+    r = await client.post(f"/api/records/lots/{lid}/witness-notes", json=body, headers=witness)
+    assert r.status_code == 409 and r.json()["code"] == "witness_note_outside_session"
+    await kit.set_lot_status(lid, "evaluation")
+    r = await client.post(f"/api/records/lots/{lid}/witness-notes", json=body, headers=agent)
+    assert r.status_code == 403
+    r = await client.post(f"/api/records/lots/{lid}/witness-notes", json={"text": " "}, headers=witness)
+    assert r.status_code == 422
+    r = await client.post(f"/api/records/lots/{lid}/witness-notes", json={**body, "extra": 1}, headers=witness)
+    assert r.status_code == 400
+    r = await client.post(f"/api/records/lots/{lid}/witness-notes", json=body, headers=witness)
+    assert r.status_code == 201 and r.json()["stage"] == "evaluation"
+    async with pool.acquire() as c:
+        row = await c.fetchrow("SELECT tag, tender_id FROM log_entries WHERE seq = $1", r.json()["seq"])
+    assert row["tag"] == "witness:note:add" and row["tender_id"] == tid
+
+
+async def test_archive_from_http_verifies_offline(client, pool, clock, settings, kit, factory, tmp_path):
+    tid, lid, *_ = await kit.tender()
+    other, other_lot, *_ = await kit.tender()
+    await _bids(pool, clock, tid, lid, 3)
+    await _bids(pool, clock, other, other_lot, 2)
+    clock.advance(hours=2)
+    await kit.set_lot_status(lid, "opening")
+    pdf = sign_pdf(render_table_pdf("开标记录", [("项目", "测试")], ["序号", "投标人"], [[1, "甲公司"]]), settings)
+    async with pool.acquire() as c, c.transaction():
+        await record_document(c, clock, tender_id=tid, lot_id=lid, kind="opening_record", filename="opening.pdf",
+                              data=pdf, actor=None, settings=settings)
+    user, witness = await factory.signed_in(Role.WITNESS)
+    r = await client.post(f"/api/records/lots/{lid}/witness-notes", json={"text": "开标现场秩序正常"}, headers=witness)
+    assert r.status_code == 201
+    r = await client.post(f"/api/records/tenders/{tid}/witness-report", headers=witness)
+    assert r.status_code == 201 and r.json()["kind"] == "witness_report"
+    _, regulator = await factory.signed_in(Role.REGULATOR)
+    r = await client.get(f"/api/records/tenders/{tid}/archive.zip", headers=regulator)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/zip")
+    path = tmp_path / "tender.zip"
+    path.write_bytes(r.content)
+    report = verify_archive(path, trusted_keys=[platform_verifier_key(settings)])
+    assert report.ok, report.problems
+    assert report.entries == 3 + 1 + 1 + 1 and report.documents == 2
+    with zipfile.ZipFile(path) as z:
+        assert "README.txt" in z.namelist() and "如何" not in z.read("README.txt").decode()[:0]
+        lines = z.read("entries.jsonl").splitlines()
+    assert all(merkle.hash_leaf(line) for line in lines)
+    out = subprocess.run([sys.executable, "-m", "trading.cli", "verify", str(path), "-q"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and out.stdout.startswith("OK"), out.stdout + out.stderr
+    # the whole-log archive verifies too (roots recomputed from every leaf)
+    r = await client.get("/api/records/archive.zip", headers=regulator)
+    full = tmp_path / "log.zip"
+    full.write_bytes(r.content)
+    report = verify_archive(full, trusted_keys=[platform_verifier_key(settings)])
+    assert report.ok, report.problems
+
+
+async def test_witness_report_pdf_is_signed_and_readable(client, pool, clock, settings, kit, factory, tmp_path):
+    tid, lid, *_ = await kit.tender()
+    await _bids(pool, clock, tid, lid, 2)
+    clock.advance(hours=2)
+    _, regulator = await factory.signed_in(Role.REGULATOR)
+    r = await client.get(f"/api/records/tenders/{tid}/witness-report.pdf", headers=regulator)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(r.content)
+    assert "Signature is Valid" in subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    assert "见证报告" in text and "市政道路改造工程" in text
