@@ -1,0 +1,184 @@
+"""The offline verifier names each way an archive can be tampered with."""
+import zipfile
+from datetime import timedelta
+
+import msgspec
+import pytest
+
+from trading.records import Tag, append_entry, merkle
+from trading.records.archive import stream_archive
+from trading.records.bundle import CheckpointLine
+from trading.records.keys import load_platform_key, platform_verifier_key
+from trading.records.note import format_checkpoint, sign_note
+from trading.records.pdf import render_table_pdf, sign_pdf
+from trading.records.services import record_document
+from trading.records.verify import verify_archive
+
+
+@pytest.fixture
+async def archive(pool, clock, settings, kit, tmp_path):
+    tid, lid, *_ = await kit.tender()
+    for i in range(12):
+        async with pool.acquire() as c, c.transaction():
+            await append_entry(c, clock, Tag.ACCOUNT_LOGIN_FAIL, body={"noise": i})
+            await append_entry(c, clock, Tag.TENDER_DOCUMENT_DOWNLOAD, tender_id=tid, lot_id=lid, body={"n": i})
+        if i % 4 == 3:  # several checkpoints along the way
+            async with pool.acquire() as c:
+                from trading.records.checkpoints import sign_if_grown
+                await sign_if_grown(c, clock, settings)
+    pdf = sign_pdf(render_table_pdf("开标记录", [], ["序号"], [[1]]), settings)
+    async with pool.acquire() as c, c.transaction():
+        await record_document(c, clock, tender_id=tid, kind="opening_record", filename="opening.pdf", data=pdf,
+                              actor=None, settings=settings)
+    path = tmp_path / "a.zip"
+    with path.open("wb") as f:
+        async for chunk in stream_archive(pool, clock, settings, tender_id=tid):
+            f.write(chunk)
+    return path
+
+
+def _rewrite(src, dst, change):
+    with zipfile.ZipFile(src) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    change(files)
+    with zipfile.ZipFile(dst, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    return dst
+
+
+def _entries(files):
+    return files["entries.jsonl"].decode().splitlines()
+
+
+def _seq(line):
+    return msgspec.json.decode(line)["seq"]
+
+
+def _verify(path, settings):
+    return verify_archive(path, trusted_keys=[platform_verifier_key(settings)])
+
+
+def test_untouched_archive_verifies(archive, settings):
+    report = _verify(archive, settings)
+    assert report.ok, report.problems
+    assert report.entries == 13 and report.checkpoints >= 3 and report.documents == 1
+
+
+def test_altered_entry_named(archive, settings, tmp_path):
+    target = {}
+
+    def change(files):
+        lines = _entries(files)
+        target["seq"] = _seq(lines[5])
+        lines[5] = lines[5].replace('"n":5', '"n":50')
+        files["entries.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+    report = _verify(_rewrite(archive, tmp_path / "b.zip", change), settings)
+    assert report.codes() == ["entry_altered"]
+    assert f"entry {target['seq']} altered" in report.problems[0].message
+
+
+def test_missing_entry_named_even_with_its_proof_removed(archive, settings, tmp_path):
+    target = {}
+
+    def change(files):
+        lines = _entries(files)
+        target["seq"] = seq = _seq(lines[6])
+        del lines[6]
+        files["entries.jsonl"] = ("\n".join(lines) + "\n").encode()
+        proofs = [p for p in files["proofs/inclusion.jsonl"].decode().splitlines() if _seq(p) != seq]
+        files["proofs/inclusion.jsonl"] = ("\n".join(proofs) + "\n").encode()
+        manifest = msgspec.json.decode(files["manifest.json"])
+        manifest["entries"] -= 1
+        files["manifest.json"] = msgspec.json.encode(manifest)
+
+    report = _verify(_rewrite(archive, tmp_path / "b.zip", change), settings)
+    assert report.codes() == ["entry_missing"]
+    assert report.problems[0].message == f"entry {target['seq']} missing"
+
+
+def test_reordered_entries_named(archive, settings, tmp_path):
+    def change(files):
+        lines = _entries(files)
+        lines[3], lines[4] = lines[4], lines[3]
+        files["entries.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+    report = _verify(_rewrite(archive, tmp_path / "b.zip", change), settings)
+    assert "entries_reordered" in report.codes() and "entry_altered" not in report.codes()
+
+
+def test_invalid_checkpoint_signature_named(archive, settings, tmp_path):
+    def change(files):
+        lines = files["checkpoints.jsonl"].decode().splitlines()
+        cp = msgspec.json.decode(lines[0], type=CheckpointLine)
+        body, sig = cp.note.rsplit(" ", 1)
+        sig = ("A" if sig[10] != "A" else "B").join([sig[:10], sig[11:]])
+        lines[0] = msgspec.json.encode(CheckpointLine(cp.tree_size, body + " " + sig)).decode()
+        files["checkpoints.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+    report = _verify(_rewrite(archive, tmp_path / "b.zip", change), settings)
+    assert "checkpoint_signature_invalid" in report.codes()
+    assert "signature invalid" in report.problems[0].message
+
+
+def test_fork_named_when_two_roots_signed_for_one_size(archive, settings, tmp_path):
+    def change(files):
+        lines = files["checkpoints.jsonl"].decode().splitlines()
+        cp = msgspec.json.decode(lines[0], type=CheckpointLine)
+        forged = sign_note(format_checkpoint(settings.origin, cp.tree_size, merkle.hash_leaf(b"other history")),
+                           settings.origin, load_platform_key(settings))
+        lines.append(msgspec.json.encode(CheckpointLine(cp.tree_size, forged)).decode())
+        files["checkpoints.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+    report = _verify(_rewrite(archive, tmp_path / "b.zip", change), settings)
+    assert "fork" in report.codes()
+    assert "two checkpoints of size" in report.problems[report.codes().index("fork")].message
+
+
+def test_checkpoint_by_unknown_key_refused(archive, settings, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from trading.records.keys import verifier_key
+
+    report = verify_archive(archive, trusted_keys=[verifier_key(settings.origin, Ed25519PrivateKey.generate())])
+    assert "checkpoint_signature_invalid" in report.codes()
+
+
+def test_altered_pdf_named(archive, settings, tmp_path):
+    def change(files):
+        name = next(n for n in files if n.startswith("documents/"))
+        data = bytearray(files[name])
+        data[len(data) // 3] ^= 1
+        files[name] = bytes(data)
+
+    report = _verify(_rewrite(archive, tmp_path / "b.zip", change), settings)
+    assert "document_altered" in report.codes()
+
+
+def test_replaced_pdf_not_in_log_named(archive, settings, tmp_path):
+    import hashlib
+
+    def change(files):
+        name = next(n for n in files if n.startswith("documents/"))
+        data = bytearray(files.pop(name))
+        data[len(data) // 3] ^= 1
+        files[f"documents/{hashlib.sha256(bytes(data)).hexdigest()}-opening.pdf"] = bytes(data)
+
+    report = _verify(_rewrite(archive, tmp_path / "b.zip", change), settings)
+    assert "document_not_logged" in report.codes() and "document_missing" in report.codes()
+
+
+def test_cli_exits_nonzero_and_names_problem(archive, settings, tmp_path):
+    import subprocess
+    import sys
+
+    def change(files):
+        lines = _entries(files)
+        lines[2] = lines[2].replace('"n":', '"n":1')
+        files["entries.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+    bad = _rewrite(archive, tmp_path / "b.zip", change)
+    out = subprocess.run([sys.executable, "-m", "trading.cli", "verify", str(bad), "-q", "--key",
+                          platform_verifier_key(settings)], capture_output=True, text=True)
+    assert out.returncode == 1 and "FAILED" in out.stdout and "altered" in out.stdout
