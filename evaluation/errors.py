@@ -1,0 +1,142 @@
+"""Errors of evaluation and award: `<Subject><Condition>`, each with its HTTP status and a stable code."""
+from trading.errors import Conflict, Forbidden, Invalid, NotFound
+
+
+class SchemeInvalid(Invalid):
+    code = "scheme_invalid"
+
+
+class SchemeMissing(Conflict):
+    code = "scheme_missing"
+
+
+class SchemeFrozen(Conflict):
+    code = "scheme_frozen"
+
+
+class LotNotEvaluating(Conflict):
+    code = "lot_not_evaluating"
+
+
+class EvaluationNotFound(NotFound):
+    code = "evaluation_not_found"
+
+
+class EvaluationAlreadyStarted(Conflict):
+    code = "evaluation_already_started"
+
+
+class EvaluationStateWrong(Conflict):
+    code = "evaluation_state_wrong"
+
+
+class CommitteeInvalid(Conflict):
+    code = "committee_invalid"
+
+
+class MemberRequired(Forbidden):
+    code = "member_required"
+
+
+class ChairRequired(Forbidden):
+    code = "chair_required"
+
+
+class AgencyRequired(Forbidden):
+    code = "agency_required"
+
+
+class DeclarationRequired(Forbidden):
+    code = "declaration_required"
+
+
+class DeclarationAlreadySigned(Conflict):
+    code = "declaration_already_signed"
+
+
+class BidNotFound(NotFound):
+    code = "bid_not_found"
+
+
+class AttachmentNotFound(NotFound):
+    code = "attachment_not_found"
+
+
+class SheetInvalid(Invalid):
+    code = "sheet_invalid"
+
+
+class SheetLocked(Conflict):
+    code = "sheet_locked"
+
+
+class ScoresHidden(Forbidden):
+    code = "scores_hidden"
+
+
+class FlagNotFound(NotFound):
+    code = "flag_not_found"
+
+
+class FlagAlreadyAnswered(Conflict):
+    code = "flag_already_answered"
+
+
+class FlagsOpen(Conflict):
+    code = "flags_open"
+
+
+class RejectionNotAllowed(Conflict):
+    code = "rejection_not_allowed"
+
+
+class ReasonRequired(Invalid):
+    code = "reason_required"
+
+
+class ReportAlreadyConfirmed(Conflict):
+    code = "report_already_confirmed"
+
+
+class PublicityNotFound(NotFound):
+    code = "publicity_not_found"
+
+
+class PublicityTooShort(Invalid):
+    code = "publicity_too_short"
+
+
+class PublicityClosed(Conflict):
+    code = "publicity_closed"
+
+
+class PublicityRunning(Conflict):
+    code = "publicity_running"
+
+
+class ObjectionNotFound(NotFound):
+    code = "objection_not_found"
+
+
+class ObjectionAlreadyAnswered(Conflict):
+    code = "objection_already_answered"
+
+
+class ObjectionsUnanswered(Conflict):
+    code = "objections_unanswered"
+
+
+class ObjectionUpheld(Conflict):
+    code = "objection_upheld"
+
+
+class ObjectorNotEntitled(Forbidden):
+    code = "objector_not_entitled"
+
+
+class WinnerNotCandidate(Invalid):
+    code = "winner_not_candidate"
+
+
+class AwardAlreadyIssued(Conflict):
+    code = "award_already_issued"

@@ -1,0 +1,208 @@
+"""The documents of evaluation and award: 评标报告 and 中标通知书 / 中标结果通知书, rendered with reportlab in an
+embedded CJK font and signed PAdES by the platform (trading.records.pdf)."""
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from evaluation.scoring import REASON_CODES
+from trading.clock import show
+from trading.money import format_yuan, to_chinese_capital
+from trading.records.pdf import cjk_font_name, sign_pdf_async
+
+CHUNK_ROWS = 60  # long tables are split in chunks: reportlab splits one huge table in quadratic time
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    font = cjk_font_name()
+    return {
+        "title": ParagraphStyle("t", fontName=font, fontSize=16, leading=22, alignment=1, spaceAfter=4 * mm),
+        "h": ParagraphStyle("h", fontName=font, fontSize=11, leading=15, spaceBefore=4 * mm, spaceAfter=2 * mm),
+        "body": ParagraphStyle("b", fontName=font, fontSize=9, leading=12.5, wordWrap="CJK"),
+        "cell": ParagraphStyle("c", fontName=font, fontSize=7.5, leading=9.5, wordWrap="CJK"),
+    }
+
+
+def _p(text: object, style: ParagraphStyle) -> Paragraph:
+    return Paragraph(escape("" if text is None else str(text)).replace("\n", "<br/>"), style)
+
+
+def _tables(header: Sequence[str], rows: Sequence[Sequence[object]], widths: Sequence[float], *,
+            font_size: float = 7.5, wrap: bool = True) -> list:
+    """A table split into chunks; `wrap=False` puts plain strings in cells (fast, for big numeric tables)."""
+    st = _styles()
+    font = cjk_font_name()
+    out = []
+    chunks = [rows[i:i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)] or [[]]
+    for chunk in chunks:
+        if wrap:
+            data = [[_p(h, st["cell"]) for h in header]] + [[_p(c, st["cell"]) for c in r] for r in chunk]
+        else:
+            data = [list(header)] + [["" if c is None else str(c) for c in r] for r in chunk]
+        t = Table(data, colWidths=list(widths), repeatRows=1)
+        t.setStyle(TableStyle([
+            ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
+            ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), font_size),
+            ("LEADING", (0, 0), (-1, -1), font_size + 2),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+        ]))
+        out += [t, Spacer(1, 2 * mm)]
+    return out
+
+
+def _doc(buf: io.BytesIO, title: str, pagesize) -> SimpleDocTemplate:
+    return SimpleDocTemplate(buf, pagesize=pagesize, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm,
+                             bottomMargin=15 * mm, title=title, author="tenderhall", creator="tenderhall")
+
+
+def _footer(text: str):
+    font = cjk_font_name()
+
+    def on_page(canvas, document) -> None:
+        canvas.saveState()
+        canvas.setFont(font, 7)
+        canvas.drawString(12 * mm, 8 * mm, f"{text}  ·  第 {document.page} 页")
+        canvas.restoreState()
+
+    return on_page
+
+
+METHOD_NAMES = {"comprehensive": "综合评估法 comprehensive scoring",
+                "lowest_price": "经评审的最低投标价法 lowest evaluated price"}
+
+
+def render_report(content: dict[str, Any], content_sha256: str) -> bytes:
+    """评标报告 (招标投标法实施条例 第五十三条; 评标委员会和评标方法暂行规定 第四十二条)."""
+    st = _styles()
+    buf = io.BytesIO()
+    pagesize = landscape(A4)
+    usable = pagesize[0] - 24 * mm
+    lot = content["lot"]
+    title = "评标报告 Evaluation report"
+    story: list = [_p(title, st["title"])]
+    chair = content.get("chair")
+    members = content["members"]
+    names = {m["expert_id"]: m["name"] for m in members}
+    meta = [("项目编号 Tender", f"{lot['tender_code']}  {lot['tender_title']}"),
+            ("标段 Lot", f"{lot['number']}  {lot['name']}"),
+            ("评标方法 Method", METHOD_NAMES.get(content["method"], content["method"])),
+            ("评分权重 Weights", " / ".join(f"{k} {v}" for k, v in content["scheme"]["weights"].items())),
+            ("评标办法摘要 Scheme SHA-256", content["scheme"]["scheme_sha256"]),
+            ("报告摘要 Content SHA-256", content_sha256)]
+    story += _tables(["", ""], meta, [usable * 0.25, usable * 0.75], font_size=8.5)
+
+    story.append(_p("一、评标委员会 Committee", st["h"]))
+    story += _tables(["专家 Expert", "状态 Status", "负责人 Chair", "更换原因 Replacement"],
+                     [[m["name"], "在任 sitting" if m["status"] == "active" else "已更换 replaced",
+                       "是" if m["expert_id"] == chair else "", m.get("replaced_reason") or ""] for m in members],
+                     [usable * 0.25, usable * 0.15, usable * 0.1, usable * 0.5])
+
+    crit = {c["id"]: c["name"] for c in content["scheme"]["criteria"]}
+    story.append(_p("二、资格/符合性审查 Qualification review", st["h"]))
+    rows = []
+    for r in content["results"]:
+        reasons = "; ".join(f"{crit.get(f['criterion_id'], f['criterion_id'])} — {REASON_CODES[f['reason_code']][0]}"
+                            f" ({f['passes']}/{f['experts']} 通过)" for f in r["failures"])
+        rows.append([r["bidder_name"], format_yuan(r["price_fen"]), "有效 valid" if r["valid"] else "否决 rejected",
+                     reasons])
+    story += _tables(["投标人 Bidder", "报价 Price", "结论 Result", "否决理由 Reasons (条例 第五十一条)"], rows,
+                     [usable * 0.25, usable * 0.15, usable * 0.12, usable * 0.48])
+
+    story.append(_p("三、汇总与排序 Aggregated scores and ranking", st["h"]))
+    rows = [[r["rank"] or "—", r["bidder_name"], format_yuan(r["price_fen"]), r["price_score"] or "",
+             r["technical"] or "", r["commercial"] or "", r["total"] or "", "并列 tie" if r["tied"] else ""]
+            for r in content["results"] if r["valid"]]
+    story += _tables(["排名", "投标人 Bidder", "报价 Price", "价格分", "技术(加权)", "商务(加权)", "总分 Total", ""],
+                     rows, [usable * f for f in (0.06, 0.3, 0.14, 0.1, 0.1, 0.1, 0.1, 0.1)])
+
+    story.append(_p("四、推荐的中标候选人 Recommended candidates (≤ 3, in order)", st["h"]))
+    story += _tables(["排名", "投标人 Bidder", "报价 Price", "大写", "总分 Total"],
+                     [[c["rank"], c["bidder_name"], format_yuan(c["price_fen"]), to_chinese_capital(c["price_fen"]),
+                       c["total"] or ""] for c in content["candidates"]],
+                     [usable * f for f in (0.08, 0.32, 0.15, 0.3, 0.15)])
+
+    story.append(_p("五、异常评分提示及说明 Outlier flags and answers", st["h"]))
+    bidders = {r["bid_id"]: r["bidder_name"] for r in content["results"]}
+    items = {i["id"]: i["name"] for i in content["scheme"]["items"]}
+    story += _tables(["专家", "投标人", "评审项", "分值", "其他专家均值", "处理", "新分值", "说明"],
+                     [[f["expert"], bidders.get(f["bid_id"], ""), items.get(f["item_id"], f["item_id"]), f["points"],
+                       f["others_mean"], f["status"], f["new_points"] or "", f["answer"] or ""]
+                      for f in content["flags"]],
+                     [usable * f for f in (0.1, 0.18, 0.14, 0.07, 0.09, 0.08, 0.07, 0.27)])
+
+    story.append(_p("六、确认与不同意见 Confirmations and dissenting opinions (条例 第五十三条)", st["h"]))
+    story += _tables(["专家 Expert", "意见 Opinion", "时间 Time", "不同意见 Dissent"],
+                     [[c["name"], "同意 agrees" if c["agrees"] else "有不同意见 dissents",
+                       show(datetime.fromisoformat(c["at"])), c["dissent"] or ""]
+                      for c in content.get("confirmations", [])],
+                     [usable * 0.2, usable * 0.15, usable * 0.17, usable * 0.48])
+
+    item_list = content["scheme"]["items"]
+    if item_list:
+        story.append(PageBreak())
+        story.append(_p("七、各专家评分 Each expert's scores", st["h"]))
+        ids = [i["id"] for i in item_list]
+        name_w = 0.16
+        col_w = (1 - name_w) / max(len(ids), 1)
+        for sheet in content["sheets"]:
+            story.append(_p(f"{sheet['name']}", st["body"]))
+            by_bid: dict[str, dict[str, str]] = {}
+            for bid_id, item_id, pts in sheet["points"]:
+                by_bid.setdefault(bid_id, {})[item_id] = pts
+            rows = [[bidders.get(b, b)[:14]] + [by_bid[b].get(i, "") for i in ids]
+                    for b in bidders if b in by_bid]
+            story += _tables(["投标人"] + [items[i][:6] for i in ids], rows,
+                             [usable * name_w] + [usable * col_w] * len(ids), font_size=6, wrap=False)
+    doc = _doc(buf, title, pagesize)
+    foot = _footer(f"评标报告 {lot['tender_code']} 标段{lot['number']} · SHA-256 {content_sha256[:16]}…")
+    doc.build(story, onFirstPage=foot, onLaterPages=foot)
+    return buf.getvalue()
+
+
+async def report_pdf_signed(content: dict[str, Any], content_sha256: str, settings) -> bytes:
+    return await sign_pdf_async(render_report(content, content_sha256), settings,
+                                reason="评标报告 evaluation report — tenderhall 平台签章")
+
+
+def render_notice(n: dict[str, Any]) -> bytes:
+    """中标通知书 (kind 'award') or 中标结果通知书 (kind 'result'), 招标投标法 第四十五条."""
+    st = _styles()
+    buf = io.BytesIO()
+    award = n["kind"] == "award"
+    title = "中标通知书 Notice of award" if award else "中标结果通知书 Notice of the result"
+    usable = A4[0] - 24 * mm
+    story: list = [_p(title, st["title"]), _p(f"致 To: {n['to']}", st["body"]), Spacer(1, 3 * mm)]
+    if award:
+        story.append(_p(f"经评标委员会评审并公示，贵单位为项目 {n['tender_code']}《{n['tender_title']}》标段 "
+                        f"{n['lot_number']}（{n['lot_name']}）的中标人。请自本通知书发出之日起三十日内签订合同"
+                        "（招标投标法 第四十六条）。", st["body"]))
+    else:
+        story.append(_p(f"项目 {n['tender_code']}《{n['tender_title']}》标段 {n['lot_number']}（{n['lot_name']}）"
+                        f"的中标人为 {n['winner_name']}。感谢贵单位参与投标。", st["body"]))
+    rows = [("中标人 Winner", n["winner_name"]),
+            ("中标价 Price", f"{format_yuan(n['price_fen'])}（{to_chinese_capital(n['price_fen'])}）"),
+            ("工期 Duration (days)", n.get("duration_days") or ""),
+            ("发出时间 Issued", show(n["issued_at"]))]
+    if not award:
+        rows.append(("贵单位排名 Your rank", n.get("rank") or ("无效投标 invalid bid" if not n.get("valid") else "")))
+    story += [Spacer(1, 4 * mm)] + _tables(["", ""], rows, [usable * 0.3, usable * 0.7], font_size=9)
+    doc = _doc(buf, title, A4)
+    foot = _footer(f"{title} · {n['tender_code']} 标段{n['lot_number']}")
+    doc.build(story, onFirstPage=foot, onLaterPages=foot)
+    return buf.getvalue()
+
+
+async def award_notice_signed(n: dict[str, Any], settings) -> bytes:
+    return await sign_pdf_async(render_notice(n), settings, reason=f"{'中标通知书' if n['kind'] == 'award' else '中标结果通知书'}"
+                                " — tenderhall 平台签章")

@@ -1,0 +1,368 @@
+"""All SQL of evaluation and award ($n parameters; returns Structs or plain rows)."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from evaluation.errors import EvaluationNotFound, FlagNotFound, ObjectionNotFound, PublicityNotFound
+from evaluation.schemas import AwardObjection, Evaluation, Flag, Member, Notice, Publicity
+
+
+def _to(row: asyncpg.Record | None, type_: type) -> Any:
+    if row is None:
+        return None
+    d = {k: (format(v, "f") if isinstance(v, Decimal) else v) for k, v in dict(row).items()}
+    return msgspec.convert(d, type_)
+
+
+# schemes ------------------------------------------------------------------------------------------------------
+
+async def find_scheme(conn, lot_id: UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM evaluation_schemes WHERE lot_id = $1", lot_id)
+    if row is None:
+        return None
+    items = await conn.fetch("SELECT id, name, grp, max_points, guidance FROM evaluation_items WHERE lot_id = $1"
+                             " ORDER BY position", lot_id)
+    criteria = await conn.fetch("SELECT id, name, reason_code FROM evaluation_criteria WHERE lot_id = $1"
+                                " ORDER BY position", lot_id)
+    return {**dict(row), "items": [dict(r) for r in items], "criteria": [dict(r) for r in criteria]}
+
+
+async def replace_scheme(conn, lot_id: UUID, *, weights: dict[str, Decimal], outlier_share: Decimal,
+                         comment_below_share: Decimal, publicity_days: int, items: list[dict], criteria: list[dict],
+                         scheme_sha256: str, set_by: UUID, now: datetime) -> None:
+    await conn.execute("DELETE FROM evaluation_schemes WHERE lot_id = $1", lot_id)
+    await conn.execute(
+        "INSERT INTO evaluation_schemes (lot_id, technical_weight, commercial_weight, price_weight, outlier_share,"
+        " comment_below_share, publicity_days, scheme_sha256, set_by, set_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        lot_id, weights["technical"], weights["commercial"], weights["price"], outlier_share, comment_below_share,
+        publicity_days, scheme_sha256, set_by, now)
+    await conn.executemany(
+        "INSERT INTO evaluation_items (lot_id, id, position, name, grp, max_points, guidance)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [(lot_id, i["id"], n, i["name"], i["group"], i["max_points"], i["guidance"]) for n, i in enumerate(items)])
+    await conn.executemany(
+        "INSERT INTO evaluation_criteria (lot_id, id, position, name, reason_code) VALUES ($1, $2, $3, $4, $5)",
+        [(lot_id, c["id"], n, c["name"], c["reason_code"]) for n, c in enumerate(criteria)])
+
+
+# evaluations and members --------------------------------------------------------------------------------------
+
+async def find_evaluation(conn, lot_id: UUID) -> Evaluation | None:
+    return _to(await conn.fetchrow("SELECT * FROM evaluations WHERE lot_id = $1", lot_id), Evaluation)
+
+
+async def get_evaluation(conn, lot_id: UUID, *, lock: bool = False) -> Evaluation:
+    row = await conn.fetchrow("SELECT * FROM evaluations WHERE lot_id = $1" + (" FOR UPDATE" if lock else ""),
+                              lot_id)
+    if row is None:
+        raise EvaluationNotFound(f"lot {lot_id} has no evaluation yet")
+    return _to(row, Evaluation)
+
+
+async def insert_evaluation(conn, *, lot_id, tender_id, method, committee_size, bids_hash, started_by,
+                            now) -> None:
+    await conn.execute(
+        "INSERT INTO evaluations (lot_id, tender_id, method, status, committee_size, bids_hash, started_by,"
+        " started_at) VALUES ($1, $2, $3, 'scoring', $4, $5, $6, $7)",
+        lot_id, tender_id, method, committee_size, bids_hash, started_by, now)
+
+
+async def set_evaluation_status(conn, lot_id: UUID, status: str, **fields: Any) -> None:
+    allowed = {"revealed_at", "reject_reason", "chair_expert_id"}
+    sets, args = ["status = $2"], [lot_id, status]
+    for name, value in fields.items():
+        if name not in allowed:
+            raise ValueError(name)
+        args.append(value)
+        sets.append(f"{name} = ${len(args)}")
+    await conn.execute(f"UPDATE evaluations SET {', '.join(sets)} WHERE lot_id = $1", *args)
+
+
+async def set_chair(conn, lot_id: UUID, expert_id: UUID | None) -> None:
+    await conn.execute("UPDATE evaluations SET chair_expert_id = $2 WHERE lot_id = $1", lot_id, expert_id)
+
+
+async def insert_member(conn, lot_id: UUID, *, expert_id: UUID, user_id: UUID, name: str, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO evaluation_members (lot_id, expert_id, user_id, name, status, joined_at)"
+        " VALUES ($1, $2, $3, $4, 'active', $5)", lot_id, expert_id, user_id, name, now)
+
+
+async def list_members(conn, lot_id: UUID, *, active_only: bool = False) -> list[Member]:
+    rows = await conn.fetch(
+        "SELECT * FROM evaluation_members WHERE lot_id = $1" + (" AND status = 'active'" if active_only else "")
+        + " ORDER BY joined_at, expert_id", lot_id)
+    return [_to(r, Member) for r in rows]
+
+
+async def find_active_member_by_user(conn, lot_id: UUID, user_id: UUID) -> Member | None:
+    return _to(await conn.fetchrow(
+        "SELECT * FROM evaluation_members WHERE lot_id = $1 AND user_id = $2 AND status = 'active'",
+        lot_id, user_id), Member)
+
+
+async def find_member(conn, lot_id: UUID, expert_id: UUID) -> Member | None:
+    return _to(await conn.fetchrow("SELECT * FROM evaluation_members WHERE lot_id = $1 AND expert_id = $2",
+                                   lot_id, expert_id), Member)
+
+
+async def set_member_replaced(conn, lot_id: UUID, expert_id: UUID, *, reason: str, by: UUID | None,
+                              now: datetime) -> None:
+    await conn.execute(
+        "UPDATE evaluation_members SET status = 'replaced', replaced_at = $3, replaced_reason = $4, replaced_by = $5"
+        " WHERE lot_id = $1 AND expert_id = $2", lot_id, expert_id, now, reason, by)
+
+
+async def set_chair_vote(conn, lot_id: UUID, expert_id: UUID, candidate: UUID | None) -> None:
+    await conn.execute("UPDATE evaluation_members SET chair_vote = $3 WHERE lot_id = $1 AND expert_id = $2",
+                       lot_id, expert_id, candidate)
+
+
+async def clear_votes_for(conn, lot_id: UUID, candidate: UUID) -> None:
+    await conn.execute("UPDATE evaluation_members SET chair_vote = NULL WHERE lot_id = $1 AND chair_vote = $2",
+                       lot_id, candidate)
+
+
+# declarations -------------------------------------------------------------------------------------------------
+
+async def find_declaration(conn, lot_id: UUID, expert_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM evaluation_declarations WHERE lot_id = $1 AND expert_id = $2",
+                               lot_id, expert_id)
+
+
+async def insert_declaration(conn, lot_id: UUID, expert_id: UUID, *, conflict: bool, statement: str,
+                             statement_sha256: str, now: datetime, addr: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO evaluation_declarations (lot_id, expert_id, conflict, statement, statement_sha256,"
+        " declared_at, addr) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        lot_id, expert_id, conflict, statement, statement_sha256, now, addr)
+
+
+async def list_declarations(conn, lot_id: UUID) -> dict[UUID, asyncpg.Record]:
+    rows = await conn.fetch("SELECT * FROM evaluation_declarations WHERE lot_id = $1", lot_id)
+    return {r["expert_id"]: r for r in rows}
+
+
+# sheets -------------------------------------------------------------------------------------------------------
+
+async def find_sheet(conn, lot_id: UUID, expert_id: UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM evaluation_sheets WHERE lot_id = $1 AND expert_id = $2"
+                               + (" FOR UPDATE" if lock else ""), lot_id, expert_id)
+
+
+async def ensure_sheet(conn, lot_id: UUID, expert_id: UUID, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO evaluation_sheets (lot_id, expert_id, status, saved_at) VALUES ($1, $2, 'draft', $3)"
+        " ON CONFLICT (lot_id, expert_id) DO UPDATE SET saved_at = $3", lot_id, expert_id, now)
+
+
+async def upsert_scores(conn, lot_id: UUID, expert_id: UUID, rows: list[tuple[UUID, str, Decimal, str]]) -> None:
+    await conn.executemany(
+        "INSERT INTO evaluation_scores (lot_id, expert_id, bid_id, item_id, points, comment)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lot_id, expert_id, bid_id, item_id)"
+        " DO UPDATE SET points = excluded.points, comment = excluded.comment",
+        [(lot_id, expert_id, b, i, p, c) for b, i, p, c in rows])
+
+
+async def upsert_marks(conn, lot_id: UUID, expert_id: UUID, rows: list[tuple[UUID, str, bool, str]]) -> None:
+    await conn.executemany(
+        "INSERT INTO evaluation_marks (lot_id, expert_id, bid_id, criterion_id, passed, comment)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lot_id, expert_id, bid_id, criterion_id)"
+        " DO UPDATE SET passed = excluded.passed, comment = excluded.comment",
+        [(lot_id, expert_id, b, c, p, t) for b, c, p, t in rows])
+
+
+async def update_score(conn, lot_id: UUID, expert_id: UUID, bid_id: UUID, item_id: str, points: Decimal) -> None:
+    await conn.execute("UPDATE evaluation_scores SET points = $5 WHERE lot_id = $1 AND expert_id = $2"
+                       " AND bid_id = $3 AND item_id = $4", lot_id, expert_id, bid_id, item_id, points)
+
+
+async def set_sheet_submitted(conn, lot_id: UUID, expert_id: UUID, sheet_sha256: str, now: datetime) -> None:
+    await conn.execute("UPDATE evaluation_sheets SET status = 'submitted', submitted_at = $3, sheet_sha256 = $4"
+                       " WHERE lot_id = $1 AND expert_id = $2", lot_id, expert_id, now, sheet_sha256)
+
+
+async def set_sheet_void(conn, lot_id: UUID, expert_id: UUID) -> bool:
+    done = await conn.execute("UPDATE evaluation_sheets SET status = 'void' WHERE lot_id = $1 AND expert_id = $2"
+                              " AND status <> 'void'", lot_id, expert_id)
+    return done != "UPDATE 0"
+
+
+async def list_sheet_rows(conn, lot_id: UUID, expert_ids: list[UUID]) -> tuple[list, list]:
+    scores = await conn.fetch(
+        "SELECT expert_id, bid_id, item_id, points, comment FROM evaluation_scores"
+        " WHERE lot_id = $1 AND expert_id = ANY($2::uuid[])", lot_id, expert_ids)
+    marks = await conn.fetch(
+        "SELECT expert_id, bid_id, criterion_id, passed, comment FROM evaluation_marks"
+        " WHERE lot_id = $1 AND expert_id = ANY($2::uuid[])", lot_id, expert_ids)
+    return scores, marks
+
+
+async def list_sheet_statuses(conn, lot_id: UUID) -> dict[UUID, str]:
+    rows = await conn.fetch("SELECT expert_id, status FROM evaluation_sheets WHERE lot_id = $1", lot_id)
+    return {r["expert_id"]: r["status"] for r in rows}
+
+
+# flags and results --------------------------------------------------------------------------------------------
+
+async def insert_flags(conn, lot_id: UUID, rows: list[tuple[UUID, UUID, str, Decimal, Decimal, Decimal]],
+                       now: datetime) -> None:
+    await conn.executemany(
+        "INSERT INTO evaluation_flags (lot_id, expert_id, bid_id, item_id, points, others_mean, max_points, status,"
+        " flagged_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8)",
+        [(lot_id, *r, now) for r in rows])
+
+
+async def void_open_flags(conn, lot_id: UUID) -> None:
+    await conn.execute("UPDATE evaluation_flags SET status = 'void' WHERE lot_id = $1 AND status = 'open'", lot_id)
+
+
+async def list_flags(conn, lot_id: UUID) -> list[Flag]:
+    rows = await conn.fetch("SELECT * FROM evaluation_flags WHERE lot_id = $1 AND status <> 'void'"
+                            " ORDER BY flagged_at, expert_id, bid_id, item_id", lot_id)
+    return [_to(r, Flag) for r in rows]
+
+
+async def lock_flag(conn, lot_id: UUID, flag_id: UUID) -> Flag:
+    row = await conn.fetchrow("SELECT * FROM evaluation_flags WHERE lot_id = $1 AND id = $2 FOR UPDATE",
+                              lot_id, flag_id)
+    if row is None:
+        raise FlagNotFound(f"flag {flag_id} not found on this lot")
+    return _to(row, Flag)
+
+
+async def answer_flag(conn, flag_id: UUID, *, status: str, answer: str, new_points: Decimal | None,
+                      now: datetime) -> None:
+    await conn.execute("UPDATE evaluation_flags SET status = $2, answer = $3, new_points = $4, answered_at = $5"
+                       " WHERE id = $1", flag_id, status, answer, new_points, now)
+
+
+async def replace_results(conn, lot_id: UUID, rows: list[tuple]) -> None:
+    await conn.execute("DELETE FROM evaluation_results WHERE lot_id = $1", lot_id)
+    await conn.executemany(
+        "INSERT INTO evaluation_results (lot_id, bid_id, valid, failures, price_fen, price_score, technical,"
+        " commercial, total, rank, tied) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        [(lot_id, *r) for r in rows])
+
+
+async def delete_results(conn, lot_id: UUID) -> None:
+    await conn.execute("DELETE FROM evaluation_results WHERE lot_id = $1", lot_id)
+
+
+async def list_results(conn, lot_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM evaluation_results WHERE lot_id = $1"
+                            " ORDER BY rank NULLS LAST, bid_id", lot_id)
+
+
+# accesses -----------------------------------------------------------------------------------------------------
+
+async def insert_access(conn, lot_id: UUID, expert_id: UUID, bid_id: UUID, what: str, now: datetime,
+                        addr: str | None) -> None:
+    await conn.execute("INSERT INTO evaluation_accesses (lot_id, expert_id, bid_id, what, at, addr)"
+                       " VALUES ($1, $2, $3, $4, $5, $6)", lot_id, expert_id, bid_id, what, now, addr)
+
+
+async def count_accesses(conn, lot_id: UUID) -> int:
+    return await conn.fetchval("SELECT count(*) FROM evaluation_accesses WHERE lot_id = $1", lot_id)
+
+
+# report -------------------------------------------------------------------------------------------------------
+
+async def insert_report(conn, lot_id: UUID, content: dict, content_sha256: str, by: UUID, now: datetime) -> None:
+    await conn.execute("INSERT INTO evaluation_reports (lot_id, content, content_sha256, drafted_by, drafted_at)"
+                       " VALUES ($1, $2, $3, $4, $5)", lot_id, content, content_sha256, by, now)
+
+
+async def find_report(conn, lot_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM evaluation_reports WHERE lot_id = $1", lot_id)
+
+
+async def set_report_signed(conn, lot_id: UUID, pdf_sha256: str, now: datetime) -> None:
+    await conn.execute("UPDATE evaluation_reports SET pdf_sha256 = $2, signed_at = $3 WHERE lot_id = $1",
+                       lot_id, pdf_sha256, now)
+
+
+async def insert_confirmation(conn, lot_id: UUID, expert_id: UUID, agrees: bool, dissent: str | None,
+                              now: datetime) -> bool:
+    done = await conn.execute(
+        "INSERT INTO evaluation_confirmations (lot_id, expert_id, agrees, dissent, confirmed_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", lot_id, expert_id, agrees, dissent, now)
+    return done == "INSERT 0 1"
+
+
+async def list_confirmations(conn, lot_id: UUID) -> dict[UUID, asyncpg.Record]:
+    rows = await conn.fetch("SELECT * FROM evaluation_confirmations WHERE lot_id = $1", lot_id)
+    return {r["expert_id"]: r for r in rows}
+
+
+# publicity, objections, notices -------------------------------------------------------------------------------
+
+async def insert_publicity(conn, lot_id: UUID, *, candidates: list[dict], starts_at: datetime, ends_at: datetime,
+                           contact: str, by: UUID) -> None:
+    await conn.execute("INSERT INTO award_publicity (lot_id, candidates, starts_at, ends_at, contact, published_by)"
+                       " VALUES ($1, $2, $3, $4, $5, $6)", lot_id, candidates, starts_at, ends_at, contact, by)
+
+
+async def find_publicity(conn, lot_id: UUID) -> Publicity | None:
+    return _to(await conn.fetchrow("SELECT * FROM award_publicity WHERE lot_id = $1", lot_id), Publicity)
+
+
+async def get_publicity(conn, lot_id: UUID) -> Publicity:
+    p = await find_publicity(conn, lot_id)
+    if p is None:
+        raise PublicityNotFound(f"lot {lot_id} has no published candidates")
+    return p
+
+
+async def list_publicities(conn, limit: int = 50) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT p.lot_id, p.starts_at, p.ends_at, p.candidates, l.name AS lot_name, l.number, t.code, t.title,"
+        " l.status FROM award_publicity p JOIN lots l ON l.id = p.lot_id JOIN tenders t ON t.id = l.tender_id"
+        " ORDER BY p.starts_at DESC LIMIT $1", limit)
+
+
+async def insert_objection(conn, lot_id: UUID, org_id: UUID, user_id: UUID, content: str,
+                           now: datetime) -> AwardObjection:
+    return _to(await conn.fetchrow(
+        "INSERT INTO award_objections (lot_id, org_id, user_id, content, filed_at) VALUES ($1, $2, $3, $4, $5)"
+        " RETURNING *", lot_id, org_id, user_id, content, now), AwardObjection)
+
+
+async def lock_objection(conn, lot_id: UUID, objection_id: UUID) -> AwardObjection:
+    row = await conn.fetchrow("SELECT * FROM award_objections WHERE lot_id = $1 AND id = $2 FOR UPDATE",
+                              lot_id, objection_id)
+    if row is None:
+        raise ObjectionNotFound(f"objection {objection_id} not found on this lot")
+    return _to(row, AwardObjection)
+
+
+async def answer_objection(conn, objection_id: UUID, *, answer: str, upheld: bool, by: UUID,
+                           now: datetime) -> AwardObjection:
+    return _to(await conn.fetchrow(
+        "UPDATE award_objections SET answer = $2, upheld = $3, answered_by = $4, answered_at = $5 WHERE id = $1"
+        " RETURNING *", objection_id, answer, upheld, by, now), AwardObjection)
+
+
+async def list_objections(conn, lot_id: UUID) -> list[AwardObjection]:
+    rows = await conn.fetch("SELECT * FROM award_objections WHERE lot_id = $1 ORDER BY filed_at", lot_id)
+    return [_to(r, AwardObjection) for r in rows]
+
+
+async def insert_notice(conn, lot_id: UUID, *, bid_id: UUID, org_id: UUID, kind: str, rank: int | None,
+                        pdf_sha256: str, by: UUID, now: datetime, reason: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO award_notices (lot_id, bid_id, org_id, kind, rank, pdf_sha256, issued_by, issued_at, reason)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", lot_id, bid_id, org_id, kind, rank, pdf_sha256, by, now,
+        reason)
+
+
+async def list_notices(conn, lot_id: UUID) -> list[Notice]:
+    rows = await conn.fetch("SELECT * FROM award_notices WHERE lot_id = $1 ORDER BY kind, rank NULLS LAST", lot_id)
+    return [_to(r, Notice) for r in rows]

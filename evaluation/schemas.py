@@ -1,0 +1,204 @@
+"""Shapes of evaluation and award. Inputs forbid unknown fields; points and weights travel as decimal strings,
+amounts as yuan strings."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+
+
+class ItemIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    id: str
+    name: str
+    group: Literal["technical", "commercial"]
+    max_points: str
+    guidance: str = ""
+
+
+class CriterionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    id: str
+    name: str
+    reason_code: str
+
+
+class SchemeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    items: list[ItemIn] = []
+    criteria: list[CriterionIn] = []
+    technical_weight: str = "0"
+    commercial_weight: str = "0"
+    price_weight: str = "0"
+    outlier_share: str = "0.30"
+    comment_below_share: str = "0.60"
+    publicity_days: int = 3
+
+
+class SchemeOut(msgspec.Struct, kw_only=True):
+    lot_id: UUID
+    method: str
+    items: list[dict[str, Any]]
+    criteria: list[dict[str, Any]]
+    technical_weight: str
+    commercial_weight: str
+    price_weight: str
+    outlier_share: str
+    comment_below_share: str
+    publicity_days: int
+    scheme_sha256: str
+
+
+class DeclarationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    conflict: bool
+    statement: str = ""
+
+
+class ScoreIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    bid_id: UUID
+    item_id: str
+    points: str
+    comment: str = ""
+
+
+class MarkIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    bid_id: UUID
+    criterion_id: str
+    passed: bool
+    comment: str = ""
+
+
+class SheetIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    scores: list[ScoreIn] = []
+    marks: list[MarkIn] = []
+
+
+class ChairVoteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    expert_id: UUID
+
+
+class ReplaceIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    expert_id: UUID
+    reason: str
+
+
+class FlagAnswerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    action: Literal["confirm", "revise"]
+    reason: str
+    new_points: str | None = None
+
+
+class RejectIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: str
+
+
+class ConfirmIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    agrees: bool
+    dissent: str | None = None
+
+
+class PublicityIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    contact: str
+    days: int | None = None
+
+
+class ObjectionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    content: str
+
+
+class ObjectionAnswerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    answer: str
+    upheld: bool = False
+
+
+class AwardIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    winner_bid_id: UUID | None = None
+    reason: str | None = None
+
+
+class Member(msgspec.Struct, kw_only=True):
+    lot_id: UUID
+    expert_id: UUID
+    user_id: UUID
+    name: str
+    status: str
+    joined_at: datetime
+    replaced_at: datetime | None = None
+    replaced_reason: str | None = None
+    replaced_by: UUID | None = None
+    chair_vote: UUID | None = None
+
+
+class Evaluation(msgspec.Struct, kw_only=True):
+    lot_id: UUID
+    tender_id: UUID
+    method: str
+    status: str
+    chair_expert_id: UUID | None
+    committee_size: int
+    bids_hash: str
+    started_by: UUID
+    started_at: datetime
+    revealed_at: datetime | None
+    reject_reason: str | None
+
+
+class Flag(msgspec.Struct, kw_only=True):
+    id: UUID
+    lot_id: UUID
+    expert_id: UUID
+    bid_id: UUID
+    item_id: str
+    points: str
+    others_mean: str
+    max_points: str
+    status: str
+    new_points: str | None
+    answer: str | None
+    answered_at: datetime | None
+    flagged_at: datetime
+
+
+class ResultRow(msgspec.Struct, kw_only=True):
+    bid_id: UUID
+    bidder_name: str
+    price_fen: int
+    valid: bool
+    failures: list[dict[str, Any]]
+    price_score: str | None
+    technical: str | None
+    commercial: str | None
+    total: str | None
+    rank: int | None
+    tied: bool
+
+
+class Publicity(msgspec.Struct, kw_only=True):
+    lot_id: UUID
+    candidates: list[dict[str, Any]]
+    starts_at: datetime
+    ends_at: datetime
+    contact: str
+
+
+class AwardObjection(msgspec.Struct, kw_only=True):
+    id: UUID
+    lot_id: UUID
+    org_id: UUID
+    user_id: UUID
+    content: str
+    filed_at: datetime
+    answer: str | None
+    upheld: bool | None
+    answered_by: UUID | None
+    answered_at: datetime | None
+
+
+class Notice(msgspec.Struct, kw_only=True):
+    lot_id: UUID
+    bid_id: UUID
+    org_id: UUID
+    kind: str
+    rank: int | None
+    pdf_sha256: str
+    issued_at: datetime
+    reason: str | None

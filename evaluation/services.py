@@ -1,0 +1,1001 @@
+"""The rules of online evaluation (网上评标), publicity (中标候选人公示) and award (中标通知书).
+
+Services take the connection first, run inside the caller's transaction, record the witness entry and never
+commit. The arithmetic lives in `evaluation.scoring`; the inputs (opened bids, confirmed committee) come through
+`evaluation.sources`.
+"""
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from evaluation import repository as repo
+from evaluation import scoring, sources
+from evaluation.errors import (
+    AgencyRequired,
+    AttachmentNotFound,
+    AwardAlreadyIssued,
+    BidNotFound,
+    ChairRequired,
+    CommitteeInvalid,
+    DeclarationAlreadySigned,
+    DeclarationRequired,
+    EvaluationAlreadyStarted,
+    EvaluationStateWrong,
+    FlagAlreadyAnswered,
+    FlagsOpen,
+    LotNotEvaluating,
+    MemberRequired,
+    ObjectionAlreadyAnswered,
+    ObjectionsUnanswered,
+    ObjectionUpheld,
+    ObjectorNotEntitled,
+    PublicityClosed,
+    PublicityRunning,
+    PublicityTooShort,
+    ReasonRequired,
+    RejectionNotAllowed,
+    ReportAlreadyConfirmed,
+    SchemeFrozen,
+    SchemeInvalid,
+    SchemeMissing,
+    ScoresHidden,
+    SheetInvalid,
+    SheetLocked,
+    WinnerNotCandidate,
+)
+from evaluation.schemas import (
+    AwardIn,
+    ConfirmIn,
+    DeclarationIn,
+    FlagAnswerIn,
+    Member,
+    ObjectionAnswerIn,
+    ObjectionIn,
+    PublicityIn,
+    SchemeIn,
+    SchemeOut,
+    SheetIn,
+)
+from evaluation.sources import BidView
+from trading.accounts.schemas import Role, User
+from trading.clock import Clock
+from trading.events import emit
+from trading.records import Tag, append_entry
+
+MIN_PUBLICITY_DAYS = 3  # 招标投标法实施条例 第五十四条
+MAX_CANDIDATES = 3      # 招标投标法实施条例 第五十三条
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+def _sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    return msgspec.json.encode(value, order="sorted")
+
+
+def _text(value: str | None, field: str, *, max_len: int = 5000, required: bool = True) -> str:
+    text = unicodedata.normalize("NFC", value or "").strip()
+    if required and not text:
+        raise ReasonRequired(f"{field} is required", field=field)
+    if len(text) > max_len:
+        raise SchemeInvalid(f"{field} is longer than {max_len} characters", field=field)
+    return text
+
+
+def _decimal(text: str | None, field: str) -> Decimal:
+    try:
+        value = Decimal(str(text).strip())
+    except (InvalidOperation, ValueError):
+        raise SheetInvalid(f"{field}: {text!r} is not a decimal number", field=field) from None
+    if not value.is_finite():
+        raise SheetInvalid(f"{field}: {text!r} is not a decimal number", field=field)
+    return value
+
+
+def _four(value: Fraction | None) -> Decimal | None:
+    """A rational as a 4-place decimal for storage/display (the exact value is recomputed from the sheets)."""
+    if value is None:
+        return None
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.0001"))
+
+
+async def _lot(conn: asyncpg.Connection, lot_id: UUID, *, lock: bool = False):
+    from trading.tenders import repository as tenders
+
+    return await (tenders.lock_lot if lock else tenders.get_lot)(conn, lot_id)
+
+
+def _require_agency(user: User, lot) -> None:
+    if user.has(Role.ADMIN):
+        return
+    if not (user.has(Role.AGENCY) and user.org_id == lot.agency_org_id):
+        raise AgencyRequired("only the lot's tendering agency may do this")
+
+
+async def _sync_committee(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, src=None) -> None:
+    """An alternate invited after a replacement joins the sitting committee once it has confirmed."""
+    members = await repo.list_members(conn, lot_id)
+    ev = await repo.find_evaluation(conn, lot_id)
+    if ev is None or sum(1 for m in members if m.status == "active") >= ev.committee_size:
+        return
+    known = {m.expert_id for m in members}
+    for c in await (src or sources.current).committee(conn, lot_id):
+        if c.expert_id not in known and sum(1 for m in await repo.list_members(conn, lot_id, active_only=True)) \
+                < ev.committee_size:
+            await repo.insert_member(conn, lot_id, expert_id=c.expert_id, user_id=c.user_id, name=c.name,
+                                     now=clock.now())
+
+
+async def _member(conn: asyncpg.Connection, lot_id: UUID, user: User, clock: Clock | None = None,
+                  src=None) -> Member:
+    member = await repo.find_active_member_by_user(conn, lot_id, user.id)
+    if member is None and clock is not None:
+        await _sync_committee(conn, clock, lot_id, src)
+        member = await repo.find_active_member_by_user(conn, lot_id, user.id)
+    if member is None or not user.has(Role.EXPERT):
+        raise MemberRequired("only a confirmed member of this lot's committee may do this")
+    return member
+
+
+async def _declared(conn: asyncpg.Connection, lot_id: UUID, member: Member) -> None:
+    row = await repo.find_declaration(conn, lot_id, member.expert_id)
+    if row is None:
+        raise DeclarationRequired("sign the declaration of no conflict of interest (回避声明) first")
+
+
+def _scheme(row: dict[str, Any], method: str) -> scoring.Scheme:
+    return scoring.Scheme(
+        method=method,  # type: ignore[arg-type]
+        items=tuple(scoring.Item(i["id"], i["grp"], i["max_points"], i["name"]) for i in row["items"]),
+        criteria=tuple(scoring.Criterion(c["id"], c["reason_code"], c["name"]) for c in row["criteria"]),
+        technical_weight=row["technical_weight"], commercial_weight=row["commercial_weight"],
+        price_weight=row["price_weight"], outlier_share=row["outlier_share"],
+        comment_below_share=row["comment_below_share"],
+    )
+
+
+async def _scheme_for(conn: asyncpg.Connection, lot) -> tuple[scoring.Scheme, dict[str, Any]]:
+    row = await repo.find_scheme(conn, lot.id)
+    if row is None:
+        raise SchemeMissing("the agency has not set the scoring scheme of this lot")
+    return _scheme(row, lot.evaluation_method), row
+
+
+def _bids_hash(bids: list[BidView]) -> str:
+    return _sha256("\n".join(sorted(f"{b.bid_id}:{b.manifest_sha256}" for b in bids)))
+
+
+# --------------------------------------------------------------------------------------------------- scheme
+
+async def set_scheme(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: SchemeIn, *, actor: User,
+                     addr: str | None = None) -> SchemeOut:
+    """The agency sets the lot's items, criteria and weights before evaluation starts (条例 第四十九条: the
+    committee uses only the criteria of the tender documents)."""
+    lot = await _lot(conn, lot_id, lock=True)
+    _require_agency(actor, lot)
+    if await repo.find_evaluation(conn, lot_id) or lot.status in ("publicity", "awarded", "failed", "cancelled"):
+        raise SchemeFrozen("the scheme is frozen once evaluation has started")
+    items = [{"id": i.id, "name": _text(i.name, "item name", max_len=200), "group": i.group,
+              "max_points": _decimal(i.max_points, f"items.{i.id}.max_points"), "guidance": i.guidance.strip()}
+             for i in data.items]
+    criteria = [{"id": c.id, "name": _text(c.name, "criterion name", max_len=200), "reason_code": c.reason_code}
+                for c in data.criteria]
+    weights = {g: _decimal(getattr(data, f"{g}_weight"), f"{g}_weight") for g in ("technical", "commercial", "price")}
+    shares = {k: _decimal(getattr(data, k), k) for k in ("outlier_share", "comment_below_share")}
+    scheme = scoring.Scheme(
+        method=lot.evaluation_method,  # type: ignore[arg-type]
+        items=tuple(scoring.Item(i["id"], i["group"], i["max_points"], i["name"]) for i in items),
+        criteria=tuple(scoring.Criterion(c["id"], c["reason_code"], c["name"]) for c in criteria),
+        technical_weight=weights["technical"], commercial_weight=weights["commercial"],
+        price_weight=weights["price"], **shares)
+    problems = scoring.scheme_problems(scheme)
+    if not criteria:
+        problems.append(scoring.Problem("criteria_missing", "qualification review needs at least one criterion"))
+    if lot.regime == "gov_procurement" and lot.evaluation_method == "comprehensive":
+        # 政府采购货物和服务招标投标管理办法 第五十五条: price weight ≥ 30% for goods, ≥ 10% for services.
+        floor = {"goods": Decimal("0.30"), "services": Decimal("0.10")}.get(lot.procurement_type, Decimal(0))
+        if weights["price"] < floor:
+            problems.append(scoring.Problem("price_weight_too_low", f"the price weight must be at least {floor} "
+                                            f"for {lot.procurement_type} (87号令 第五十五条)"))
+    if data.publicity_days < MIN_PUBLICITY_DAYS:
+        problems.append(scoring.Problem("publicity_too_short", "publicity lasts at least 3 days (条例 第五十四条)"))
+    if problems:
+        raise SchemeInvalid("; ".join(p.message for p in problems), problems=[p.code for p in problems])
+    content = {"method": lot.evaluation_method, "items": items, "criteria": criteria, "weights": weights,
+               **shares, "publicity_days": data.publicity_days}
+    digest = _sha256(_canonical({k: (str(v) if isinstance(v, Decimal) else v) for k, v in content.items()}
+                                | {"weights": {k: str(v) for k, v in weights.items()},
+                                   "items": [{**i, "max_points": str(i["max_points"])} for i in items]}))
+    try:
+        await repo.replace_scheme(conn, lot_id, weights=weights, outlier_share=shares["outlier_share"],
+                                  comment_below_share=shares["comment_below_share"],
+                                  publicity_days=data.publicity_days, items=items, criteria=criteria,
+                                  scheme_sha256=digest, set_by=actor.id, now=clock.now())
+    except asyncpg.CheckViolationError as exc:
+        raise SchemeInvalid(f"the scheme breaks a constraint: {exc.constraint_name}") from exc
+    await append_entry(conn, clock, Tag.EVALUATION_SCHEME_SET, actor=str(actor.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "scheme_sha256": digest,
+                                                       "items": len(items), "criteria": len(criteria)})
+    return await get_scheme(conn, lot_id)
+
+
+async def get_scheme(conn: asyncpg.Connection, lot_id: UUID) -> SchemeOut:
+    lot = await _lot(conn, lot_id)
+    _, row = await _scheme_for(conn, lot)
+    return SchemeOut(
+        lot_id=lot_id, method=lot.evaluation_method,
+        items=[{"id": i["id"], "name": i["name"], "group": i["grp"], "max_points": str(i["max_points"]),
+                "guidance": i["guidance"]} for i in row["items"]],
+        criteria=row["criteria"], technical_weight=str(row["technical_weight"]),
+        commercial_weight=str(row["commercial_weight"]), price_weight=str(row["price_weight"]),
+        outlier_share=str(row["outlier_share"]), comment_below_share=str(row["comment_below_share"]),
+        publicity_days=row["publicity_days"], scheme_sha256=row["scheme_sha256"])
+
+
+# ---------------------------------------------------------------------------------------------------- start
+
+async def start_evaluation(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, actor: User,
+                           addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """Open the evaluation of a lot in 'evaluation' with its confirmed committee and its opened bids."""
+    src = src or sources.current
+    lot = await _lot(conn, lot_id, lock=True)
+    _require_agency(actor, lot)
+    if lot.status != "evaluation":
+        raise LotNotEvaluating(f"the lot is {lot.status!r}; evaluation starts after the opening is closed")
+    if await repo.find_evaluation(conn, lot_id):
+        raise EvaluationAlreadyStarted("this lot's evaluation has already started")
+    await _scheme_for(conn, lot)
+    committee = await src.committee(conn, lot_id)
+    n = len(committee)
+    # 招标投标法 第三十七条: five or more, an odd number (government procurement: three or more, 87号令 第四十七条).
+    minimum = 5 if lot.regime == "bidding_law" else 3
+    if n < minimum or n % 2 == 0:
+        raise CommitteeInvalid(f"the committee has {n} confirmed members; it needs an odd number ≥ {minimum}")
+    if len({m.user_id for m in committee}) != n:
+        raise CommitteeInvalid("a user sits twice on the committee")
+    bids = await src.opened_bids(conn, lot_id)
+    if not bids:
+        raise LotNotEvaluating("the lot has no opened bid to evaluate")
+    now = clock.now()
+    await repo.insert_evaluation(conn, lot_id=lot_id, tender_id=lot.tender_id, method=lot.evaluation_method,
+                                 committee_size=n, bids_hash=_bids_hash(bids), started_by=actor.id, now=now)
+    for m in committee:
+        await repo.insert_member(conn, lot_id, expert_id=m.expert_id, user_id=m.user_id, name=m.name, now=now)
+    # Names stay out of the log: committee names are confidential until the result (招标投标法 第三十七条).
+    await append_entry(conn, clock, Tag.EVALUATION_SESSION_START, actor=str(actor.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "method": lot.evaluation_method, "bids_hash": _bids_hash(bids),
+                             "bids": len(bids), "experts": sorted(str(m.expert_id) for m in committee)})
+    return {"lot_id": str(lot_id), "status": "scoring", "members": n, "bids": len(bids)}
+
+
+# ------------------------------------------------------------------------------------ declaration, replacement
+
+async def declare(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: DeclarationIn, *, user: User,
+                  addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """回避声明, before seeing any bid. A member who declares a conflict is replaced from the alternates
+    (招标投标法实施条例 第四十六条) and leaves the committee."""
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status not in ("scoring", "review"):
+        raise EvaluationStateWrong("declarations are signed while the committee is scoring")
+    member = await _member(conn, lot_id, user, clock, src)
+    if await repo.find_declaration(conn, lot_id, member.expert_id):
+        raise DeclarationAlreadySigned("you have already signed your declaration for this lot")
+    statement = _text(data.statement, "statement", required=data.conflict)
+    now = clock.now()
+    digest = _sha256(_canonical({"lot": str(lot_id), "expert": str(member.expert_id), "conflict": data.conflict,
+                                 "statement": statement}))
+    await repo.insert_declaration(conn, lot_id, member.expert_id, conflict=data.conflict, statement=statement,
+                                  statement_sha256=digest, now=now, addr=addr)
+    await append_entry(conn, clock, Tag.EVALUATION_DECLARATION_SIGN, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "expert": str(member.expert_id),
+                                                       "conflict": data.conflict, "statement_sha256": digest})
+    result: dict[str, Any] = {"expert_id": str(member.expert_id), "conflict": data.conflict}
+    if data.conflict:
+        new = await _replace(conn, clock, ev, member, reason=f"回避: {statement}", actor=str(user.id), addr=addr,
+                             src=src)
+        result["replaced_by"] = str(new) if new else None
+    return result
+
+
+async def replace_member(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, expert_id: UUID, *, reason: str,
+                         actor: User, addr: str | None = None,
+                         src: sources.Sources | None = None) -> dict[str, Any]:
+    """The agency replaces a member for a statutory reason found later (招标投标法实施条例 第四十六条)."""
+    lot = await _lot(conn, lot_id)
+    _require_agency(actor, lot)
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    member = await repo.find_member(conn, lot_id, expert_id)
+    if member is None or member.status != "active":
+        raise MemberRequired("that expert is not an active member of this committee")
+    new = await _replace(conn, clock, ev, member, reason=_text(reason, "reason", max_len=500), actor=str(actor.id),
+                         addr=addr, src=src)
+    return {"replaced": str(expert_id), "replaced_by": str(new) if new else None}
+
+
+async def _replace(conn, clock, ev, member: Member, *, reason: str, actor: str, addr, src) -> UUID | None:
+    """The alternate comes from the expert pool's draw order (招标投标法实施条例 第四十六条); it sits once it has
+    confirmed. With the pool exhausted the seat stays empty and the evaluation cannot complete (87号令 第四十九条:
+    stop and seal) until the agency acts."""
+    if ev.status not in ("scoring", "review"):
+        raise EvaluationStateWrong("members are replaced only before the report is drafted")
+    src = src or sources.current
+    alternate = await src.replace_member(conn, clock, ev.lot_id, member.expert_id, reason=reason, actor=actor)
+    now = clock.now()
+    await repo.set_member_replaced(conn, ev.lot_id, member.expert_id, reason=reason,
+                                   by=alternate.expert_id if alternate else None, now=now)
+    await repo.clear_votes_for(conn, ev.lot_id, member.expert_id)
+    await repo.set_chair_vote(conn, ev.lot_id, member.expert_id, None)
+    if ev.chair_expert_id == member.expert_id:
+        await repo.set_chair(conn, ev.lot_id, None)
+    await append_entry(conn, clock, Tag.EVALUATION_MEMBER_REPLACE, actor=actor, tender_id=ev.tender_id,
+                       lot_id=ev.lot_id, addr=addr,
+                       body={"lot": str(ev.lot_id), "expert": str(member.expert_id),
+                             "replacement": str(alternate.expert_id) if alternate else None,
+                             "reason_sha256": _sha256(reason)})
+    # 招标投标法实施条例 第四十八条: the replaced member's scores are void; the new member scores everything.
+    if await repo.set_sheet_void(conn, ev.lot_id, member.expert_id):
+        await append_entry(conn, clock, Tag.EVALUATION_SCORE_VOID, actor=actor, tender_id=ev.tender_id,
+                           lot_id=ev.lot_id, addr=addr, body={"lot": str(ev.lot_id), "expert": str(member.expert_id)})
+    if ev.status == "review":
+        # The table was visible to a committee that no longer sits: hide it until the new member submits.
+        await repo.void_open_flags(conn, ev.lot_id)
+        await repo.delete_results(conn, ev.lot_id)
+        await repo.set_evaluation_status(conn, ev.lot_id, "scoring", revealed_at=None)
+    await _sync_committee(conn, clock, ev.lot_id, src)
+    return alternate.expert_id if alternate else None
+
+
+# ------------------------------------------------------------------------------------------------------ chair
+
+async def vote_chair(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, candidate: UUID, *, user: User,
+                     addr: str | None = None) -> dict[str, Any]:
+    """Members elect the chair (评标委员会负责人): a strict majority of the sitting members' votes elects."""
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status not in ("scoring", "review"):
+        raise EvaluationStateWrong("the chair is chosen before the report is drafted")
+    member = await _member(conn, lot_id, user)
+    target = await repo.find_member(conn, lot_id, candidate)
+    if target is None or target.status != "active":
+        raise MemberRequired("the candidate is not a sitting member of this committee")
+    await repo.set_chair_vote(conn, lot_id, member.expert_id, candidate)
+    await append_entry(conn, clock, Tag.EVALUATION_CHAIR_VOTE, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "expert": str(member.expert_id),
+                                                       "candidate": str(candidate)})
+    members = await repo.list_members(conn, lot_id, active_only=True)
+    votes = sum(1 for m in members if m.chair_vote == candidate)
+    elected = votes * 2 > len(members)
+    if elected and ev.chair_expert_id != candidate:
+        await _set_chair(conn, clock, ev, candidate, actor=str(user.id), addr=addr, how="elected")
+    return {"candidate": str(candidate), "votes": votes, "members": len(members), "elected": elected}
+
+
+async def appoint_chair(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, expert_id: UUID, *, actor: User,
+                        addr: str | None = None) -> dict[str, Any]:
+    lot = await _lot(conn, lot_id)
+    _require_agency(actor, lot)
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status not in ("scoring", "review"):
+        raise EvaluationStateWrong("the chair is chosen before the report is drafted")
+    target = await repo.find_member(conn, lot_id, expert_id)
+    if target is None or target.status != "active":
+        raise MemberRequired("the chair must be a sitting member of this committee")
+    await _set_chair(conn, clock, ev, expert_id, actor=str(actor.id), addr=addr, how="appointed")
+    return {"chair": str(expert_id)}
+
+
+async def _set_chair(conn, clock, ev, expert_id: UUID, *, actor: str, addr, how: str) -> None:
+    await repo.set_chair(conn, ev.lot_id, expert_id)
+    await append_entry(conn, clock, Tag.EVALUATION_CHAIR_SET, actor=actor, tender_id=ev.tender_id, lot_id=ev.lot_id,
+                       addr=addr, body={"lot": str(ev.lot_id), "chair": str(expert_id), "how": how})
+
+
+# ------------------------------------------------------------------------------------------------- bid access
+
+async def _bids(conn, lot_id: UUID, src=None) -> list[BidView]:
+    return await (src or sources.current).opened_bids(conn, lot_id)
+
+
+async def _reader(conn, lot_id: UUID, user: User) -> tuple[Any, Member]:
+    """Experts read bids of their own lot, during evaluation only, after their declaration (电子 第三十三条)."""
+    lot = await _lot(conn, lot_id)
+    if lot.status != "evaluation":
+        raise LotNotEvaluating("bids are readable by the committee during evaluation only")
+    ev = await repo.get_evaluation(conn, lot_id)
+    member = await _member(conn, lot_id, user)
+    await _declared(conn, lot_id, member)
+    return ev, member
+
+
+async def read_bids(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, user: User, addr: str | None = None,
+                    src: sources.Sources | None = None) -> list[BidView]:
+    ev, member = await _reader(conn, lot_id, user)
+    bids = await _bids(conn, lot_id, src)
+    now = clock.now()
+    for b in bids:
+        await repo.insert_access(conn, lot_id, member.expert_id, b.bid_id, "form", now, addr)
+    return bids
+
+
+async def download_attachment(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, bid_id: UUID, sha256: str, *,
+                              user: User, blobs, addr: str | None = None,
+                              src: sources.Sources | None = None) -> tuple[str, bytes]:
+    ev, member = await _reader(conn, lot_id, user)
+    bid = next((b for b in await _bids(conn, lot_id, src) if b.bid_id == bid_id), None)
+    if bid is None:
+        raise BidNotFound(f"bid {bid_id} is not an opened bid of this lot")
+    att = next((a for a in bid.attachments if a.get("sha256") == sha256), None)
+    if att is None:
+        raise AttachmentNotFound("no such attachment in this bid")
+    data = blobs.get_bytes(sha256)
+    await repo.insert_access(conn, lot_id, member.expert_id, bid_id, sha256, clock.now(), addr)
+    await append_entry(conn, clock, Tag.EVALUATION_ATTACHMENT_DOWNLOAD, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "expert": str(member.expert_id),
+                                                       "bid": str(bid_id), "sha256": sha256})
+    return str(att.get("name") or sha256), data
+
+
+# ----------------------------------------------------------------------------------------------------- sheets
+
+def _sheet_from_rows(expert_id: UUID, scores, marks) -> scoring.Sheet:
+    return scoring.Sheet(
+        expert_id=str(expert_id),
+        points={(str(r["bid_id"]), r["item_id"]): r["points"] for r in scores},
+        marks={(str(r["bid_id"]), r["criterion_id"]): r["passed"] for r in marks},
+        comments={**{(str(r["bid_id"]), r["item_id"]): r["comment"] for r in scores},
+                  **{(str(r["bid_id"]), r["criterion_id"]): r["comment"] for r in marks}})
+
+
+async def _sheets(conn, lot_id: UUID, expert_ids: list[UUID]) -> dict[UUID, scoring.Sheet]:
+    scores, marks = await repo.list_sheet_rows(conn, lot_id, expert_ids)
+    by_s: dict[UUID, list] = {e: [] for e in expert_ids}
+    by_m: dict[UUID, list] = {e: [] for e in expert_ids}
+    for r in scores:
+        by_s[r["expert_id"]].append(r)
+    for r in marks:
+        by_m[r["expert_id"]].append(r)
+    return {e: _sheet_from_rows(e, by_s[e], by_m[e]) for e in expert_ids}
+
+
+def _problems(problems: list[scoring.Problem]) -> list[dict[str, Any]]:
+    return [{"code": p.code, "message": p.message, "bid_id": p.bid_id, "target": p.item_id} for p in problems]
+
+
+async def save_sheet(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: SheetIn, *, user: User,
+                     addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """Save (part of) the expert's own sheet. Drafts are private working state; the submission is witnessed
+    with a hash over every value."""
+    ev, member = await _reader(conn, lot_id, user)
+    if ev.status != "scoring":
+        raise SheetLocked("scoring is closed")
+    sheet = await repo.find_sheet(conn, lot_id, member.expert_id, lock=True)
+    if sheet is not None and sheet["status"] != "draft":
+        raise SheetLocked("your sheet is submitted and locked (政府采购货物和服务招标投标管理办法 第六十四条)")
+    lot = await _lot(conn, lot_id)
+    scheme, _ = await _scheme_for(conn, lot)
+    bids = [scoring.Bid(str(b.bid_id), b.price_fen) for b in await _bids(conn, lot_id, src)]
+    scores = [(s.bid_id, s.item_id, _decimal(s.points, f"{s.bid_id}/{s.item_id}"), s.comment.strip())
+              for s in data.scores]
+    marks = [(m.bid_id, m.criterion_id, m.passed, m.comment.strip()) for m in data.marks]
+    partial = scoring.Sheet(expert_id=str(member.expert_id),
+                            points={(str(b), i): p for b, i, p, _ in scores},
+                            marks={(str(b), c): ok for b, c, ok, _ in marks},
+                            comments={**{(str(b), i): c for b, i, _, c in scores},
+                                      **{(str(b), c): t for b, c, _, t in marks}})
+    problems = scoring.sheet_problems(scheme, bids, partial, complete=False)
+    if problems:
+        raise SheetInvalid(problems[0].message if len(problems) == 1 else f"{len(problems)} problems in the sheet",
+                           problems=_problems(problems))
+    await repo.ensure_sheet(conn, lot_id, member.expert_id, clock.now())
+    await repo.upsert_scores(conn, lot_id, member.expert_id, scores)
+    await repo.upsert_marks(conn, lot_id, member.expert_id, marks)
+    return await my_sheet(conn, lot_id, user=user, src=src)
+
+
+async def my_sheet(conn: asyncpg.Connection, lot_id: UUID, *, user: User,
+                   src: sources.Sources | None = None) -> dict[str, Any]:
+    """The expert's own sheet — never anyone else's before every member has submitted."""
+    member = await _member(conn, lot_id, user)
+    sheet = await repo.find_sheet(conn, lot_id, member.expert_id)
+    scores, marks = await repo.list_sheet_rows(conn, lot_id, [member.expert_id])
+    lot = await _lot(conn, lot_id)
+    scheme, _ = await _scheme_for(conn, lot)
+    bids = [scoring.Bid(str(b.bid_id), b.price_fen) for b in await _bids(conn, lot_id, src)]
+    missing = scoring.sheet_problems(scheme, bids, _sheet_from_rows(member.expert_id, scores, marks), complete=True)
+    return {
+        "expert_id": str(member.expert_id), "status": sheet["status"] if sheet else "draft",
+        "submitted_at": sheet["submitted_at"].isoformat() if sheet and sheet["submitted_at"] else None,
+        "scores": [{"bid_id": str(r["bid_id"]), "item_id": r["item_id"], "points": str(r["points"]),
+                    "comment": r["comment"]} for r in scores],
+        "marks": [{"bid_id": str(r["bid_id"]), "criterion_id": r["criterion_id"], "passed": r["passed"],
+                   "comment": r["comment"]} for r in marks],
+        "remaining": len(missing),
+    }
+
+
+def _sheet_digest(lot_id: UUID, sheet: scoring.Sheet) -> str:
+    return _sha256(_canonical({
+        "lot": str(lot_id), "expert": sheet.expert_id,
+        "points": sorted([b, i, str(p), sheet.comments.get((b, i), "")] for (b, i), p in sheet.points.items()),
+        "marks": sorted([b, c, ok, sheet.comments.get((b, c), "")] for (b, c), ok in sheet.marks.items())}))
+
+
+async def submit_sheet(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, user: User,
+                       addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """Submit and lock the sheet: every criterion marked, every item scored, within range, comments where
+    required. When the last sitting member submits, the table is computed and revealed to the committee."""
+    ev, member = await _reader(conn, lot_id, user)
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "scoring":
+        raise SheetLocked("scoring is closed")
+    row = await repo.find_sheet(conn, lot_id, member.expert_id, lock=True)
+    if row is not None and row["status"] != "draft":
+        raise SheetLocked("your sheet is already submitted and locked")
+    lot = await _lot(conn, lot_id)
+    scheme, _ = await _scheme_for(conn, lot)
+    bids = await _bids(conn, lot_id, src)
+    sheet = (await _sheets(conn, lot_id, [member.expert_id]))[member.expert_id]
+    problems = scoring.sheet_problems(scheme, [scoring.Bid(str(b.bid_id), b.price_fen) for b in bids], sheet,
+                                      complete=True)
+    if problems:
+        raise SheetInvalid(f"the sheet is not complete: {len(problems)} problems ({problems[0].message})",
+                           problems=_problems(problems[:50]))
+    now = clock.now()
+    digest = _sheet_digest(lot_id, sheet)
+    await repo.ensure_sheet(conn, lot_id, member.expert_id, now)
+    await repo.set_sheet_submitted(conn, lot_id, member.expert_id, digest, now)
+    await append_entry(conn, clock, Tag.EVALUATION_SCORE_SUBMIT, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "expert": str(member.expert_id),
+                                                       "sheet_sha256": digest})
+    members = await repo.list_members(conn, lot_id, active_only=True)
+    statuses = await repo.list_sheet_statuses(conn, lot_id)
+    revealed = len(members) == ev.committee_size and all(statuses.get(m.expert_id) == "submitted" for m in members)
+    if revealed:
+        await _reveal(conn, clock, ev, lot, scheme, bids, members, actor=str(user.id), addr=addr)
+    return {"status": "submitted", "sheet_sha256": digest, "revealed": revealed}
+
+
+async def _outcome(conn, lot_id: UUID, scheme: scoring.Scheme, bids: list[BidView],
+                   members: list[Member]) -> tuple[scoring.Outcome, dict[UUID, scoring.Sheet]]:
+    sheets = await _sheets(conn, lot_id, [m.expert_id for m in members])
+    outcome = scoring.aggregate(scheme, [scoring.Bid(str(b.bid_id), b.price_fen) for b in bids],
+                                list(sheets.values()))
+    return outcome, sheets
+
+
+async def _store_outcome(conn, lot_id: UUID, outcome: scoring.Outcome) -> str:
+    rows = []
+    for r in outcome.results:
+        rows.append((UUID(r.bid_id), r.valid, [msgspec.to_builtins(f) for f in r.failures], r.price_fen,
+                     _four(r.price_score), _four(r.technical), _four(r.commercial), _four(r.total), r.rank, r.tied))
+    await repo.replace_results(conn, lot_id, rows)
+    return _sha256(_canonical([[str(x) for x in row] for row in rows]))
+
+
+async def _reveal(conn, clock, ev, lot, scheme, bids, members, *, actor: str, addr) -> None:
+    outcome, sheets = await _outcome(conn, lot.id, scheme, bids, members)
+    valid_ids = [r.bid_id for r in outcome.valid]
+    found = scoring.outliers(scheme, valid_ids, list(sheets.values()))
+    await repo.insert_flags(conn, lot.id, [(UUID(o.expert_id), UUID(o.bid_id), o.item_id, o.points,
+                                            _four(o.others_mean), o.max_points) for o in found], clock.now())
+    digest = await _store_outcome(conn, lot.id, outcome)
+    await repo.set_evaluation_status(conn, lot.id, "review", revealed_at=clock.now())
+    await append_entry(conn, clock, Tag.EVALUATION_RESULT_COMPUTE, actor=actor, tender_id=ev.tender_id,
+                       lot_id=lot.id, addr=addr,
+                       body={"lot": str(lot.id), "results_sha256": digest, "valid": len(valid_ids),
+                             "invalid": len(outcome.results) - len(valid_ids), "flags": len(found),
+                             "ranking": valid_ids[:MAX_CANDIDATES]})
+
+
+# ------------------------------------------------------------------------------------------- committee table
+
+async def _committee_view_allowed(conn, lot_id: UUID, user: User) -> tuple[Any, Member | None]:
+    ev = await repo.get_evaluation(conn, lot_id)
+    member = await repo.find_active_member_by_user(conn, lot_id, user.id)
+    lot = await _lot(conn, lot_id)
+    is_agency = user.has(Role.ADMIN, Role.REGULATOR) or (user.has(Role.AGENCY) and user.org_id == lot.agency_org_id)
+    if member is None and not is_agency:
+        raise MemberRequired("only the committee, the agency and regulators see the evaluation table")
+    if ev.status == "scoring":
+        # 87号令 第五十五条, 第六十二条: each member evaluates independently; nobody sees others' scores before
+        # every member has submitted.
+        raise ScoresHidden("the table is shown once every member has submitted")
+    return ev, member
+
+
+async def committee_table(conn: asyncpg.Connection, lot_id: UUID, *, user: User,
+                          src: sources.Sources | None = None) -> dict[str, Any]:
+    ev, _ = await _committee_view_allowed(conn, lot_id, user)
+    return await _table(conn, lot_id, ev, src=src)
+
+
+async def _table(conn, lot_id: UUID, ev, *, src=None, with_sheets: bool = True) -> dict[str, Any]:
+    lot = await _lot(conn, lot_id)
+    scheme, scheme_row = await _scheme_for(conn, lot)
+    bids = {b.bid_id: b for b in await _bids(conn, lot_id, src)}
+    members = await repo.list_members(conn, lot_id)
+    active = [m for m in members if m.status == "active"]
+    results = await repo.list_results(conn, lot_id)
+    sheets = await _sheets(conn, lot_id, [m.expert_id for m in active]) if with_sheets else {}
+    flags = await repo.list_flags(conn, lot_id)
+    names = {m.expert_id: m.name for m in members}
+    return {
+        "lot_id": str(lot_id), "status": ev.status, "method": ev.method,
+        "chair": str(ev.chair_expert_id) if ev.chair_expert_id else None,
+        "members": [{"expert_id": str(m.expert_id), "name": m.name, "status": m.status,
+                     "replaced_reason": m.replaced_reason, "replaced_by": str(m.replaced_by) if m.replaced_by else None}
+                    for m in members],
+        "scheme": {"items": [{"id": i.id, "name": i.name, "group": i.group, "max_points": str(i.max_points)}
+                             for i in scheme.items],
+                   "criteria": [{"id": c.id, "name": c.name, "reason_code": c.reason_code} for c in scheme.criteria],
+                   "weights": {"technical": str(scheme.technical_weight), "commercial": str(scheme.commercial_weight),
+                               "price": str(scheme.price_weight)},
+                   "outlier_share": str(scheme.outlier_share), "scheme_sha256": scheme_row["scheme_sha256"]},
+        "results": [{"bid_id": str(r["bid_id"]), "bidder_name": bids[r["bid_id"]].bidder_name if r["bid_id"] in bids
+                     else "", "bidder_org_id": str(bids[r["bid_id"]].bidder_org_id) if r["bid_id"] in bids else None,
+                     "price_fen": r["price_fen"], "duration_days": bids[r["bid_id"]].duration_days
+                     if r["bid_id"] in bids else None, "valid": r["valid"], "failures": r["failures"],
+                     "price_score": _disp(r["price_score"]), "technical": _disp(r["technical"]),
+                     "commercial": _disp(r["commercial"]), "total": _disp(r["total"]), "rank": r["rank"],
+                     "tied": r["tied"]} for r in results],
+        "sheets": [{"expert_id": str(e), "name": names[e],
+                    "points": [[b, i, str(p)] for (b, i), p in sorted(s.points.items())],
+                    "marks": [[b, c, ok, s.comments.get((b, c), "")] for (b, c), ok in sorted(s.marks.items())]}
+                   for e, s in sheets.items()],
+        "flags": [{"id": str(f.id), "expert_id": str(f.expert_id), "expert": names.get(f.expert_id, ""),
+                   "bid_id": str(f.bid_id), "item_id": f.item_id, "points": f.points, "others_mean": f.others_mean,
+                   "max_points": f.max_points, "status": f.status, "new_points": f.new_points, "answer": f.answer}
+                  for f in flags],
+    }
+
+
+def _disp(value: Decimal | None) -> str | None:
+    return None if value is None else str(scoring.display(value))
+
+
+# ------------------------------------------------------------------------------------------------------ flags
+
+async def answer_flag(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, flag_id: UUID, data: FlagAnswerIn, *,
+                      user: User, addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """The flagged expert confirms the score or revises it, in writing (87号令 第六十四条: extreme scores)."""
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "review":
+        raise EvaluationStateWrong("flags are answered after every member has submitted, before the report")
+    member = await _member(conn, lot_id, user)
+    flag = await repo.lock_flag(conn, lot_id, flag_id)
+    if flag.expert_id != member.expert_id:
+        raise MemberRequired("only the expert whose score is flagged answers the flag")
+    if flag.status != "open":
+        raise FlagAlreadyAnswered("this flag is already answered")
+    reason = _text(data.reason, "reason", max_len=2000)
+    new_points = None
+    if data.action == "revise":
+        new_points = _decimal(data.new_points, "new_points")
+        if not (Decimal(0) <= new_points <= Decimal(flag.max_points)) or new_points.as_tuple().exponent < -2:
+            raise SheetInvalid(f"new_points must be within 0..{flag.max_points} with at most two decimals",
+                               field="new_points")
+        await repo.update_score(conn, lot_id, member.expert_id, flag.bid_id, flag.item_id, new_points)
+    await repo.answer_flag(conn, flag_id, status="revised" if new_points is not None else "confirmed",
+                           answer=reason, new_points=new_points, now=clock.now())
+    body: dict[str, Any] = {"lot": str(lot_id), "flag": str(flag_id), "expert": str(member.expert_id),
+                            "action": data.action, "points": flag.points, "reason_sha256": _sha256(reason)}
+    if new_points is not None:
+        body["new_points"] = str(new_points)
+        lot = await _lot(conn, lot_id)
+        scheme, _ = await _scheme_for(conn, lot)
+        members = await repo.list_members(conn, lot_id, active_only=True)
+        outcome, _ = await _outcome(conn, lot_id, scheme, await _bids(conn, lot_id, src), members)
+        body["results_sha256"] = await _store_outcome(conn, lot_id, outcome)
+    await append_entry(conn, clock, Tag.EVALUATION_FLAG_ANSWER, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr, body=body)
+    return {"flag_id": str(flag_id), "status": "revised" if new_points is not None else "confirmed"}
+
+
+# ------------------------------------------------------------------------------------------- reject, report
+
+async def _chair(conn, lot_id: UUID, user: User, ev) -> Member:
+    member = await _member(conn, lot_id, user)
+    if ev.chair_expert_id != member.expert_id:
+        raise ChairRequired("only the committee's chair may do this")
+    return member
+
+
+async def reject_all(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, reason: str, *, user: User,
+                     addr: str | None = None) -> dict[str, Any]:
+    """招标投标法 第四十二条 / 条例 第五十一条: with fewer than three valid bids competition is lacking and the
+    committee may reject every bid; the lot fails and is re-tendered."""
+    from trading.tenders.lifecycle import transition_lot
+
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "review":
+        raise EvaluationStateWrong("bids are rejected after every member has submitted, before the report")
+    await _chair(conn, lot_id, user, ev)
+    reason = _text(reason, "reason", max_len=2000)
+    valid = sum(1 for r in await repo.list_results(conn, lot_id) if r["valid"])
+    if valid >= 3:
+        raise RejectionNotAllowed(f"{valid} valid bids remain; all bids may be rejected only when fewer than three "
+                                  "valid bids remain (招标投标法 第四十二条)")
+    await repo.set_evaluation_status(conn, lot_id, "rejected", reject_reason=reason)
+    await append_entry(conn, clock, Tag.EVALUATION_BIDS_REJECT, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "valid": valid,
+                                                       "reason_sha256": _sha256(reason)})
+    await transition_lot(conn, clock, lot_id, "failed", actor=str(user.id), reason=f"否决所有投标: {reason}",
+                         addr=addr)
+    return {"status": "rejected", "valid": valid}
+
+
+async def draft_report(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, user: User,
+                       addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """The chair drafts the report once every flag is answered; every member then confirms or dissents."""
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "review":
+        raise EvaluationStateWrong("the report is drafted after every member has submitted")
+    await _chair(conn, lot_id, user, ev)
+    flags = await repo.list_flags(conn, lot_id)
+    open_flags = [f for f in flags if f.status == "open"]
+    if open_flags:
+        raise FlagsOpen(f"{len(open_flags)} outlier flags still await the expert's written answer")
+    table = await _table(conn, lot_id, ev, src=src)
+    if not any(r["valid"] for r in table["results"]):
+        raise RejectionNotAllowed("no valid bid remains: reject all bids instead of drafting a report")
+    lot = await _lot(conn, lot_id)
+    content = {
+        "lot": {"id": str(lot.id), "tender_id": str(lot.tender_id), "tender_code": lot.tender_code,
+                "tender_title": lot.tender_title, "number": lot.number, "name": lot.name,
+                "regime": lot.regime, "max_price_fen": lot.max_price_fen},
+        **{k: table[k] for k in ("method", "chair", "members", "scheme", "results", "sheets", "flags")},
+        "candidates": [r for r in table["results"] if r["valid"]][:MAX_CANDIDATES],
+        "drafted_at": clock.now().isoformat(),
+    }
+    digest = _sha256(_canonical(content))
+    await repo.insert_report(conn, lot_id, content, digest, user.id, clock.now())
+    await repo.set_evaluation_status(conn, lot_id, "report")
+    await append_entry(conn, clock, Tag.EVALUATION_REPORT_DRAFT, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "content_sha256": digest})
+    return {"status": "report", "content_sha256": digest,
+            "candidates": [c["bid_id"] for c in content["candidates"]]}
+
+
+async def confirm_report(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: ConfirmIn, *, user: User,
+                         settings, addr: str | None = None) -> dict[str, Any]:
+    """招标投标法实施条例 第五十三条: every member signs; a member who disagrees records the dissent in writing.
+    When the last member has answered, the report PDF is rendered, signed by the platform and archived."""
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "report":
+        raise EvaluationStateWrong("there is no drafted report awaiting confirmation")
+    member = await _member(conn, lot_id, user)
+    dissent = None if data.agrees else _text(data.dissent, "dissent", max_len=5000)
+    if not await repo.insert_confirmation(conn, lot_id, member.expert_id, data.agrees, dissent, clock.now()):
+        raise ReportAlreadyConfirmed("you have already answered this report")
+    report = await repo.find_report(conn, lot_id)
+    tag = Tag.EVALUATION_REPORT_CONFIRM if data.agrees else Tag.EVALUATION_REPORT_DISSENT
+    body = {"lot": str(lot_id), "expert": str(member.expert_id), "content_sha256": report["content_sha256"]}
+    if dissent:
+        body["dissent_sha256"] = _sha256(dissent)
+    await append_entry(conn, clock, tag, actor=str(user.id), tender_id=ev.tender_id, lot_id=lot_id, addr=addr,
+                       body=body)
+    members = await repo.list_members(conn, lot_id, active_only=True)
+    answers = await repo.list_confirmations(conn, lot_id)
+    signed = None
+    if all(m.expert_id in answers for m in members):
+        signed = await _sign_report(conn, clock, ev, report, members, answers, settings=settings,
+                                    actor=str(user.id), addr=addr)
+    return {"status": "signed" if signed else "report", "pdf_sha256": signed}
+
+
+async def _archive_pdf(conn, clock, settings, *, tender_id, lot_id, kind: str, filename: str, data: bytes,
+                       actor: str) -> str:
+    """Store a signed PDF in the blob store and, where the records package offers it, in the tender archive."""
+    try:
+        from trading.records.pdf import record_document  # type: ignore[attr-defined]
+    except ImportError:
+        record_document = None
+    if record_document is not None:
+        return await record_document(conn, clock, tender_id=tender_id, lot_id=lot_id, kind=kind, filename=filename,
+                                     data=data, actor=actor, settings=settings)
+    from trading.blobs import blob_store
+
+    return blob_store(settings).put_bytes(data)
+
+
+async def _sign_report(conn, clock, ev, report, members, answers, *, settings, actor: str, addr) -> str:
+    from evaluation import pdfs
+
+    content = dict(report["content"])
+    content["confirmations"] = [{"expert_id": str(m.expert_id), "name": m.name, "agrees": answers[m.expert_id]["agrees"],
+                                 "dissent": answers[m.expert_id]["dissent"],
+                                 "at": answers[m.expert_id]["confirmed_at"].isoformat()} for m in members]
+    pdf = await pdfs.report_pdf_signed(content, report["content_sha256"], settings)
+    digest = await _archive_pdf(conn, clock, settings, tender_id=ev.tender_id, lot_id=ev.lot_id,
+                                kind="evaluation_report", filename=f"evaluation-report-{ev.lot_id}.pdf", data=pdf,
+                                actor=actor)
+    await repo.set_report_signed(conn, ev.lot_id, digest, clock.now())
+    await repo.set_evaluation_status(conn, ev.lot_id, "signed")
+    await append_entry(conn, clock, Tag.EVALUATION_REPORT_SIGN, actor=actor, tender_id=ev.tender_id,
+                       lot_id=ev.lot_id, addr=addr,
+                       body={"lot": str(ev.lot_id), "content_sha256": report["content_sha256"], "pdf_sha256": digest,
+                             "dissents": sum(1 for a in answers.values() if not a["agrees"])})
+    return digest
+
+
+async def report_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user: User, settings) -> bytes:
+    ev, _ = await _committee_view_allowed(conn, lot_id, user)
+    report = await repo.find_report(conn, lot_id)
+    if report is None or not report["pdf_sha256"]:
+        raise EvaluationStateWrong("the report is not signed yet")
+    from trading.blobs import blob_store
+
+    return blob_store(settings).get_bytes(report["pdf_sha256"])
+
+
+# -------------------------------------------------------------------------------------------------- publicity
+
+async def publish_candidates(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: PublicityIn, *,
+                             actor: User, addr: str | None = None) -> dict[str, Any]:
+    """中标候选人公示 (招标投标法实施条例 第五十四条): the candidates in rank order, for at least 3 days."""
+    from trading.tenders.lifecycle import transition_lot
+
+    lot = await _lot(conn, lot_id)
+    _require_agency(actor, lot)
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "signed":
+        raise EvaluationStateWrong("candidates are published once the report is signed")
+    scheme_row = await repo.find_scheme(conn, lot_id)
+    days = data.days if data.days is not None else scheme_row["publicity_days"]
+    if days < MIN_PUBLICITY_DAYS:
+        raise PublicityTooShort("publicity lasts at least 3 days (招标投标法实施条例 第五十四条)")
+    report = await repo.find_report(conn, lot_id)
+    candidates = [{"rank": c["rank"], "bid_id": c["bid_id"], "bidder_name": c["bidder_name"],
+                   "price_fen": c["price_fen"], "duration_days": c["duration_days"], "total": c["total"]}
+                  for c in report["content"]["candidates"]]
+    starts = clock.now()
+    ends = starts + timedelta(days=days)
+    await repo.insert_publicity(conn, lot_id, candidates=candidates, starts_at=starts, ends_at=ends,
+                                contact=_text(data.contact, "contact", max_len=500), by=actor.id)
+    await transition_lot(conn, clock, lot_id, "publicity", actor=str(actor.id), addr=addr)
+    await append_entry(conn, clock, Tag.AWARD_PUBLICITY_START, actor=str(actor.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "candidates": [c["bid_id"] for c in candidates],
+                             "starts_at": starts.isoformat(), "ends_at": ends.isoformat(),
+                             "report_pdf_sha256": report["pdf_sha256"]})
+    return {"lot_id": str(lot_id), "starts_at": starts.isoformat(), "ends_at": ends.isoformat(),
+            "candidates": candidates}
+
+
+async def file_objection(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: ObjectionIn, *, user: User,
+                         addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """A bidder (or other interested party with an organisation) objects during publicity (条例 第五十四条)."""
+    pub = await repo.get_publicity(conn, lot_id)
+    lot = await _lot(conn, lot_id)
+    now = clock.now()
+    if lot.status != "publicity" or not (pub.starts_at <= now < pub.ends_at):
+        raise PublicityClosed("objections to the result are filed during the publicity period only")
+    if user.org_id is None or not user.has(Role.BIDDER):
+        raise ObjectorNotEntitled("objections are filed by bidders or other interested organisations")
+    bidders = {b.bidder_org_id for b in await _bids(conn, lot_id, src)}
+    if user.org_id not in bidders:
+        raise ObjectorNotEntitled("only a bidder of this lot may object here; others complain to the supervisor")
+    objection = await repo.insert_objection(conn, lot_id, user.org_id, user.id,
+                                            _text(data.content, "content", max_len=5000), now)
+    await append_entry(conn, clock, Tag.AWARD_OBJECTION_FILE, actor=str(user.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "objection": str(objection.id),
+                                                       "org": str(user.org_id),
+                                                       "content_sha256": _sha256(objection.content)})
+    return msgspec.to_builtins(objection)
+
+
+async def answer_objection(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, objection_id: UUID,
+                           data: ObjectionAnswerIn, *, actor: User, addr: str | None = None) -> dict[str, Any]:
+    """The agency answers in writing; until then the award waits (条例 第五十四条: 作出答复前暂停招标投标活动)."""
+    lot = await _lot(conn, lot_id)
+    _require_agency(actor, lot)
+    objection = await repo.lock_objection(conn, lot_id, objection_id)
+    if objection.answered_at is not None:
+        raise ObjectionAlreadyAnswered("this objection has already been answered")
+    answer = _text(data.answer, "answer", max_len=5000)
+    objection = await repo.answer_objection(conn, objection_id, answer=answer, upheld=data.upheld, by=actor.id,
+                                            now=clock.now())
+    await append_entry(conn, clock, Tag.AWARD_OBJECTION_ANSWER, actor=str(actor.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "objection": str(objection_id),
+                                                       "upheld": data.upheld, "answer_sha256": _sha256(answer)})
+    return msgspec.to_builtins(objection)
+
+
+# ------------------------------------------------------------------------------------------------------ award
+
+async def issue_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: AwardIn, *, actor: User,
+                      settings, addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """中标通知书 to the winner, 中标结果通知书 to every other bidder (招标投标法 第四十五条), after publicity with
+    every objection answered; emits "lot.awarded" in this transaction (deposit refunds hang on it)."""
+    from evaluation import pdfs
+    from trading.tenders.lifecycle import transition_lot
+
+    lot = await _lot(conn, lot_id, lock=True)
+    _require_agency(actor, lot)
+    if lot.status == "awarded" or await repo.list_notices(conn, lot_id):
+        raise AwardAlreadyIssued("the award of this lot has already been issued")
+    pub = await repo.get_publicity(conn, lot_id)
+    now = clock.now()
+    if lot.status != "publicity":
+        raise EvaluationStateWrong(f"the lot is {lot.status!r}; the award follows the publicity")
+    if now < pub.ends_at:
+        raise PublicityRunning(f"the publicity runs until {pub.ends_at.isoformat()} (招标投标法实施条例 第五十四条)")
+    objections = await repo.list_objections(conn, lot_id)
+    if any(o.answered_at is None for o in objections):
+        raise ObjectionsUnanswered("an objection to the result is unanswered (招标投标法实施条例 第五十四条)")
+    if any(o.upheld for o in objections):
+        raise ObjectionUpheld("an objection was upheld: the result must be re-examined before any award")
+    candidates = pub.candidates
+    reason = None
+    if data.winner_bid_id is None or str(data.winner_bid_id) == candidates[0]["bid_id"]:
+        winner = candidates[0]
+    else:
+        # 招标投标法实施条例 第五十五条: rank 1 wins; another candidate only in rank order with a stated reason.
+        winner = next((c for c in candidates if c["bid_id"] == str(data.winner_bid_id)), None)
+        if winner is None:
+            raise WinnerNotCandidate("the winner must be one of the published candidates")
+        reason = _text(data.reason, "reason", max_len=2000)
+    bids = {str(b.bid_id): b for b in await _bids(conn, lot_id, src)}
+    win_bid = bids[winner["bid_id"]]
+    results = {str(r["bid_id"]): r for r in await repo.list_results(conn, lot_id)}
+    common = {"tender_code": lot.tender_code, "tender_title": lot.tender_title, "lot_number": lot.number,
+              "lot_name": lot.name, "winner_name": win_bid.bidder_name, "price_fen": win_bid.price_fen,
+              "duration_days": win_bid.duration_days, "issued_at": now}
+    notices = []
+    pdf = await pdfs.award_notice_signed({**common, "kind": "award", "to": win_bid.bidder_name}, settings)
+    digest = await _archive_pdf(conn, clock, settings, tender_id=lot.tender_id, lot_id=lot_id, kind="award_notice",
+                                filename=f"award-notice-{lot_id}.pdf", data=pdf, actor=str(actor.id))
+    await repo.insert_notice(conn, lot_id, bid_id=win_bid.bid_id, org_id=win_bid.bidder_org_id, kind="award",
+                             rank=winner["rank"], pdf_sha256=digest, by=actor.id, now=now, reason=reason)
+    notices.append({"bid_id": str(win_bid.bid_id), "kind": "award", "pdf_sha256": digest})
+    for bid_id, b in bids.items():
+        if b.bid_id == win_bid.bid_id:
+            continue
+        r = results.get(bid_id)
+        pdf = await pdfs.award_notice_signed({**common, "kind": "result", "to": b.bidder_name,
+                                              "rank": r["rank"] if r else None,
+                                              "valid": r["valid"] if r else False}, settings)
+        d = await _archive_pdf(conn, clock, settings, tender_id=lot.tender_id, lot_id=lot_id, kind="result_notice",
+                               filename=f"result-notice-{lot_id}-{bid_id}.pdf", data=pdf, actor=str(actor.id))
+        await repo.insert_notice(conn, lot_id, bid_id=b.bid_id, org_id=b.bidder_org_id, kind="result",
+                                 rank=r["rank"] if r else None, pdf_sha256=d, by=actor.id, now=now, reason=None)
+        notices.append({"bid_id": bid_id, "kind": "result", "pdf_sha256": d})
+    await transition_lot(conn, clock, lot_id, "awarded", actor=str(actor.id), addr=addr)
+    await append_entry(conn, clock, Tag.AWARD_NOTICE_ISSUE, actor=str(actor.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "bid": winner["bid_id"], "winner_org": str(win_bid.bidder_org_id),
+                             "rank": winner["rank"], "pdf_sha256": digest,
+                             **({"reason_sha256": _sha256(reason)} if reason else {})})
+    for n in notices[1:]:
+        await append_entry(conn, clock, Tag.AWARD_RESULT_NOTIFY, actor=str(actor.id), tender_id=lot.tender_id,
+                           lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "bid": n["bid_id"],
+                                                           "pdf_sha256": n["pdf_sha256"]})
+    await emit(conn, clock, "lot.awarded", {"lot_id": lot_id, "tender_id": lot.tender_id,
+                                            "winner_org_id": win_bid.bidder_org_id, "notice_at": now})
+    return {"lot_id": str(lot_id), "winner_bid_id": winner["bid_id"], "winner_org_id": str(win_bid.bidder_org_id),
+            "notices": notices}
+
+
+async def notice_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user: User, settings) -> bytes:
+    """A bidder fetches its own notice; the agency any."""
+    lot = await _lot(conn, lot_id)
+    notices = await repo.list_notices(conn, lot_id)
+    agency = user.has(Role.ADMIN, Role.REGULATOR) or (user.has(Role.AGENCY) and user.org_id == lot.agency_org_id)
+    mine = [n for n in notices if agency and n.kind == "award" or n.org_id == user.org_id]
+    if not mine:
+        raise MemberRequired("no notice of this lot is addressed to your organisation")
+    from trading.blobs import blob_store
+
+    return blob_store(settings).get_bytes(mine[0].pdf_sha256)
