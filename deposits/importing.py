@@ -1,0 +1,180 @@
+"""Statement import: a whole file in the caller's transaction, idempotent at file and transaction level.
+
+File level: the same bytes (sha256) → nothing changes; the same bank message id with other bytes → refused
+(FileMessageConflict) for a person to look at; a statement already seen (account + statement id + sequence +
+page) is not duplicated. Transaction level: key = the bank's own serial, else the entry's AcctSvcrRef + index,
+else a content hash + its occurrence in the file. The same key with the same content is a duplicate (e.g. a
+camt.054 notification and then the camt.053 statement); with other content it is recorded in
+deposit_txn_conflicts and shown to finance, never overwritten. A pending/INFO entry later booked is promoted.
+
+Rows go through COPY into a temporary table and are merged with set-based SQL, so a 200,000-entry camt.053
+imports at tens of thousands of entries a second with bounded memory.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime, time
+from pathlib import Path
+from typing import IO
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import msgspec
+
+from deposits import refunds
+from deposits import repository as repo
+from deposits.errors import BankFormatNotAgreed, FileMessageConflict, FileTooLarge
+from deposits.parsing import ParsedFile, ParsedStatement, ParsedTxn, parse_file
+from deposits.schemas import Bank, ImportResult
+from trading.clock import Clock
+from trading.records import Tag, append_entry
+
+MAX_FILE_BYTES = 1024 * 1024 * 1024
+BATCH = 5000
+
+TMP_COLUMNS = ("seq", "txn_key", "content_hash", "statement_id", "account", "direction", "amount_fen",
+               "currency", "status", "reversal", "booking_date", "booked_at", "value_date", "accepted_at",
+               "counted_at", "counted_precision", "payer_name", "payer_account", "payer_bank", "bank_ref",
+               "entry_ref", "end_to_end_id", "instr_id", "remittance", "notes")
+
+
+def file_sha256(f: IO[bytes]) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    f.seek(0)
+    while block := f.read(1024 * 1024):
+        h.update(block)
+        size += len(block)
+    f.seek(0)
+    return h.hexdigest(), size
+
+
+def _format_family(fmt: str) -> str:
+    return fmt[:8] if fmt.startswith("camt") else fmt.split("/")[0]
+
+
+def counted_time(t: ParsedTxn, basis: str, tz: ZoneInfo) -> tuple[datetime | None, str]:
+    """The bank time an entry counts by against the bid deadline, and its precision.
+
+    A bank that gives only a date is counted at the end of that day (Asia/Shanghai unless configured): a
+    credit dated on the deadline day is therefore LATE for a person to confirm with the bank — never the
+    reverse, where a late payment would slip in.
+    """
+    moment = {"booking": t.booked_at, "acceptance": t.accepted_at or t.booked_at, "value": None}[basis]
+    if moment is not None:
+        return moment, "second"
+    day = t.value_date if basis == "value" else (t.booking_date or t.value_date)
+    if day is None:
+        return None, "day"
+    return datetime.combine(day, time(23, 59, 59), tzinfo=tz), "day"
+
+
+def transaction_key(t: ParsedTxn, occurrences: dict[str, int]) -> str:
+    if t.bank_ref:
+        return "ref:" + t.bank_ref
+    if t.entry_ref:
+        return f"ntry:{t.entry_ref}#{t.detail_index}"
+    digest = t.content_hash()
+    n = occurrences[digest] = occurrences.get(digest, 0) + 1
+    return f"hash:{digest[:40]}#{n}"
+
+
+async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[bytes], *, filename: str,
+                      actor: UUID | None, addr: str | None = None,
+                      progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Import one file (a seekable binary handle) in the caller's transaction."""
+    sha, size = file_sha256(f)
+    if size > MAX_FILE_BYTES:
+        raise FileTooLarge(f"{filename}: {size} bytes exceeds {MAX_FILE_BYTES}")
+    existing = await repo.find_import_file_by_sha(conn, sha)
+    if existing is not None:
+        return ImportResult(file_id=existing["id"], sha256=sha, format=existing["format"], already_imported=True,
+                            statements=existing["statements"], transactions=existing["transactions"],
+                            new_transactions=0, duplicates=existing["transactions"], conflicts=0,
+                            notes=list(existing["notes"]))
+    tz = ZoneInfo(bank.timezone)
+    now = clock.now()
+    file_id = await repo.insert_import_file(conn, bank_id=bank.id, sha256=sha, filename=filename, size=size,
+                                            actor=actor, now=now)
+    await repo.create_import_tmp(conn)
+    stmt_ids: dict[int, UUID] = {}
+    notes: list[str] = []
+    occurrences: dict[str, int] = {}
+    batch: list[tuple] = []
+    summary: ParsedFile | None = None
+    n = 0
+    for item in parse_file(f, tz=tz, legacy_encoding=bank.legacy_encoding):
+        if isinstance(item, ParsedTxn):
+            counted_at, precision = counted_time(item, bank.time_basis, tz)
+            batch.append((n, transaction_key(item, occurrences), item.content_hash(), stmt_ids[item.stmt_seq],
+                          item.account, item.direction, item.amount_fen, item.currency, item.status, item.reversal,
+                          item.booking_date, item.booked_at, item.value_date, item.accepted_at, counted_at,
+                          precision, item.payer_name, item.payer_account, item.payer_bank, item.bank_ref,
+                          item.entry_ref, item.end_to_end_id, item.instr_id, item.remittance, item.notes))
+            n += 1
+            if len(batch) >= BATCH:
+                await conn.copy_records_to_table("deposit_import_tmp", records=batch, columns=TMP_COLUMNS)
+                batch.clear()
+                if progress:
+                    progress(n)
+        elif isinstance(item, ParsedStatement):
+            stmt_ids[item.seq] = await _statement(conn, clock, bank, file_id, item, notes)
+        else:
+            summary = item
+    if batch:
+        await conn.copy_records_to_table("deposit_import_tmp", records=batch, columns=TMP_COLUMNS)
+    if progress:
+        progress(n)
+    assert summary is not None
+    family = _format_family(summary.format)
+    if family not in bank.formats:
+        raise BankFormatNotAgreed(f"{bank.code} is not configured to send {family} (agreed: {', '.join(bank.formats)})")
+    if summary.msg_id:
+        other = await repo.find_import_file_by_msg_id(conn, bank.id, summary.format, summary.msg_id)
+        if other is not None:
+            raise FileMessageConflict(
+                f"message {summary.msg_id} was already imported from {other['filename']} ({other['sha256'][:12]}…) "
+                f"with other content; a person must compare the two files", msg_id=summary.msg_id)
+    notes.extend(summary.notes)
+    merged = await repo.merge_import_tmp(conn, bank_id=bank.id, file_id=file_id, now=now)
+    await repo.link_reversals(conn, file_id)
+    await repo.post_import_journals(conn, bank, file_id, now)
+    settled = await refunds.settle_from_import(conn, clock, bank)
+    await repo.finish_import_file(conn, file_id, format=summary.format, msg_id=summary.msg_id,
+                                  encoding=summary.encoding, statements=summary.statements, transactions=n,
+                                  new=merged["new"], notes=notes)
+    await append_entry(conn, clock, Tag.DEPOSIT_FILE_IMPORT, actor=str(actor) if actor else None, addr=addr,
+                       body={"file": str(file_id), "sha256": sha, "format": summary.format, "bank": bank.code,
+                             "statements": summary.statements, "transactions": n, "new": merged["new"],
+                             "conflicts": merged["conflicts"], "refunds_settled": settled})
+    return ImportResult(file_id=file_id, sha256=sha, format=summary.format, already_imported=False,
+                        statements=summary.statements, transactions=n, new_transactions=merged["new"],
+                        duplicates=n - merged["new"] - merged["conflicts"], conflicts=merged["conflicts"],
+                        promoted=merged["promoted"], refunds_settled=settled, notes=notes)
+
+
+async def _statement(conn: asyncpg.Connection, clock: Clock, bank: Bank, file_id: UUID, st: ParsedStatement,
+                     notes: list[str]) -> UUID:
+    sid, created = await repo.upsert_statement(conn, bank.id, file_id, st)
+    if not created:
+        notes.append(f"statement_seen_before:{st.account}/{st.stmt_id}/{st.legal_seq or ''}/{st.page or ''}")
+        old = await repo.get_statement(conn, sid)
+        if (old["closing_fen"], old["opening_fen"]) != (st.closing_fen, st.opening_fen):
+            await repo.raise_issue(conn, "statement_conflict", f"{bank.code}:{st.account}:{st.stmt_id}:"
+                                   f"{st.legal_seq}:{st.page}",
+                                   {"file": str(file_id), "before": [old["opening_fen"], old["closing_fen"]],
+                                    "now": [st.opening_fen, st.closing_fen]}, clock.now())
+    for note in st.notes:
+        notes.append(f"{st.stmt_id}: {note}")
+    return sid
+
+
+async def import_path(conn: asyncpg.Connection, clock: Clock, bank: Bank, path: Path, **kw) -> ImportResult:
+    with open(path, "rb") as f:
+        return await import_file(conn, clock, bank, f, filename=path.name, **kw)
+
+
+def result_json(result: ImportResult) -> bytes:
+    return msgspec.json.encode(result)

@@ -1,0 +1,196 @@
+"""Running the matcher against the database: load inputs, match (pure), store the diff, move money in the
+ledger between suspense and each bidder's deposit liability, freeze states at the deadline."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from deposits import repository as repo
+from deposits.matching import (
+    RULE_VERSION,
+    BasicAccountIn,
+    RequirementIn,
+    RequirementResult,
+    TxnIn,
+    TxnResult,
+    diff,
+    match,
+)
+from trading.clock import Clock
+from trading.records import Tag, append_entry
+
+
+async def load_inputs(conn: asyncpg.Connection) -> tuple[list[TxnIn], dict[int, asyncpg.Record], list[RequirementIn]]:
+    rows = await conn.fetch(
+        """SELECT t.id, t.account, t.direction, t.amount_fen, t.currency, t.status, t.reversal, t.reverses_id,
+                  t.counted_at, t.counted_precision, t.value_date, t.payer_name, t.payer_account, t.notes,
+                  b.code AS bank_code
+             FROM bank_txns t JOIN deposit_banks b ON b.id = t.bank_id
+            WHERE t.direction = 'CRDT' OR t.reversal""")
+    txns = [TxnIn(id=r["id"], account=r["account"], direction=r["direction"], amount_fen=r["amount_fen"],
+                  currency=r["currency"], status=r["status"], reversal=r["reversal"], reverses_id=r["reverses_id"],
+                  counted_at=r["counted_at"], counted_precision=r["counted_precision"], value_date=r["value_date"],
+                  payer_name=r["payer_name"], payer_account=r["payer_account"], notes=tuple(r["notes"]))
+            for r in rows]
+    meta = {r["id"]: r for r in rows}
+    basics: dict[UUID, list[BasicAccountIn]] = defaultdict(list)
+    for b in await conn.fetch("SELECT org_id, account_number, valid_from, valid_until FROM basic_accounts"):
+        basics[b["org_id"]].append(BasicAccountIn(b["account_number"], b["valid_from"], b["valid_until"]))
+    waived: dict[Any, set[tuple[Any, str]]] = defaultdict(set)
+    for d in await conn.fetch(
+            """SELECT DISTINCT ON (coalesce(d.txn_id::text, d.requirement_id::text), d.flag)
+                      d.txn_id, d.requirement_id, d.flag, d.decision, coalesce(m.requirement_id, d.requirement_id) AS req
+                 FROM deposit_flag_decisions d LEFT JOIN deposit_matches m ON m.txn_id = d.txn_id
+                ORDER BY coalesce(d.txn_id::text, d.requirement_id::text), d.flag, d.decided_at DESC, d.id"""):
+        if d["decision"] == "waive" and d["req"] is not None:
+            waived[d["req"]].add((d["txn_id"] if d["txn_id"] is not None else d["requirement_id"], d["flag"]))
+    reqs = []
+    for r in await conn.fetch(
+            """SELECT r.id, r.lot_id, r.org_id, o.name AS org_name, r.amount_fen, t.bid_deadline,
+                      (t.regime = 'bidding_law' AND t.must_tender) AS basic_rule,
+                      array(SELECT v.number FROM virtual_accounts v WHERE v.requirement_id = r.id) AS accounts,
+                      EXISTS (SELECT 1 FROM deposit_guarantees g WHERE g.requirement_id = r.id
+                                 AND g.registered_at <= t.bid_deadline AND g.amount_fen >= r.amount_fen
+                                 AND g.valid_from <= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date
+                                 AND g.valid_until >= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date)
+                          AS guarantee_ok
+                 FROM deposit_requirements r JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
+                 JOIN organisations o ON o.id = r.org_id"""):
+        reqs.append(RequirementIn(id=r["id"], lot_id=r["lot_id"], org_id=r["org_id"], org_name=r["org_name"],
+                                  amount_fen=r["amount_fen"], deadline=r["bid_deadline"],
+                                  basic_account_rule=r["basic_rule"], basic_accounts=tuple(basics[r["org_id"]]),
+                                  virtual_accounts=tuple(r["accounts"]), guarantee_ok=r["guarantee_ok"],
+                                  waived=frozenset(waived.get(r["id"], ()))))
+    return txns, meta, reqs
+
+
+async def load_current(conn: asyncpg.Connection) -> dict[int, TxnResult]:
+    return {r["txn_id"]: TxnResult(txn_id=r["txn_id"], requirement_id=r["requirement_id"], counts=r["counts"],
+                                   flags=tuple(r["flags"]), detail=r["detail"])
+            for r in await conn.fetch("SELECT txn_id, requirement_id, counts, flags, detail FROM deposit_matches")}
+
+
+def _location(result: TxnResult | None, bank_code: str, currency: str) -> str:
+    if result is not None and result.requirement_id is not None:
+        return f"deposit:{result.requirement_id}"
+    return repo.suspense_account(bank_code, currency)
+
+
+async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | None = None,
+                       addr: str | None = None, rule_version: str = RULE_VERSION) -> dict[str, Any]:
+    """Match everything, store what changed, freeze requirements whose deadline has passed."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('deposits:match'))")
+    txns, meta, reqs = await load_inputs(conn)
+    results, req_results = match(txns, reqs, rule_version)
+    before = await load_current(conn)
+    changes = diff(before, results)
+    now = clock.now()
+    run_id = await conn.fetchval(
+        "INSERT INTO deposit_match_runs (rule_version, started_at, actor, changed) VALUES ($1, $2, $3, $4) "
+        "RETURNING id", rule_version, now, actor, len(changes))
+    if changes:
+        await conn.execute("""DROP TABLE IF EXISTS deposit_match_tmp;
+            CREATE TEMP TABLE deposit_match_tmp (txn_id bigint, requirement_id uuid, counts boolean, flags text[],
+                                                 detail jsonb, before jsonb) ON COMMIT DROP""")
+        await conn.copy_records_to_table("deposit_match_tmp", records=[
+            (new.txn_id, new.requirement_id, new.counts, list(new.flags), new.detail,
+             msgspec.to_builtins(old) if old is not None else None) for old, new in changes],
+            columns=("txn_id", "requirement_id", "counts", "flags", "detail", "before"))
+        await conn.execute(
+            """INSERT INTO deposit_matches (txn_id, requirement_id, counts, flags, detail, run_id, rule_version)
+               SELECT txn_id, requirement_id, counts, flags, detail, $1, $2 FROM deposit_match_tmp
+               ON CONFLICT (txn_id) DO UPDATE SET requirement_id = EXCLUDED.requirement_id,
+                   counts = EXCLUDED.counts, flags = EXCLUDED.flags, detail = EXCLUDED.detail,
+                   run_id = EXCLUDED.run_id, rule_version = EXCLUDED.rule_version""", run_id, rule_version)
+        await conn.execute(
+            """INSERT INTO deposit_match_history (run_id, txn_id, before, after)
+               SELECT $1, txn_id, before, jsonb_build_object('requirement_id', requirement_id, 'counts', counts,
+                      'flags', flags, 'detail', detail) FROM deposit_match_tmp""", run_id)
+        await _move_money(conn, run_id, changes, meta, now)
+    await _store_requirement_flags(conn, run_id, req_results)
+    frozen = await freeze_due(conn, clock, req_results, rule_version)
+    await append_entry(conn, clock, Tag.DEPOSIT_MATCH_RUN, actor=str(actor) if actor else None, addr=addr,
+                       body={"run": run_id, "rule_version": rule_version, "changed": len(changes),
+                             "frozen_lots": sorted(frozen)})
+    return {"run": run_id, "rule_version": rule_version, "changed": len(changes), "frozen_lots": sorted(frozen),
+            "diff": [{"txn": new.txn_id, "before": msgspec.to_builtins(old) if old else None,
+                      "after": msgspec.to_builtins(new)} for old, new in changes[:200]]}
+
+
+async def _move_money(conn: asyncpg.Connection, run_id: int, changes: list[tuple[TxnResult | None, TxnResult]],
+                      meta: dict[int, asyncpg.Record], now: datetime) -> None:
+    """Booked money follows its match: suspense ⇄ deposit:{requirement}. One journal per run."""
+    lines: list[tuple[str, str, int, int | None]] = []
+    suspense: dict[tuple[str, str], int] = defaultdict(int)
+    for old, new in changes:
+        m = meta[new.txn_id]
+        if m["status"] != "BOOK":
+            continue
+        src = _location(old, m["bank_code"], m["currency"])
+        dst = _location(new, m["bank_code"], m["currency"])
+        if src == dst:
+            continue
+        # a credit is a liability: leaving src is a debit there, arriving in dst a credit; a debit the reverse
+        amount = m["amount_fen"] if m["direction"] == "CRDT" else -m["amount_fen"]
+        for acct, signed in ((src, amount), (dst, -amount)):
+            if acct.startswith("suspense:"):
+                suspense[(acct, m["currency"])] += signed
+            else:
+                lines.append((acct, m["currency"], signed, new.txn_id))
+    lines.extend((acct, ccy, v, None) for (acct, ccy), v in suspense.items() if v)
+    if not lines:
+        return
+    jid = await conn.fetchval(
+        """INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
+           VALUES ($1, 'match', NULL, 'allocation by matching run', $2) RETURNING id""", f"match:{run_id}", now)
+    await conn.copy_records_to_table(
+        "ledger_postings", columns=("journal_id", "account", "currency", "debit_fen", "credit_fen", "txn_id"),
+        records=[(jid, a, c, max(v, 0), max(-v, 0), t) for a, c, v, t in lines if v != 0])
+
+
+async def _store_requirement_flags(conn: asyncpg.Connection, run_id: int,
+                                   req_results: dict[UUID, RequirementResult]) -> None:
+    current = {(r["requirement_id"], r["flag"]): r["detail"] for r in
+               await conn.fetch("SELECT requirement_id, flag, detail FROM deposit_requirement_flags")}
+    wanted = {(rid, f): d for rid, rr in req_results.items() for f, d in rr.flags.items()}
+    gone = [k for k in current if k not in wanted]
+    if gone:
+        await conn.executemany("DELETE FROM deposit_requirement_flags WHERE requirement_id = $1 AND flag = $2", gone)
+    upd = [(rid, f, d, run_id) for (rid, f), d in wanted.items() if current.get((rid, f)) != d]
+    if upd:
+        await conn.executemany(
+            """INSERT INTO deposit_requirement_flags (requirement_id, flag, detail, run_id) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (requirement_id, flag) DO UPDATE SET detail = EXCLUDED.detail, run_id = EXCLUDED.run_id""",
+            upd)
+
+
+async def freeze_due(conn: asyncpg.Connection, clock: Clock, req_results: dict[UUID, RequirementResult],
+                     rule_version: str = RULE_VERSION) -> set[str]:
+    """At the deadline each requirement's state freezes (once); it feeds the opening record."""
+    due = await conn.fetch(
+        """SELECT r.id, r.lot_id, t.bid_deadline, t.id AS tender_id FROM deposit_requirements r
+             JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
+            WHERE t.bid_deadline <= $1 AND NOT EXISTS (SELECT 1 FROM deposit_states s WHERE s.requirement_id = r.id)""",
+        clock.now())
+    lots: dict[UUID, list] = defaultdict(list)
+    for r in due:
+        rr = req_results.get(r["id"])
+        if rr is None:
+            continue
+        await conn.execute(
+            """INSERT INTO deposit_states (requirement_id, state, paid_fen, flags, frozen_at, rule_version)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+            r["id"], rr.state, rr.paid_fen, sorted(rr.flags), r["bid_deadline"], rule_version)
+        lots[r["lot_id"]].append((r, rr))
+    for lot_id, items in lots.items():
+        counts: dict[str, int] = defaultdict(int)
+        for _, rr in items:
+            counts[rr.state] += 1
+        await append_entry(conn, clock, Tag.DEPOSIT_STATE_FREEZE, lot_id=lot_id, tender_id=items[0][0]["tender_id"],
+                           body={"states": {str(r["id"]): rr.state for r, rr in items}, "counts": dict(counts)})
+    return {str(x) for x in lots}

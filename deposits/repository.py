@@ -1,0 +1,393 @@
+"""All deposit SQL ($n parameters). Functions named get_ (raises), find_ (None), list_, insert_, lock_."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from deposits.errors import BankNotFound, LotNotFound, RequirementNotFound
+from deposits.parsing import ParsedStatement
+from deposits.schemas import Bank, BasicAccount
+
+# ---------------------------------------------------------------- banks
+
+_BANK_COLS = ("id, code, name, cnaps_code, bic, main_account, main_account_name, currency, formats, "
+              "legacy_encoding, time_basis, timezone, virtual_prefix, active")
+
+
+def _bank(row: asyncpg.Record) -> Bank:
+    return Bank(**dict(row))
+
+
+async def insert_bank(conn: asyncpg.Connection, data: dict[str, Any], now: datetime) -> Bank:
+    row = await conn.fetchrow(
+        f"""INSERT INTO deposit_banks (code, name, cnaps_code, bic, main_account, main_account_name, currency,
+                formats, legacy_encoding, time_basis, timezone, virtual_prefix, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {_BANK_COLS}""",
+        data["code"], data["name"], data["cnaps_code"], data["bic"], data["main_account"],
+        data["main_account_name"], data["currency"], data["formats"], data["legacy_encoding"],
+        data["time_basis"], data["timezone"], data["virtual_prefix"], now)
+    return _bank(row)
+
+
+async def find_bank_by_code(conn: asyncpg.Connection, code: str) -> Bank | None:
+    row = await conn.fetchrow(f"SELECT {_BANK_COLS} FROM deposit_banks WHERE code = $1", code)
+    return _bank(row) if row else None
+
+
+async def get_bank_by_code(conn: asyncpg.Connection, code: str) -> Bank:
+    bank = await find_bank_by_code(conn, code)
+    if bank is None:
+        raise BankNotFound(f"no receiving bank {code!r} is configured")
+    return bank
+
+
+async def get_bank(conn: asyncpg.Connection, bank_id: UUID) -> Bank:
+    row = await conn.fetchrow(f"SELECT {_BANK_COLS} FROM deposit_banks WHERE id = $1", bank_id)
+    if row is None:
+        raise BankNotFound(f"no receiving bank {bank_id}")
+    return _bank(row)
+
+
+async def list_banks(conn: asyncpg.Connection, active_only: bool = True) -> list[Bank]:
+    rows = await conn.fetch(f"SELECT {_BANK_COLS} FROM deposit_banks WHERE active OR NOT $1 ORDER BY code",
+                            active_only)
+    return [_bank(r) for r in rows]
+
+
+# ---------------------------------------------------------------- lots, requirements, accounts
+
+async def get_lot(conn: asyncpg.Connection, lot_id: UUID) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """SELECT l.id, l.tender_id, l.number, l.name, l.deposit_fen, l.status, t.status AS tender_status,
+                  t.bid_deadline, t.regime, t.must_tender, t.code AS tender_code, t.title AS tender_title,
+                  t.agency_org_id, t.tenderer_org_id
+             FROM lots l JOIN tenders t ON t.id = l.tender_id WHERE l.id = $1""", lot_id)
+    if row is None:
+        raise LotNotFound(f"no lot {lot_id}")
+    return row
+
+
+async def has_downloaded(conn: asyncpg.Connection, lot_id: UUID, org_id: UUID) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM document_downloads WHERE lot_id = $1 AND org_id = $2",
+                                    lot_id, org_id))
+
+
+async def upsert_requirement(conn: asyncpg.Connection, lot_id: UUID, org_id: UUID, amount_fen: int,
+                             now: datetime) -> UUID:
+    return await conn.fetchval(
+        """INSERT INTO deposit_requirements (lot_id, org_id, amount_fen, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (lot_id, org_id) DO UPDATE SET amount_fen = deposit_requirements.amount_fen
+           RETURNING id""", lot_id, org_id, amount_fen, now)
+
+
+async def find_requirement(conn: asyncpg.Connection, lot_id: UUID, org_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM deposit_requirements WHERE lot_id = $1 AND org_id = $2",
+                               lot_id, org_id)
+
+
+async def get_requirement(conn: asyncpg.Connection, requirement_id: UUID) -> asyncpg.Record:
+    row = await conn.fetchrow("SELECT * FROM deposit_requirements WHERE id = $1", requirement_id)
+    if row is None:
+        raise RequirementNotFound(f"no deposit requirement {requirement_id}")
+    return row
+
+
+async def list_requirements_for_lot(conn: asyncpg.Connection, lot_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT r.*, o.name AS org_name, s.state, s.paid_fen, s.flags AS frozen_flags, s.frozen_at
+             FROM deposit_requirements r JOIN organisations o ON o.id = r.org_id
+             LEFT JOIN deposit_states s ON s.requirement_id = r.id
+            WHERE r.lot_id = $1 ORDER BY o.name""", lot_id)
+
+
+async def find_virtual_account(conn: asyncpg.Connection, bank_id: UUID, requirement_id: UUID) -> str | None:
+    return await conn.fetchval("SELECT number FROM virtual_accounts WHERE bank_id = $1 AND requirement_id = $2",
+                               bank_id, requirement_id)
+
+
+async def insert_virtual_account(conn: asyncpg.Connection, number: str, bank_id: UUID, requirement_id: UUID,
+                                 actor: UUID | None, now: datetime) -> bool:
+    status = await conn.execute(
+        """INSERT INTO virtual_accounts (number, bank_id, requirement_id, created_at, created_by)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""", number, bank_id, requirement_id, now, actor)
+    return status.endswith("1")
+
+
+async def list_virtual_accounts(conn: asyncpg.Connection, requirement_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT v.number, b.code AS bank_code, b.name AS bank_name, b.cnaps_code, b.main_account_name
+             FROM virtual_accounts v JOIN deposit_banks b ON b.id = v.bank_id
+            WHERE v.requirement_id = $1 ORDER BY v.created_at""", requirement_id)
+
+
+async def insert_basic_account(conn: asyncpg.Connection, org_id: UUID, data: dict[str, Any], actor: UUID,
+                               now: datetime) -> BasicAccount:
+    row = await conn.fetchrow(
+        """INSERT INTO basic_accounts (org_id, account_number, bank_name, account_name, valid_from, valid_until,
+                                       created_at, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           RETURNING id, org_id, account_number, bank_name, account_name, valid_from, valid_until""",
+        org_id, data["account_number"], data["bank_name"], data["account_name"], data["valid_from"],
+        data["valid_until"], now, actor)
+    return BasicAccount(**dict(row))
+
+
+async def list_basic_accounts(conn: asyncpg.Connection, org_id: UUID) -> list[BasicAccount]:
+    rows = await conn.fetch(
+        """SELECT id, org_id, account_number, bank_name, account_name, valid_from, valid_until
+             FROM basic_accounts WHERE org_id = $1 ORDER BY valid_from""", org_id)
+    return [BasicAccount(**dict(r)) for r in rows]
+
+
+async def insert_guarantee(conn: asyncpg.Connection, requirement_id: UUID, data: dict[str, Any],
+                           actor: UUID, now: datetime) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """INSERT INTO deposit_guarantees (requirement_id, issuer, number, amount_fen, valid_from, valid_until,
+                evidence_sha256, evidence_name, evidence_type, registered_at, registered_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (issuer, number) DO NOTHING
+           RETURNING *""",
+        requirement_id, data["issuer"], data["number"], data["amount_fen"], data["valid_from"],
+        data["valid_until"], data["evidence_sha256"], data["evidence_name"], data["evidence_type"], now, actor)
+
+
+async def list_guarantees(conn: asyncpg.Connection, requirement_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM deposit_guarantees WHERE requirement_id = $1 ORDER BY registered_at",
+                            requirement_id)
+
+
+# ---------------------------------------------------------------- import
+
+async def find_import_file_by_sha(conn: asyncpg.Connection, sha: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM deposit_import_files WHERE sha256 = $1", sha)
+
+
+async def find_import_file_by_msg_id(conn: asyncpg.Connection, bank_id: UUID, fmt: str,
+                                     msg_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM deposit_import_files WHERE bank_id = $1 AND format = $2 AND msg_id = $3",
+        bank_id, fmt, msg_id)
+
+
+async def insert_import_file(conn: asyncpg.Connection, *, bank_id: UUID, sha256: str, filename: str, size: int,
+                             actor: UUID | None, now: datetime) -> UUID:
+    return await conn.fetchval(
+        """INSERT INTO deposit_import_files (bank_id, sha256, format, filename, size, encoding, statements,
+                transactions, new_transactions, imported_at, imported_by)
+           VALUES ($1, $2, '', $3, $4, '', 0, 0, 0, $5, $6) RETURNING id""",
+        bank_id, sha256, filename[:300], size, now, actor)
+
+
+async def finish_import_file(conn: asyncpg.Connection, file_id: UUID, *, format: str, msg_id: str | None,
+                             encoding: str, statements: int, transactions: int, new: int, notes: list[str]) -> None:
+    await conn.execute(
+        """UPDATE deposit_import_files SET format = $2, msg_id = $3, encoding = $4, statements = $5,
+                  transactions = $6, new_transactions = $7, notes = $8 WHERE id = $1""",
+        file_id, format, msg_id, encoding, statements, transactions, new, notes[:200])
+
+
+async def list_import_files(conn: asyncpg.Connection, limit: int = 50) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT f.*, b.code AS bank_code FROM deposit_import_files f JOIN deposit_banks b ON b.id = f.bank_id
+            ORDER BY f.imported_at DESC LIMIT $1""", limit)
+
+
+async def upsert_statement(conn: asyncpg.Connection, bank_id: UUID, file_id: UUID,
+                           st: ParsedStatement) -> tuple[UUID, bool]:
+    row = await conn.fetchrow(
+        """INSERT INTO deposit_statements (file_id, bank_id, kind, stmt_id, account, legal_seq, page, currency,
+                opening_fen, opening_date, closing_fen, closing_date, notes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (bank_id, kind, account, stmt_id, legal_seq, page) DO NOTHING RETURNING id""",
+        file_id, bank_id, st.kind, st.stmt_id, st.account, st.legal_seq or "", st.page or "",
+        st.currency or st.closing_currency or st.opening_currency, st.opening_fen, st.opening_date,
+        st.closing_fen, st.closing_date, st.notes)
+    if row is not None:
+        return row["id"], True
+    sid = await conn.fetchval(
+        """SELECT id FROM deposit_statements WHERE bank_id = $1 AND kind = $2 AND account = $3 AND stmt_id = $4
+              AND legal_seq = $5 AND page = $6""",
+        bank_id, st.kind, st.account, st.stmt_id, st.legal_seq or "", st.page or "")
+    return sid, False
+
+
+async def get_statement(conn: asyncpg.Connection, statement_id: UUID) -> asyncpg.Record:
+    return await conn.fetchrow("SELECT * FROM deposit_statements WHERE id = $1", statement_id)
+
+
+async def create_import_tmp(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        """DROP TABLE IF EXISTS deposit_import_tmp;
+           DROP TABLE IF EXISTS deposit_import_new;
+           CREATE TEMP TABLE deposit_import_tmp (
+               seq integer, txn_key text, content_hash text, statement_id uuid, account text, direction text,
+               amount_fen bigint, currency text, status text, reversal boolean, booking_date date,
+               booked_at timestamptz, value_date date, accepted_at timestamptz, counted_at timestamptz,
+               counted_precision text, payer_name text, payer_account text, payer_bank text, bank_ref text,
+               entry_ref text, end_to_end_id text, instr_id text, remittance text, notes text[]
+           ) ON COMMIT DROP;
+           CREATE TEMP TABLE deposit_import_new (id bigint PRIMARY KEY, promoted boolean NOT NULL) ON COMMIT DROP;""")
+
+
+async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: UUID,
+                           now: datetime) -> dict[str, int]:
+    await conn.execute("ANALYZE deposit_import_tmp")
+    await conn.execute(
+        """WITH ins AS (
+               INSERT INTO bank_txns (bank_id, txn_key, content_hash, file_id, statement_id, account, direction,
+                   amount_fen, currency, status, reversal, booking_date, booked_at, value_date, accepted_at,
+                   counted_at, counted_precision, payer_name, payer_account, payer_bank, bank_ref, entry_ref,
+                   end_to_end_id, instr_id, remittance, notes, created_at)
+               SELECT $1, txn_key, content_hash, $2, statement_id, account, direction, amount_fen, currency,
+                   status, reversal, booking_date, booked_at, value_date, accepted_at, counted_at,
+                   counted_precision, payer_name, payer_account, payer_bank, bank_ref, entry_ref, end_to_end_id,
+                   instr_id, remittance, notes, $3
+                 FROM deposit_import_tmp ORDER BY seq
+               ON CONFLICT (bank_id, txn_key) DO NOTHING RETURNING id)
+           INSERT INTO deposit_import_new (id, promoted) SELECT id, false FROM ins""", bank_id, file_id, now)
+    conflicts = await conn.fetchval(
+        """WITH c AS (
+               SELECT b.id AS txn_id, t.content_hash, to_jsonb(t) - 'seq' AS seen
+                 FROM deposit_import_tmp t JOIN bank_txns b ON b.bank_id = $1 AND b.txn_key = t.txn_key
+                WHERE b.content_hash <> t.content_hash),
+           ins AS (INSERT INTO deposit_txn_conflicts (txn_id, file_id, content_hash, seen, created_at)
+                   SELECT txn_id, $2, content_hash, seen, $3 FROM c ON CONFLICT (txn_id, content_hash) DO NOTHING)
+           SELECT count(*) FROM c""", bank_id, file_id, now)
+    await conn.execute(
+        """WITH up AS (
+               UPDATE bank_txns b SET status = 'BOOK', booking_date = t.booking_date, booked_at = t.booked_at,
+                      counted_at = t.counted_at, counted_precision = t.counted_precision
+                 FROM deposit_import_tmp t
+                WHERE b.bank_id = $1 AND b.txn_key = t.txn_key AND b.content_hash = t.content_hash
+                  AND b.status <> 'BOOK' AND t.status = 'BOOK' AND b.file_id <> $2
+               RETURNING b.id)
+           INSERT INTO deposit_import_new (id, promoted) SELECT id, true FROM up ON CONFLICT DO NOTHING""",
+        bank_id, file_id)
+    row = await conn.fetchrow("SELECT count(*) FILTER (WHERE NOT promoted) AS new, "
+                              "count(*) FILTER (WHERE promoted) AS promoted FROM deposit_import_new")
+    return {"new": row["new"], "promoted": row["promoted"], "conflicts": conflicts}
+
+
+async def link_reversals(conn: asyncpg.Connection, file_id: UUID) -> int:
+    """A reversal links to the latest earlier unreversed opposite entry of the same amount and account."""
+    ids = await conn.fetch(
+        """SELECT t.id FROM bank_txns t JOIN deposit_import_new n ON n.id = t.id
+            WHERE t.reversal AND t.reverses_id IS NULL ORDER BY t.id""")
+    linked = 0
+    for r in ids:
+        status = await conn.execute(
+            """UPDATE bank_txns r SET reverses_id = (
+                   SELECT o.id FROM bank_txns o
+                    WHERE o.bank_id = r.bank_id AND o.account = r.account AND o.currency = r.currency
+                      AND o.amount_fen = r.amount_fen AND o.direction <> r.direction AND NOT o.reversal
+                      AND o.id <> r.id
+                      AND (r.payer_account IS NULL OR o.payer_account IS NULL OR o.payer_account = r.payer_account)
+                      AND NOT EXISTS (SELECT 1 FROM bank_txns x WHERE x.reverses_id = o.id)
+                    ORDER BY (o.end_to_end_id IS NOT DISTINCT FROM r.end_to_end_id) DESC, o.id DESC LIMIT 1)
+                WHERE r.id = $1 AND EXISTS (
+                   SELECT 1 FROM bank_txns o
+                    WHERE o.bank_id = r.bank_id AND o.account = r.account AND o.currency = r.currency
+                      AND o.amount_fen = r.amount_fen AND o.direction <> r.direction AND NOT o.reversal
+                      AND o.id <> r.id
+                      AND NOT EXISTS (SELECT 1 FROM bank_txns x WHERE x.reverses_id = o.id))""", r["id"])
+        linked += status.endswith("1")
+    return linked
+
+
+def bank_ledger_account(code: str, account: str, currency: str) -> str:
+    return f"bank:{code}:{account}:{currency}"
+
+
+def suspense_account(code: str, currency: str) -> str:
+    return f"suspense:{code}:{currency}"
+
+
+async def post_import_journals(conn: asyncpg.Connection, bank: Bank, file_id: UUID, now: datetime) -> None:
+    # Opening balances: the first statement of an account brings the balance the bank already held.
+    stmts = await conn.fetch(
+        """SELECT DISTINCT ON (account, currency) account, currency, opening_fen, opening_date
+             FROM deposit_statements WHERE file_id = $1 AND kind = 'statement' AND opening_fen IS NOT NULL
+              AND currency IS NOT NULL ORDER BY account, currency, opening_date, legal_seq, page""", file_id)
+    for s in stmts:
+        acct = bank_ledger_account(bank.code, s["account"], s["currency"])
+        key = f"opening:{acct}"
+        if await conn.fetchval("SELECT 1 FROM ledger_journals WHERE idem_key = $1", key):
+            continue
+        before = await conn.fetchval(
+            """SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0) FROM ledger_postings p
+                 JOIN ledger_journals j ON j.id = p.journal_id
+                WHERE p.account = $1 AND j.booked_on < $2""", acct, s["opening_date"])
+        amount = s["opening_fen"] - before
+        if amount == 0:
+            continue
+        await insert_journal(conn, key, "opening", s["opening_date"], "opening balance from the bank statement",
+                             now, [(acct, s["currency"], amount, None), (suspense_account(bank.code, s["currency"]),
+                                                                         s["currency"], -amount, None)])
+    await conn.execute(
+        """WITH g AS (
+               SELECT t.account, t.booking_date, t.currency,
+                      sum(t.amount_fen) FILTER (WHERE t.direction = 'CRDT') AS cr,
+                      sum(t.amount_fen) FILTER (WHERE t.direction = 'DBIT') AS db,
+                      'import:' || $1::text || ':' || t.account || ':' || coalesce(t.booking_date::text, '-')
+                          || ':' || t.currency AS idem_key
+                 FROM bank_txns t JOIN deposit_import_new n ON n.id = t.id
+                WHERE t.status = 'BOOK' GROUP BY t.account, t.booking_date, t.currency),
+           j AS (INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
+                 SELECT idem_key, 'import', booking_date, 'bank statement import', $3 FROM g RETURNING id, idem_key)
+           INSERT INTO ledger_postings (journal_id, account, currency, debit_fen, credit_fen)
+           SELECT j.id, x.account, g.currency, x.debit, x.credit
+             FROM g JOIN j USING (idem_key)
+             CROSS JOIN LATERAL (VALUES
+                 ('bank:' || $2 || ':' || g.account || ':' || g.currency, coalesce(g.cr, 0), 0::bigint),
+                 ('suspense:' || $2 || ':' || g.currency, 0::bigint, coalesce(g.cr, 0)),
+                 ('bank:' || $2 || ':' || g.account || ':' || g.currency, 0::bigint, coalesce(g.db, 0)),
+                 ('suspense:' || $2 || ':' || g.currency, coalesce(g.db, 0), 0::bigint)
+             ) AS x(account, debit, credit)
+            WHERE x.debit > 0 OR x.credit > 0""", str(file_id), bank.code, now)
+
+
+async def insert_journal(conn: asyncpg.Connection, key: str, kind: str, booked_on: date | None, memo: str,
+                         now: datetime, lines: list[tuple[str, str, int, int | None]]) -> int | None:
+    """lines: (account, currency, signed amount: + debit / − credit, txn_id). None when the key exists."""
+    jid = await conn.fetchval(
+        """INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (idem_key) DO NOTHING RETURNING id""", key, kind, booked_on, memo, now)
+    if jid is None:
+        return None
+    await conn.executemany(
+        """INSERT INTO ledger_postings (journal_id, account, currency, debit_fen, credit_fen, txn_id)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        [(jid, a, c, max(v, 0), max(-v, 0), t) for a, c, v, t in lines if v != 0])
+    return jid
+
+
+async def raise_issue(conn: asyncpg.Connection, kind: str, subject: str, detail: dict[str, Any],
+                      now: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO deposit_recon_issues (kind, subject, detail, found_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (kind, subject) DO UPDATE SET detail = EXCLUDED.detail, found_at = EXCLUDED.found_at,
+                                                     resolved_at = NULL""", kind, subject, detail, now)
+
+
+async def resolve_issue(conn: asyncpg.Connection, kind: str, subject: str, now: datetime) -> None:
+    await conn.execute("""UPDATE deposit_recon_issues SET resolved_at = $3
+                           WHERE kind = $1 AND subject = $2 AND resolved_at IS NULL""", kind, subject, now)
+
+
+async def list_open_issues(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM deposit_recon_issues WHERE resolved_at IS NULL ORDER BY found_at, kind")
+
+
+async def list_open_conflicts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT c.*, t.txn_key, t.amount_fen, t.currency FROM deposit_txn_conflicts c
+             JOIN bank_txns t ON t.id = c.txn_id WHERE c.resolved_at IS NULL ORDER BY c.created_at""")
+
+
+async def account_balances(conn: asyncpg.Connection, prefix: str = "") -> dict[tuple[str, str], int]:
+    rows = await conn.fetch(
+        """SELECT account, currency, sum(debit_fen - credit_fen) AS balance FROM ledger_postings
+            WHERE account LIKE $1 || '%' GROUP BY account, currency""", prefix)
+    return {(r["account"], r["currency"]): r["balance"] for r in rows}

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from deposits import importing
+from deposits.errors import FileMessageConflict, StatementInvalid, StatementUnsafe
+
+SAMPLE_NAMES = [
+    "camt053.001.02_OCA_nl_eur_reversal_batch.xml",
+    "camt053.001.02_genkgo_multi_statement.xml",
+    "camt053.001.04_OCA_ch_chf_isr_batch.xml",
+    "camt053.001.08_genkgo_dttm_othr_acct.xml",
+    "camt054.001.04_OCA_sps_eur_qrr.xml",
+    "camt054.001.08_genkgo_ubs_chf_batch.xml",
+    "mt940_betterplace_de_sepa_86_subfields.sta",
+    "mt940_jejik_abnamro_nl_headers.sta",
+    "mt940_sberbank_hu_huf_ns_tags_mojibake.sta",
+    "mt942_mbank_pl_intraday.sta",
+]
+
+
+async def _snapshot(c):
+    txns = await c.fetch("SELECT bank_id, txn_key, content_hash, amount_fen, status, reverses_id FROM bank_txns ORDER BY id")
+    postings = await c.fetchval("SELECT count(*) FROM ledger_postings")
+    stmts = await c.fetchval("SELECT count(*) FROM deposit_statements")
+    return [tuple(r) for r in txns], postings, stmts
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+async def test_import_sample_twice_changes_nothing_the_second_time(pool, clock, bank, samples, name):
+    async with pool.acquire() as c:
+        async with c.transaction():
+            first = await importing.import_path(c, clock, bank, samples / name, actor=None)
+        before = await _snapshot(c)
+        async with c.transaction():
+            second = await importing.import_path(c, clock, bank, samples / name, actor=None)
+        after = await _snapshot(c)
+    assert not first.already_imported and first.transactions == first.new_transactions + first.duplicates + first.conflicts
+    assert first.new_transactions > 0
+    assert second.already_imported and second.new_transactions == 0
+    assert before == after
+
+
+async def test_import_all_samples_leaves_ledger_balanced(pool, clock, bank, samples):
+    async with pool.acquire() as c:
+        for name in SAMPLE_NAMES:
+            async with c.transaction():
+                await importing.import_path(c, clock, bank, samples / name, actor=None)
+        unbalanced = await c.fetchval(
+            """SELECT count(*) FROM (SELECT journal_id, currency FROM ledger_postings GROUP BY 1, 2
+                HAVING sum(debit_fen) <> sum(credit_fen)) x""")
+        assert unbalanced == 0
+        # the PostFinance ISR batch is split into its two credits, keyed by the entry ref + index
+        keys = {r["txn_key"] for r in await c.fetch("SELECT txn_key FROM bank_txns")}
+        assert "ntry:20170323001234567891234567891234#0" in keys
+        assert "ntry:20170323001234567891234567891234#1" in keys
+        # the UBS batch whose control totals do not add up stays one entry, flagged
+        row = await c.fetchrow("SELECT amount_fen, notes FROM bank_txns WHERE txn_key = 'ref:ACSR160617103200001'"
+                               " OR txn_key LIKE 'ntry:ACSR160617103200001%'")
+        assert row["amount_fen"] == 20000000 and row["notes"][0].startswith("batch_totals_mismatch")
+        # MT942 intraday entries are kept but are not money: nothing posted for them
+        info = await c.fetchval("SELECT count(*) FROM bank_txns WHERE status = 'INFO'")
+        assert info == 3
+
+
+async def test_import_same_credit_by_notification_then_statement_is_one_transaction(pool, clock, bank):
+    note = _camt("camt.054.001.08", "BkToCstmrDbtCdtNtfctn", "Ntfctn", "N-1", [_entry("SER-1", "100.00")])
+    stmt = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", [_entry("SER-1", "100.00"),
+                                                                      _entry("SER-2", "50.00")])
+    async with pool.acquire() as c, c.transaction():
+        a = await importing.import_file(c, clock, bank, io.BytesIO(note), filename="n.xml", actor=None)
+        b = await importing.import_file(c, clock, bank, io.BytesIO(stmt), filename="s.xml", actor=None)
+        assert (a.new_transactions, b.new_transactions, b.duplicates) == (1, 1, 1)
+        assert await c.fetchval("SELECT count(*) FROM bank_txns") == 2
+
+
+async def test_import_same_key_with_other_content_is_a_conflict_not_an_overwrite(pool, clock, bank):
+    one = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", [_entry("SER-9", "100.00")], msg="M1")
+    two = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-2", [_entry("SER-9", "999.00")], msg="M2")
+    async with pool.acquire() as c, c.transaction():
+        await importing.import_file(c, clock, bank, io.BytesIO(one), filename="1.xml", actor=None)
+        r = await importing.import_file(c, clock, bank, io.BytesIO(two), filename="2.xml", actor=None)
+        assert r.conflicts == 1 and r.new_transactions == 0
+        assert await c.fetchval("SELECT amount_fen FROM bank_txns WHERE txn_key = 'ref:SER-9'") == 10000
+        seen = await c.fetchrow("SELECT seen FROM deposit_txn_conflicts")
+        assert seen["seen"]["amount_fen"] == 99900
+
+
+async def test_import_same_message_id_with_other_content_is_refused(pool, clock, bank):
+    one = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", [_entry("A", "1.00")], msg="SAME")
+    two = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-2", [_entry("B", "2.00")], msg="SAME")
+    async with pool.acquire() as c:
+        async with c.transaction():
+            await importing.import_file(c, clock, bank, io.BytesIO(one), filename="1.xml", actor=None)
+        with pytest.raises(FileMessageConflict):
+            async with c.transaction():
+                await importing.import_file(c, clock, bank, io.BytesIO(two), filename="2.xml", actor=None)
+        assert await c.fetchval("SELECT count(*) FROM bank_txns") == 1
+
+
+async def test_import_parse_error_halfway_leaves_nothing(pool, clock, bank):
+    entries = [_entry(f"OK-{i}", "10.00") for i in range(20)] + [_entry("BAD", "12.345")]
+    data = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", entries)
+    tables = ("bank_txns", "deposit_import_files", "deposit_statements", "ledger_journals", "log_entries")
+    async with pool.acquire() as c:
+        before = [await c.fetchval(f"SELECT count(*) FROM {table}") for table in tables]
+        with pytest.raises(StatementInvalid, match="more than two decimals"):
+            async with c.transaction():
+                await importing.import_file(c, clock, bank, io.BytesIO(data), filename="bad.xml", actor=None)
+        assert [await c.fetchval(f"SELECT count(*) FROM {table}") for table in tables] == before
+        assert before[:4] == [0, 0, 0, 0]
+
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE Document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><GrpHdr><MsgId>&xxe;</MsgId>
+</GrpHdr></BkToCstmrStmt></Document>"""
+
+LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><GrpHdr><MsgId>&lol4;</MsgId>
+</GrpHdr></BkToCstmrStmt></Document>"""
+
+
+@pytest.mark.parametrize("attack", [XXE, LAUGHS, b"<?xml version='1.0'?>\n<!-- x -->\n" + XXE.split(b"?>", 1)[1]],
+                         ids=["external_entity", "billion_laughs", "doctype_after_comment"])
+async def test_import_xml_attack_is_refused(pool, clock, bank, attack):
+    async with pool.acquire() as c:
+        with pytest.raises(StatementUnsafe):
+            async with c.transaction():
+                await importing.import_file(c, clock, bank, io.BytesIO(attack), filename="evil.xml", actor=None)
+        assert await c.fetchval("SELECT count(*) FROM deposit_import_files") == 0
+
+
+def _entry(ref: str, amount: str, *, account: str = "NL26VAYB8060476890", name: str = "某某建设有限公司",
+           payer: str = "6222020200001234567", when: str = "2026-03-10T10:00:00+08:00", direction: str = "CRDT",
+           reversal: bool = False, e2e: str | None = None) -> str:
+    return f"""<Ntry><Amt Ccy="CNY">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd>
+<RvslInd>{'true' if reversal else 'false'}</RvslInd><Sts><Cd>BOOK</Cd></Sts>
+<BookgDt><DtTm>{when}</DtTm></BookgDt><ValDt><Dt>{when[:10]}</Dt></ValDt>
+<NtryDtls><TxDtls><Refs><AcctSvcrRef>{ref}</AcctSvcrRef>{f'<EndToEndId>{e2e}</EndToEndId>' if e2e else ''}</Refs>
+<Amt Ccy="CNY">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd>
+<RltdPties><Dbtr><Pty><Nm>{name}</Nm></Pty></Dbtr><DbtrAcct><Id><Othr><Id>{payer}</Id></Othr></Id></DbtrAcct>
+<CdtrAcct><Id><Othr><Id>{account}</Id></Othr></Id></CdtrAcct></RltdPties></TxDtls></NtryDtls></Ntry>"""
+
+
+def _camt(version: str, root: str, block: str, stmt_id: str, entries: list[str], *, msg: str | None = None,
+          account: str = "1402023309000123456", balances: str = "") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:{version}"><{root}><GrpHdr><MsgId>{msg or stmt_id + '-msg'}</MsgId>
+<CreDtTm>2026-03-10T18:00:00+08:00</CreDtTm></GrpHdr><{block}><Id>{stmt_id}</Id>
+<Acct><Id><Othr><Id>{account}</Id></Othr></Id></Acct>{balances}{''.join(entries)}</{block}></{root}></Document>""".encode()
