@@ -63,8 +63,9 @@ def test_meets_minimum_uses_shanghai_dates():
 def test_latest_start_counts_backwards():
     deadline = datetime(2026, 3, 27, 9, tzinfo=SHANGHAI)
     assert latest_start_for(deadline, 10, "calendar") == date(2026, 3, 17)
-    # 5 working days before Friday 03-27: 03-20.
-    assert latest_start_for(deadline, 5, "working") == date(2026, 3, 20)
+    # 5 working days (03-23 … 03-27) still follow Sunday 03-22; not Monday 03-23.
+    assert latest_start_for(deadline, 5, "working") == date(2026, 3, 22)
+    assert cal.add_working_days(date(2026, 3, 22), 5) == date(2026, 3, 27)
 
 
 def test_calendar_data_is_updatable_from_a_file(tmp_path):
