@@ -143,3 +143,11 @@ def write_private_file(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+
+
+IDENTITY_PROOF_PREFIX = b"tenderhall/identity-key/v1\n"
+
+
+def identity_proof_bytes(user_id: str, public_key: bytes) -> bytes:
+    """What a registrant signs with the new key to prove it holds it (and binds it to its account)."""
+    return IDENTITY_PROOF_PREFIX + str(user_id).encode() + b"\n" + public_key

@@ -366,10 +366,20 @@ def wrap_share(suite: str, public: bytes, share: bytes, info: bytes) -> bytes:
     return _SUITES[suite].encrypt(share, hpke_public_key(suite, public), info=info)
 
 
-def open_share(hpke_private_key: HpkePrivateKey, wrapped: bytes, info: bytes) -> bytes:
-    """HPKE-open a wrapped share. Raises ShareOpenFailed when this key/info does not open it."""
+def open_share(hpke_private_key, wrapped: bytes, info: bytes) -> bytes:
+    """HPKE-open a wrapped share. Raises ShareOpenFailed when this key/info does not open it.
+
+    `hpke_private_key` is an HpkePrivateKey, or a `cryptography` X25519PrivateKey / MLKEM768X25519PrivateKey
+    (the suite follows from the key's type).
+    """
     try:
-        return hpke_private_key.open(wrapped, info)
+        if isinstance(hpke_private_key, HpkePrivateKey):
+            return hpke_private_key.open(wrapped, info)
+        if isinstance(hpke_private_key, x25519.X25519PrivateKey):
+            return _SUITES[SUITE_X25519].decrypt(wrapped, hpke_private_key, info=info)
+        if isinstance(hpke_private_key, hpke.MLKEM768X25519PrivateKey):
+            return _SUITES[SUITE_MLKEM768_X25519].decrypt(wrapped, hpke_private_key, info=info)
+        raise ShareOpenFailed(f"not an HPKE private key: {type(hpke_private_key).__name__}")
     except (InvalidTag, ValueError) as exc:
         raise ShareOpenFailed(f"the share does not open with this key and context: {exc or 'bad tag'}") from None
     except Exception as exc:  # noqa: BLE001 - the rust binding raises assorted errors on malformed input
@@ -468,7 +478,7 @@ def _check_ceremony(record: CeremonyRecord) -> None:
 
 # --- unsealing --------------------------------------------------------------------------------------------
 
-def custodian_open(manifest: Manifest, custodian_id: str, key: HpkePrivateKey) -> bytes:
+def custodian_open(manifest: Manifest, custodian_id: str, key) -> bytes:
     """The custodian's side: open this custodian's envelope and check it against its commitment."""
     env = next((s for s in manifest.shares if s.custodian_id == str(custodian_id)), None)
     if env is None:

@@ -1,0 +1,237 @@
+"""The bidder's and custodian's side of the bids API, over any httpx.AsyncClient (the CLI's, or a test's
+AsyncTestClient). Pure: no server imports.
+
+A sealed bid on disk is two files: `NAME.ct` (the ciphertext) and `NAME.manifest` (JSON: base64 manifest bytes
+and signature, plus the lot id for convenience); a submission adds `NAME.receipt` (the signed note).
+"""
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from trading.bids import ceremony as ceremony_mod
+from trading.bids import receipt as receipt_mod
+from trading.bids import seal
+from trading.bids.keys import identity_proof_bytes
+
+CHUNK = 8 * 1024 * 1024
+RETRIES = 5
+
+
+class ClientError(Exception):
+    """The server refused, with its problem document."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        self.code = problem.get("code", "http_error")
+        super().__init__(f"{status} {self.code}: {problem.get('detail', '')}")
+
+
+class SealedFiles(msgspec.Struct, frozen=True):
+    lot_id: str
+    manifest: bytes
+    signature: bytes
+
+
+def _check(resp: httpx.Response, *ok: int) -> httpx.Response:
+    if resp.status_code not in (ok or (200, 201, 204)):
+        try:
+            problem = resp.json()
+        except ValueError:
+            problem = {"detail": resp.text[:500]}
+        raise ClientError(resp.status_code, problem if isinstance(problem, dict) else {"detail": str(problem)})
+    return resp
+
+
+def write_sealed(base: Path, lot_id: str, sealed: seal.Sealed) -> Path:
+    path = base.with_name(base.name + ".manifest")
+    path.write_bytes(msgspec.json.encode(SealedFiles(lot_id=lot_id, manifest=sealed.manifest_bytes,
+                                                     signature=sealed.signature)))
+    return path
+
+
+def read_sealed(base: Path) -> SealedFiles:
+    return msgspec.json.decode(base.with_name(base.name + ".manifest").read_bytes(), type=SealedFiles)
+
+
+async def whoami(http: httpx.AsyncClient) -> dict[str, Any]:
+    return _check(await http.get("/api/auth/me")).json()
+
+
+async def seal_info(http: httpx.AsyncClient, lot_id: str) -> dict[str, Any]:
+    info = _check(await http.get(f"/api/lots/{lot_id}/seal-info")).json()
+    record = base64.b64decode(info["ceremony_record"])
+    pinned = base64.b64decode(info["ceremony_hash"])
+    # Never trust the server's pairing: the record must hash to the pinned ceremony hash.
+    if ceremony_mod.ceremony_hash(record) != pinned:
+        raise seal.ManifestInvalid("the lot's ceremony record does not match its ceremony hash")
+    info["ceremony_record_bytes"] = record
+    info["ceremony_hash_bytes"] = pinned
+    return info
+
+
+async def register_identity_key(http: httpx.AsyncClient, key: Ed25519PrivateKey) -> dict[str, Any]:
+    me = await whoami(http)
+    public = key.public_key().public_bytes_raw()
+    proof = key.sign(identity_proof_bytes(me["id"], public))
+    return _check(await http.post("/api/identity-keys", json={"public_key": base64.b64encode(public).decode(),
+                                                               "proof": base64.b64encode(proof).decode()})).json()
+
+
+async def upload_lot_key(http: httpx.AsyncClient, lot_id: str, identity: Ed25519PrivateKey, public_key: bytes,
+                         suite: str) -> dict[str, Any]:
+    seat = _check(await http.get(f"/api/custodian/lots/{lot_id}")).json()
+    if seat["suite"] != suite:
+        raise seal.ManifestInvalid(f"the lot requires the {seat['suite']} suite")
+    statement = ceremony_mod.key_statement_bytes(lot_id, seat["custodian_id"], seat["x"], suite, public_key)
+    body = {"suite": suite, "public_key": base64.b64encode(public_key).decode(),
+            "signature": base64.b64encode(identity.sign(statement)).decode()}
+    return _check(await http.put(f"/api/custodian/lots/{lot_id}/key", json=body)).json()
+
+
+async def custodian_seat(http: httpx.AsyncClient, lot_id: str) -> dict[str, Any]:
+    return _check(await http.get(f"/api/custodian/lots/{lot_id}")).json()
+
+
+async def latest_bid(http: httpx.AsyncClient, lot_id: str) -> dict[str, Any] | None:
+    bids = _check(await http.get(f"/api/lots/{lot_id}/bids/mine")).json()
+    return bids[-1] if bids else None
+
+
+async def upload(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signature: bytes, ct_path: Path, *,
+                 chunk: int = CHUNK, progress: Callable[[int], object] | None = None,
+                 upload_id: str | None = None) -> dict[str, Any]:
+    """Create (or resume) the upload, send the ciphertext in chunks, finalise; returns the acceptance.
+
+    A dropped chunk is retried from the offset the server reports (HEAD), so an interrupted upload resumes where
+    it stopped instead of starting over.
+    """
+    if upload_id is None:
+        created = _check(await http.post(f"/api/lots/{lot_id}/bids/uploads", json={
+            "manifest": base64.b64encode(manifest).decode(), "signature": base64.b64encode(signature).decode()}),
+            201).json()
+        upload_id = created["upload_id"]
+    total = ct_path.stat().st_size
+    url = f"/api/bids/uploads/{upload_id}"
+    failures = 0
+    with ct_path.open("rb") as f:
+        offset = await upload_offset(http, upload_id)
+        if progress:
+            progress(offset)
+        while offset < total:
+            f.seek(offset)
+            block = f.read(chunk)
+            try:
+                resp = await http.patch(url, content=block, headers={
+                    "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream",
+                    "Tus-Resumable": "1.0.0"})
+            except httpx.TransportError:
+                failures += 1
+                if failures > RETRIES:
+                    raise
+                offset = await upload_offset(http, upload_id)
+                continue
+            if resp.status_code == 409 and resp.json().get("code") == "upload_offset_mismatch":
+                offset = await upload_offset(http, upload_id)
+                continue
+            _check(resp, 204)
+            new = int(resp.headers["Upload-Offset"])
+            if progress:
+                progress(new - offset)
+            offset = new
+    return _check(await http.post(f"{url}/finalize"), 201).json()
+
+
+async def upload_offset(http: httpx.AsyncClient, upload_id: str) -> int:
+    resp = _check(await http.head(f"/api/bids/uploads/{upload_id}"), 200)
+    return int(resp.headers["Upload-Offset"])
+
+
+async def withdraw(http: httpx.AsyncClient, lot_id: str, key: Ed25519PrivateKey) -> dict[str, Any]:
+    me = await whoami(http)
+    latest = await latest_bid(http, lot_id)
+    if latest is None or latest["status"] != "active":
+        raise ClientError(404, {"code": "bid_not_found", "detail": "you have no live bid on this lot"})
+    statement = seal.withdrawal_bytes(seal.Withdrawal(
+        v=seal.PROTOCOL, lot_id=lot_id, bid_id=bytes.fromhex(latest["bid_id"]),
+        manifest_sha256=bytes.fromhex(latest["manifest_sha256"]), bidder_org_id=me["org_id"], signer_id=me["id"]))
+    sig = seal.sign_withdrawal(key, statement)
+    return _check(await http.post(f"/api/lots/{lot_id}/bids/withdraw", json={
+        "statement": base64.b64encode(statement).decode(), "signature": base64.b64encode(sig).decode()})).json()
+
+
+async def log_vkey(http: httpx.AsyncClient) -> str:
+    text = _check(await http.get("/.well-known/tenderhall/log-keys")).text
+    return text.strip().splitlines()[0]
+
+
+class InclusionResult(msgspec.Struct, frozen=True):
+    covered: bool
+    tree_size: int | None = None
+    detail: str = ""
+
+
+def _parse_checkpoint(note: str) -> tuple[str, str, int, bytes]:
+    """(signed text, origin, size, root) of a C2SP checkpoint note (signature checked by the caller)."""
+    text, sep, _ = note.partition("\n\n")
+    lines = text.split("\n")
+    if not sep or len(lines) < 3:
+        raise receipt_mod.ReceiptInvalid("malformed checkpoint")
+    return text + "\n", lines[0], int(lines[1]), base64.b64decode(lines[2])
+
+
+def verify_checkpoint(note: str, vkey: str) -> tuple[int, bytes]:
+    """Check a checkpoint's signature with the same signed-note rules as a receipt; return (size, root)."""
+    text, origin, size, root = _parse_checkpoint(note)
+    name, hexid, b64 = vkey.strip().split("+", 2)
+    raw = base64.b64decode(b64)
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    _, _, sigs = note.partition("\n\n")
+    for line in sigs.splitlines():
+        parts = line[2:].split(" ") if line.startswith("\u2014 ") else []
+        if len(parts) == 2 and parts[0] == name:
+            blob = base64.b64decode(parts[1])
+            if blob[:4] == bytes.fromhex(hexid):
+                try:
+                    Ed25519PublicKey.from_public_bytes(raw[1:]).verify(blob[4:], text.encode())
+                except InvalidSignature:
+                    raise receipt_mod.ReceiptInvalid("the checkpoint signature is invalid") from None
+                if origin != name:
+                    raise receipt_mod.ReceiptInvalid("the checkpoint is for another log")
+                return size, root
+    raise receipt_mod.ReceiptInvalid("the checkpoint carries no signature by the platform key")
+
+
+async def check_inclusion(http: httpx.AsyncClient, r: receipt_mod.Receipt, vkey: str) -> InclusionResult:
+    """Once a checkpoint covers the receipt's log index, verify its inclusion proof against that checkpoint."""
+    resp = await http.get("/api/records/checkpoint")
+    if resp.status_code == 404:
+        return InclusionResult(covered=False, detail="no checkpoint signed yet")
+    size, root = verify_checkpoint(_check(resp).text, vkey)
+    if size <= r.log_index:
+        return InclusionResult(covered=False, tree_size=size, detail="the latest checkpoint does not cover it yet")
+    proof = _check(await http.get("/api/records/proofs/inclusion",
+                                  params={"index": r.log_index, "tree_size": size})).json()
+    hashes = [base64.b64decode(h) for h in proof["hashes"]]
+    if not receipt_mod.verify_inclusion(bytes.fromhex(r.leaf_hash), r.log_index, size, hashes, root):
+        raise receipt_mod.ReceiptInvalid(f"the inclusion proof of entry {r.log_index} in checkpoint {size} fails")
+    return InclusionResult(covered=True, tree_size=size, detail="included")
+
+
+def new_bid_paths(out: Path) -> tuple[Path, Path]:
+    return out.with_name(out.name + ".ct"), out.with_name(out.name + ".manifest")
+
+
+def random_name() -> str:
+    return uuid.UUID(bytes=os.urandom(16)).hex[:12]

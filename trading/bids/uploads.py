@@ -1,0 +1,145 @@
+"""Spool files of resumable bid uploads (server side; see docs/sealing.md "Upload protocol").
+
+Each upload streams into `blob_dir/uploads/<upload id>` at the offset the database records; the spool is moved
+into the content-addressed blob store only when the upload is accepted. Hashing happens while the bytes
+stream: this process keeps the running SHA-256 of each upload it received contiguously, so finalising costs
+nothing; if another process (or a restart) took some chunks, finalising re-hashes the spool from disk in 1 MiB
+blocks. Memory stays bounded either way.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from pathlib import Path
+from uuid import UUID
+
+from trading.blobs import BlobStore
+
+BLOCK = 1024 * 1024
+_MAX_HASHERS = 4096
+# upload id → (offset hashed so far, running hash). Only an optimisation: correctness never depends on it.
+_hashers: OrderedDict[UUID, tuple[int, "hashlib._Hash"]] = OrderedDict()
+
+
+class Overflow(Exception):
+    """More bytes arrived than the manifest's ct_len."""
+
+
+class Interrupted(Exception):
+    """The client went away mid-chunk; `written` bytes of it were kept."""
+
+    def __init__(self, written: int, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.written = written
+        self.cause = cause
+
+
+def spool_dir(store: BlobStore) -> Path:
+    d = store.root / "uploads"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def spool_path(store: BlobStore, upload_id: UUID) -> Path:
+    return spool_dir(store) / str(UUID(str(upload_id)))
+
+
+def discard(store: BlobStore, upload_id: UUID) -> None:
+    spool_path(store, upload_id).unlink(missing_ok=True)
+    _hashers.pop(upload_id, None)
+
+
+def _hasher_at(upload_id: UUID, offset: int):
+    entry = _hashers.get(upload_id)
+    if offset == 0:
+        h = hashlib.sha256()
+    elif entry is not None and entry[0] == offset:
+        h = entry[1]
+    else:
+        return None
+    return h
+
+
+async def receive(store: BlobStore, upload_id: UUID, offset: int, limit: int,
+                  chunks: AsyncIterator[bytes]) -> int:
+    """Write the request body at `offset` (never past `limit`); return the new offset.
+
+    Raises Overflow when the body would pass `limit`, Interrupted when the body stream fails midway (the bytes
+    received so far are on disk and counted).
+    """
+    path = spool_path(store, upload_id)
+    h = _hasher_at(upload_id, offset)
+    written = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        # A crash between a write and its offset update may have left bytes past the recorded offset.
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+        try:
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                if offset + written + len(chunk) > limit:
+                    raise Overflow(f"more than the manifest's ct_len of {limit} bytes")
+                view = memoryview(chunk)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                if h is not None:
+                    h.update(chunk)
+                written += len(chunk)
+        except Overflow:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a dropped connection surfaces as assorted errors
+            os.fsync(fd)
+            _remember(upload_id, offset + written, h)
+            raise Interrupted(written, exc) from exc
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _remember(upload_id, offset + written, h)
+    return offset + written
+
+
+def _remember(upload_id: UUID, offset: int, h) -> None:
+    if h is None:
+        _hashers.pop(upload_id, None)
+        return
+    _hashers[upload_id] = (offset, h)
+    _hashers.move_to_end(upload_id)
+    while len(_hashers) > _MAX_HASHERS:
+        _hashers.popitem(last=False)
+
+
+def _hash_file(path: Path) -> tuple[bytes, int]:
+    h = hashlib.sha256()
+    n = 0
+    with path.open("rb") as f:
+        while block := f.read(BLOCK):
+            h.update(block)
+            n += len(block)
+    return h.digest(), n
+
+
+async def digest(store: BlobStore, upload_id: UUID, length: int) -> tuple[bytes, int]:
+    """SHA-256 and size of the spool (the running hash when this process saw every byte)."""
+    path = spool_path(store, upload_id)
+    if not path.exists():
+        return hashlib.sha256().digest(), 0
+    entry = _hashers.get(upload_id)
+    size = path.stat().st_size
+    if entry is not None and entry[0] == length == size:
+        return entry[1].copy().digest(), size
+    return await asyncio.to_thread(_hash_file, path)
+
+
+def adopt(store: BlobStore, upload_id: UUID, digest_hex: str) -> None:
+    """Move a verified spool into the blob store under its SHA-256 (a rename: no copy, no second read)."""
+    path = spool_path(store, upload_id)
+    final = store.path(digest_hex)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, final)
+    _hashers.pop(upload_id, None)
