@@ -106,8 +106,25 @@ def check_bundle(bundle: OpeningBundle, *, lot_id: str, now: datetime) -> list[t
     before = [e for e in bid_entries if e.seq < dl.seq]
     accepted = set().union(*(_strings(e.body) for e in before if e.tag == ACCEPT_TAG)) if before else set()
     withdrawn = set().union(*(_strings(e.body) for e in before if e.tag == WITHDRAW_TAG)) if before else set()
-    replaced = {str(e.body.get(k)).lower() for e in before if e.tag == ACCEPT_TAG
-                for k in ("previous", "previous_manifest_sha256") if e.body.get(k)}
+    # Replacements: every version accepted before the deadline names the version it replaces (signed by the
+    # bidder inside its manifest), so a replaced version cannot be passed off as the latest.
+    replaced: set[str] = set()
+    for data in bundle.accepted_manifests:
+        sha = hashlib.sha256(data).hexdigest()
+        if sha not in accepted:
+            problems.append(f"manifest {sha[:12]} is offered as accepted but no accept entry names it")
+            continue
+        try:
+            prev = seal_v1.decode_manifest(data).previous
+        except seal_v1.ManifestInvalid as exc:
+            problems.append(f"an accepted manifest is malformed: {exc}")
+            continue
+        if prev is not None:
+            replaced.add(prev.hex())
+    offered = {hashlib.sha256(d).hexdigest() for d in bundle.accepted_manifests}
+    accept_hashes = {str(e.body.get("manifest_sha256")).lower() for e in before if e.tag == ACCEPT_TAG}
+    if accept_hashes - offered:
+        problems.append(f"{len(accept_hashes - offered)} accepted version(s) are missing from the bundle")
     bidders: set[str] = set()
     for m, sha in manifests:
         bid_hex = m.bid_id.hex()

@@ -171,3 +171,5 @@ class OpeningBundle(msgspec.Struct, kw_only=True):
     bid_entries: list[bytes]
     # manifests on the list to open: exact bytes as signed by the bidders
     manifests: list[bytes]
+    # every manifest accepted for the lot before the deadline (all versions), so the client can see replacements
+    accepted_manifests: list[bytes] = []

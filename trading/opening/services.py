@@ -210,6 +210,7 @@ async def opening_bundle(conn: asyncpg.Connection, lot_id: UUID, user: User) -> 
         start_entry=await repo.get_log_entry(conn, session.start_seq),
         bid_entries=await source.bid_log_entries(conn, lot_id, session.deadline_seq),
         manifests=manifests,
+        accepted_manifests=await source.accepted_manifests(conn, lot_id, session.deadline_seq),
     )
 
 

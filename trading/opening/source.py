@@ -92,3 +92,10 @@ async def bid_log_entries(conn: asyncpg.Connection, lot_id: UUID, before_seq: in
         "SELECT entry FROM log_entries WHERE lot_id = $1 AND seq < $2 AND tag LIKE 'bid:%' ORDER BY seq",
         lot_id, before_seq)
     return [bytes(r["entry"]) for r in rows]
+
+
+async def accepted_manifests(conn: asyncpg.Connection, lot_id: UUID, before_seq: int) -> list[bytes]:
+    """Every version accepted for the lot before the deadline entry (superseded and withdrawn ones included)."""
+    rows = await conn.fetch("SELECT manifest FROM bids WHERE lot_id = $1 AND accept_seq < $2 ORDER BY accept_seq",
+                            lot_id, before_seq)
+    return [bytes(r["manifest"]) for r in rows]

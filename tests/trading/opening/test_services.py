@@ -274,3 +274,29 @@ async def test_hall_hides_names_until_record_published(opening):
         view = await hall_view(c, opening.clock, opening.lot_id, bidders[1].user)
     assert [s.org_id for s in view["signins"]] == [bidders[0].org.id]
     assert {r["bidder_name"] for r in view["record"]["bids"]} == {b.org.name for b in bidders}
+
+
+async def test_custodian_client_refuses_a_replaced_version_on_the_list(opening):
+    bidders = await _three_bids(opening)
+    old = bidders[0].bids[-1]
+    await opening.submit(bidders[0], "930000.00")
+    opening.after_deadline()
+    await opening.start()
+    bundle = await opening.bundle(0)
+    assert client.check_bundle(bundle, lot_id=str(opening.lot_id), now=opening.clock.now())
+    # Swap the latest version for the replaced one, in the list and in the start entry.
+    new_sha = bidders[0].bids[-1].manifest_sha256.hex()
+    start = msgspec.json.decode(bundle.start_entry)
+    for m in start["body"]["manifests"]:
+        if m["manifest_sha256"] == new_sha:
+            m["manifest_sha256"] = old.manifest_sha256.hex()
+    import hashlib
+
+    manifests = [old.manifest_bytes if hashlib.sha256(d).hexdigest() == new_sha else d for d in bundle.manifests]
+    forged = msgspec.structs.replace(bundle, start_entry=msgspec.json.encode(start), manifests=manifests)
+    with pytest.raises(client.BundleRefused, match="replaced"):
+        client.check_bundle(forged, lot_id=str(opening.lot_id), now=opening.clock.now())
+    hidden = msgspec.structs.replace(forged, accepted_manifests=[d for d in bundle.accepted_manifests
+                                                                 if hashlib.sha256(d).hexdigest() != new_sha])
+    with pytest.raises(client.BundleRefused, match="missing from the bundle"):
+        client.check_bundle(hidden, lot_id=str(opening.lot_id), now=opening.clock.now())
