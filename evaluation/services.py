@@ -797,17 +797,11 @@ async def confirm_report(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, d
 
 async def _archive_pdf(conn, clock, settings, *, tender_id, lot_id, kind: str, filename: str, data: bytes,
                        actor: str) -> str:
-    """Store a signed PDF in the blob store and, where the records package offers it, in the tender archive."""
-    try:
-        from trading.records.pdf import record_document  # type: ignore[attr-defined]
-    except ImportError:
-        record_document = None
-    if record_document is not None:
-        return await record_document(conn, clock, tender_id=tender_id, lot_id=lot_id, kind=kind, filename=filename,
-                                     data=data, actor=actor, settings=settings)
-    from trading.blobs import blob_store
+    """Store a signed PDF in the blob store and register it in the tender archive (record:document:add)."""
+    from trading.records.services import record_document
 
-    return blob_store(settings).put_bytes(data)
+    return await record_document(conn, clock, tender_id=tender_id, lot_id=lot_id, kind=kind, filename=filename,
+                                 data=data, actor=actor, settings=settings)
 
 
 async def _sign_report(conn, clock, ev, report, members, answers, *, settings, actor: str, addr) -> str:

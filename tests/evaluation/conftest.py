@@ -95,9 +95,12 @@ def make_lot(factory, pool, clock, settings):
 
         lot = await factory.published_lot(evaluation_method=method, **lot_kw)
         bidders = [await factory.downloader(lot["lot_id"]) for _ in prices]
-        bidders = [(org, (user, headers)) for org, user, headers in bidders]
         clock.advance(days=26)
         await to_evaluation(pool, clock, lot["lot_id"], str(lot["agency_user"].id))
+        # tokens live 24 hours: sign everyone in again after the clock jump
+        bidders = [(org, (user, {"Authorization": f"Bearer {await factory.token(user)}"}))
+                   for org, user, _ in bidders]
+        lot["agency_headers"] = {"Authorization": f"Bearer {await factory.token(lot['agency_user'])}"}
         bid_ids = await open_bids(pool, clock, lot["lot_id"], lot["tender_id"], bidders, list(prices),
                                   blobs=blobs or blob_store(settings), deadline=lot["deadline"])
         people = []

@@ -1,0 +1,187 @@
+"""HTTP of evaluation and award (JSON API). Pages are in evaluation/pages.py."""
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, Response, get, post, put
+
+from evaluation import repository as repo
+from evaluation import services
+from evaluation.schemas import (
+    AwardIn,
+    ChairVoteIn,
+    ConfirmIn,
+    DeclarationIn,
+    FlagAnswerIn,
+    ObjectionAnswerIn,
+    ObjectionIn,
+    Publicity,
+    PublicityIn,
+    RejectIn,
+    ReplaceIn,
+    SchemeIn,
+    SchemeOut,
+    SheetIn,
+)
+from evaluation.sources import BidView
+from trading.accounts.guards import PUBLIC, requires, signed_in
+from trading.accounts.schemas import Role, User
+from trading.blobs import blob_store
+from trading.clock import Clock
+from trading.settings import Settings
+
+agency = requires(Role.AGENCY, Role.ADMIN)
+expert = requires(Role.EXPERT)
+viewers = requires(Role.EXPERT, Role.AGENCY, Role.REGULATOR, Role.ADMIN)
+
+
+def _pdf(data: bytes, name: str) -> Response[bytes]:
+    return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+class EvaluationController(Controller):
+    path = "/api/lots/{lot_id:uuid}/evaluation"
+    tags = ["evaluation"]
+
+    @put("/scheme", guards=[agency], operation_id="SetEvaluationScheme")
+    async def set_scheme(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                         data: SchemeIn) -> SchemeOut:
+        return await services.set_scheme(conn, clock, lot_id, data, actor=user, addr=addr)
+
+    @get("/scheme", guards=[signed_in], operation_id="GetEvaluationScheme")
+    async def get_scheme(self, conn: asyncpg.Connection, lot_id: UUID) -> SchemeOut:
+        return await services.get_scheme(conn, lot_id)
+
+    @post("/start", guards=[agency], operation_id="StartEvaluation", status_code=200)
+    async def start(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                    lot_id: UUID) -> dict[str, Any]:
+        return await services.start_evaluation(conn, clock, lot_id, actor=user, addr=addr)
+
+    @post("/declaration", guards=[expert], operation_id="SignDeclaration", status_code=200)
+    async def declare(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                      data: DeclarationIn) -> dict[str, Any]:
+        return await services.declare(conn, clock, lot_id, data, user=user, addr=addr)
+
+    @post("/replacements", guards=[agency], operation_id="ReplaceMember", status_code=200)
+    async def replace(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                      data: ReplaceIn) -> dict[str, Any]:
+        return await services.replace_member(conn, clock, lot_id, data.expert_id, reason=data.reason, actor=user,
+                                             addr=addr)
+
+    @post("/chair/votes", guards=[expert], operation_id="VoteChair", status_code=200)
+    async def vote_chair(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                         data: ChairVoteIn) -> dict[str, Any]:
+        return await services.vote_chair(conn, clock, lot_id, data.expert_id, user=user, addr=addr)
+
+    @put("/chair", guards=[agency], operation_id="AppointChair")
+    async def appoint_chair(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                            lot_id: UUID, data: ChairVoteIn) -> dict[str, Any]:
+        return await services.appoint_chair(conn, clock, lot_id, data.expert_id, actor=user, addr=addr)
+
+    @get("/bids", guards=[expert], operation_id="ReadBidsForEvaluation")
+    async def bids(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                   lot_id: UUID) -> list[BidView]:
+        return await services.read_bids(conn, clock, lot_id, user=user, addr=addr)
+
+    @get("/bids/{bid_id:uuid}/attachments/{sha256:str}", guards=[expert], operation_id="DownloadBidAttachment")
+    async def attachment(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
+                         addr: str | None, lot_id: UUID, bid_id: UUID, sha256: str) -> Response[bytes]:
+        name, data = await services.download_attachment(conn, clock, lot_id, bid_id, sha256, user=user,
+                                                        blobs=blob_store(settings), addr=addr)
+        return Response(data, media_type="application/octet-stream",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"})
+
+    @get("/sheet", guards=[expert], operation_id="MySheet")
+    async def my_sheet(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> dict[str, Any]:
+        return await services.my_sheet(conn, lot_id, user=user)
+
+    @put("/sheet", guards=[expert], operation_id="SaveSheet")
+    async def save_sheet(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                         data: SheetIn) -> dict[str, Any]:
+        return await services.save_sheet(conn, clock, lot_id, data, user=user, addr=addr)
+
+    @post("/sheet/submit", guards=[expert], operation_id="SubmitSheet", status_code=200)
+    async def submit_sheet(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                           lot_id: UUID) -> dict[str, Any]:
+        return await services.submit_sheet(conn, clock, lot_id, user=user, addr=addr)
+
+    @get("/table", guards=[viewers], operation_id="EvaluationTable")
+    async def table(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> dict[str, Any]:
+        return await services.committee_table(conn, lot_id, user=user)
+
+    @post("/flags/{flag_id:uuid}/answer", guards=[expert], operation_id="AnswerFlag", status_code=200)
+    async def answer_flag(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                          lot_id: UUID, flag_id: UUID, data: FlagAnswerIn) -> dict[str, Any]:
+        return await services.answer_flag(conn, clock, lot_id, flag_id, data, user=user, addr=addr)
+
+    @post("/reject", guards=[expert], operation_id="RejectAllBids", status_code=200)
+    async def reject(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                     data: RejectIn) -> dict[str, Any]:
+        return await services.reject_all(conn, clock, lot_id, data.reason, user=user, addr=addr)
+
+    @post("/report", guards=[expert], operation_id="DraftReport", status_code=200)
+    async def draft_report(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                           lot_id: UUID) -> dict[str, Any]:
+        return await services.draft_report(conn, clock, lot_id, user=user, addr=addr)
+
+    @post("/report/confirmation", guards=[expert], operation_id="ConfirmReport", status_code=200)
+    async def confirm_report(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
+                             addr: str | None, lot_id: UUID, data: ConfirmIn) -> dict[str, Any]:
+        return await services.confirm_report(conn, clock, lot_id, data, user=user, settings=settings, addr=addr)
+
+    @get("/report.pdf", guards=[viewers], operation_id="EvaluationReportPdf")
+    async def report_pdf(self, conn: asyncpg.Connection, settings: Settings, user: User,
+                         lot_id: UUID) -> Response[bytes]:
+        return _pdf(await services.report_pdf(conn, lot_id, user=user, settings=settings), f"report-{lot_id}.pdf")
+
+
+class AwardController(Controller):
+    path = "/api/lots/{lot_id:uuid}"
+    tags = ["award"]
+
+    @post("/publicity", guards=[agency], operation_id="PublishCandidates", status_code=200)
+    async def publish(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                      data: PublicityIn) -> dict[str, Any]:
+        return await services.publish_candidates(conn, clock, lot_id, data, actor=user, addr=addr)
+
+    @get("/publicity", opt=PUBLIC, operation_id="GetCandidates")
+    async def publicity(self, conn: asyncpg.Connection, lot_id: UUID) -> Publicity:
+        return await repo.get_publicity(conn, lot_id)
+
+    @post("/publicity/objections", guards=[requires(Role.BIDDER)], operation_id="FileResultObjection",
+          status_code=201)
+    async def object(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                     data: ObjectionIn) -> dict[str, Any]:
+        return await services.file_objection(conn, clock, lot_id, data, user=user, addr=addr)
+
+    @post("/publicity/objections/{objection_id:uuid}/answer", guards=[agency], operation_id="AnswerResultObjection",
+          status_code=200)
+    async def answer(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                     objection_id: UUID, data: ObjectionAnswerIn) -> dict[str, Any]:
+        return await services.answer_objection(conn, clock, lot_id, objection_id, data, actor=user, addr=addr)
+
+    @post("/award", guards=[agency], operation_id="IssueAward", status_code=200)
+    async def award(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User, addr: str | None,
+                    lot_id: UUID, data: AwardIn) -> dict[str, Any]:
+        return await services.issue_award(conn, clock, lot_id, data, actor=user, settings=settings, addr=addr)
+
+    @get("/award/notice.pdf", guards=[signed_in], operation_id="MyAwardNotice")
+    async def notice(self, conn: asyncpg.Connection, settings: Settings, user: User, lot_id: UUID) -> Response[bytes]:
+        return _pdf(await services.notice_pdf(conn, lot_id, user=user, settings=settings), f"notice-{lot_id}.pdf")
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+def _routes() -> list[Any]:
+    from evaluation.pages import PAGES
+
+    return [EvaluationController, AwardController, *PAGES]
+
+
+ROUTES = _routes()

@@ -1,0 +1,135 @@
+"""Pages (zh-CN/en): the expert's evaluation desk, the committee summary (chair), the agency's publicity and award
+page, and the public candidates page. Buttons call the JSON API with the page's cookie and reload."""
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from litestar import Request, get
+from litestar.response import Template
+
+from evaluation import repository as repo
+from evaluation import services
+from evaluation.errors import ScoresHidden
+from evaluation.scoring import REASON_CODES
+from trading.accounts.guards import PUBLIC, requires
+from trading.accounts.schemas import Role, User
+from trading.clock import Clock
+from trading.pages import page_context, register_labels
+
+register_labels({
+    "ev.desk.title": ("评标工作台", "Evaluation desk"),
+    "ev.summary.title": ("评标汇总", "Evaluation summary"),
+    "ev.award.title": ("中标候选人公示与定标", "Publicity and award"),
+    "ev.candidates.title": ("中标候选人公示", "Candidates for award"),
+    "ev.declaration": ("回避声明", "Declaration of no conflict of interest"),
+    "ev.declaration.text": ("本人承诺与本标段各投标人不存在利害关系，将独立、客观、公正地评审。",
+                            "I declare that I have no interest in any bidder of this lot and will evaluate "
+                            "independently, objectively and fairly."),
+    "ev.conflict": ("我与投标人存在利害关系，申请回避", "I have a conflict of interest and withdraw"),
+    "ev.statement": ("说明", "Statement"),
+    "ev.sign": ("签署", "Sign"),
+    "ev.bidder": ("投标人", "Bidder"),
+    "ev.price": ("投标报价", "Price"),
+    "ev.duration": ("工期（天）", "Duration (days)"),
+    "ev.attachments": ("附件", "Attachments"),
+    "ev.criteria": ("资格/符合性审查", "Qualification review"),
+    "ev.items": ("评分项", "Scored items"),
+    "ev.pass": ("通过", "Pass"),
+    "ev.fail": ("不通过", "Fail"),
+    "ev.comment": ("评语", "Comment"),
+    "ev.max": ("满分", "Max"),
+    "ev.points": ("得分", "Points"),
+    "ev.save": ("保存", "Save"),
+    "ev.submit": ("提交评分", "Submit scores"),
+    "ev.submitted": ("已提交，评分已锁定", "Submitted; your scores are locked"),
+    "ev.waiting": ("等待全体专家提交后显示汇总表", "The table is shown once every member has submitted"),
+    "ev.rank": ("排名", "Rank"),
+    "ev.total": ("总分", "Total"),
+    "ev.price_score": ("价格分", "Price score"),
+    "ev.technical": ("技术分（加权）", "Technical (weighted)"),
+    "ev.valid": ("有效", "Valid"),
+    "ev.invalid": ("否决", "Rejected"),
+    "ev.flags": ("异常评分提示", "Outlier flags"),
+    "ev.confirm_score": ("确认原分", "Confirm score"),
+    "ev.revise": ("修改为", "Revise to"),
+    "ev.reason": ("理由", "Reason"),
+    "ev.draft_report": ("生成评标报告", "Draft the report"),
+    "ev.agree": ("同意报告", "I agree"),
+    "ev.dissent": ("提出不同意见", "Record a dissent"),
+    "ev.report_pdf": ("评标报告 PDF", "Report PDF"),
+    "ev.status": ("状态", "Status"),
+    "ev.publish": ("发布中标候选人公示", "Publish the candidates"),
+    "ev.contact": ("异议联系方式", "Objection contact"),
+    "ev.days": ("公示天数", "Days"),
+    "ev.objections": ("异议", "Objections"),
+    "ev.answer": ("答复", "Answer"),
+    "ev.upheld": ("异议成立", "Upheld"),
+    "ev.issue_award": ("发出中标通知书", "Issue the award notice"),
+    "ev.period": ("公示期", "Publicity period"),
+    "ev.none": ("暂无", "None"),
+    "ev.remaining": ("尚未完成的评审项", "Items still to score"),
+    "ev.chair": ("评标委员会负责人", "Chair"),
+    "ev.vote": ("推选", "Vote"),
+})
+
+expert = requires(Role.EXPERT)
+agency = requires(Role.AGENCY, Role.ADMIN)
+viewers = requires(Role.EXPERT, Role.AGENCY, Role.REGULATOR, Role.ADMIN)
+
+
+@get("/evaluation/lots/{lot_id:uuid}/desk", guards=[expert], include_in_schema=False)
+async def desk_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, clock: Clock, user: User,
+                    addr: str | None, lot_id: UUID) -> Template:
+    ev = await repo.get_evaluation(conn, lot_id)
+    member = await services._member(conn, lot_id, user, clock)
+    declared = await repo.find_declaration(conn, lot_id, member.expert_id) is not None
+    scheme = await services.get_scheme(conn, lot_id)
+    bids, sheet, scores, marks = [], None, {}, {}
+    if declared and ev.status in ("scoring", "review", "report"):
+        bids = await services.read_bids(conn, clock, lot_id, user=user, addr=addr)
+        sheet = await services.my_sheet(conn, lot_id, user=user)
+        scores = {(s["bid_id"], s["item_id"]): s for s in sheet["scores"]}
+        marks = {(m["bid_id"], m["criterion_id"]): m for m in sheet["marks"]}
+    return Template("evaluation/desk.html", context=page_context(
+        request, lot_id=lot_id, ev=ev, member=member, declared=declared, scheme=scheme, bids=bids, sheet=sheet,
+        scores=scores, marks=marks, reasons=REASON_CODES))
+
+
+@get("/evaluation/lots/{lot_id:uuid}/summary", guards=[viewers], include_in_schema=False)
+async def summary_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, user: User,
+                       lot_id: UUID) -> Template:
+    ev = await repo.get_evaluation(conn, lot_id)
+    member = await repo.find_active_member_by_user(conn, lot_id, user.id)
+    try:
+        table = await services.committee_table(conn, lot_id, user=user)
+    except ScoresHidden:
+        table = None
+    statuses = await repo.list_sheet_statuses(conn, lot_id)
+    members = await repo.list_members(conn, lot_id, active_only=True)
+    confirmations = await repo.list_confirmations(conn, lot_id)
+    return Template("evaluation/summary.html", context=page_context(
+        request, lot_id=lot_id, ev=ev, member=member, table=table, reasons=REASON_CODES,
+        submitted=sum(1 for m in members if statuses.get(m.expert_id) == "submitted"), size=ev.committee_size,
+        members=members, confirmed=member is not None and member.expert_id in confirmations,
+        is_chair=member is not None and ev.chair_expert_id == member.expert_id))
+
+
+@get("/evaluation/lots/{lot_id:uuid}/award", guards=[agency], include_in_schema=False)
+async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, clock: Clock, user: User,
+                     lot_id: UUID) -> Template:
+    ev = await repo.get_evaluation(conn, lot_id)
+    return Template("evaluation/award.html", context=page_context(
+        request, lot_id=lot_id, ev=ev, publicity=await repo.find_publicity(conn, lot_id), now=clock.now(),
+        objections=await repo.list_objections(conn, lot_id), notices=await repo.list_notices(conn, lot_id),
+        report=await repo.find_report(conn, lot_id)))
+
+
+@get("/candidates/{lot_id:uuid}", opt=PUBLIC, include_in_schema=False)
+async def candidates_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, lot_id: UUID) -> Template:
+    return Template("evaluation/candidates.html", context=page_context(
+        request, lot_id=lot_id, publicity=await repo.get_publicity(conn, lot_id)))
+
+
+PAGES = [desk_page, summary_page, award_page, candidates_page]
