@@ -3,14 +3,19 @@
 `append_entry` is the one function every package calls to witness a state change. It runs inside the
 caller's transaction, so the change and its entry commit or roll back together.
 
-Two round trips per call: `records_begin_append` takes the single-writer advisory lock (held until the
-transaction ends, so sequence numbers have no gaps even with several app processes) and returns the tree
-head; one statement then inserts the entries, the complete subtree hashes they finish, and the new head.
-The entry bytes are encoded once here and stored exactly as hashed.
+Every append holds the single-writer advisory lock until its transaction ends, so sequence numbers have no
+gaps even with several app processes. A connection remembers the head after its append (size, frontier,
+root, the chain ends of the tenders it touched); its next append is then one statement, which takes the
+lock, checks that the stored head still has the remembered size and root, and only then inserts the
+entries, the complete subtree hashes they finish and the new head. If the log moved (another writer, a
+rolled-back transaction), nothing is written and the append starts again from the head read under the
+lock (`records_begin_one` / `records_begin_append`). The entry bytes are encoded once and stored exactly
+as hashed.
 """
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -76,23 +81,77 @@ def format_time(when: datetime) -> str:
 
 _encoder = msgspec.json.Encoder()
 
+# One statement: take the single-writer lock (before the head's row lock, as every writer does, so the two
+# never deadlock), move the head from the state the writer computed on (its root is the guard: if the log
+# moved meanwhile, nothing is written and the writer starts again from a fresh head), insert the entries and
+# the complete subtree hashes they finish.
 _INSERT = """
-WITH e AS (
+WITH l AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock($17)
+), h AS (
+    UPDATE log_head SET size = $12, frontier = $13, root = $14
+    WHERE id AND size = $15 AND root = $16 AND EXISTS (SELECT 1 FROM l)
+    RETURNING 1
+), e AS (
     INSERT INTO log_entries (seq, tag, tender_id, lot_id, actor, time, entry, leaf_hash)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[],
                          $7::bytea[], $8::bytea[])
+    WHERE EXISTS (SELECT 1 FROM h)
 ), n AS (
     INSERT INTO log_nodes (level, idx, hash)
     SELECT * FROM unnest($9::smallint[], $10::bigint[], $11::bytea[])
+    WHERE EXISTS (SELECT 1 FROM h)
 )
-UPDATE log_head SET size = $12, frontier = $13, root = $14 WHERE id
+SELECT count(*) FROM h
 """
+
+
+class _Head:
+    """What a connection knows of the log after its last append: valid exactly while the stored head still
+    has this size and root (the root commits to every entry, so equal roots mean the same log)."""
+
+    __slots__ = ("frontier", "root", "origin", "last", "lots")
+
+    def __init__(self, frontier: Frontier, root: bytes, origin: str | None) -> None:
+        self.frontier = frontier
+        self.root = root
+        self.origin = origin
+        self.last: dict[UUID, int | None] = {}      # tender → seq of its latest entry
+        self.lots: dict[UUID, UUID | None] = {}     # lot → tender
+
+
+_HEADS: weakref.WeakKeyDictionary[Any, _Head] = weakref.WeakKeyDictionary()
+_MAX_ATTEMPTS = 8
 
 
 def _uuid(value: Any) -> UUID | None:
     if value is None or value == "":
         return None
     return value if isinstance(value, UUID) else UUID(str(value))
+
+
+async def _locked_head(conn: asyncpg.Connection, tenders: list[UUID | None], lots: list[UUID | None]) -> _Head:
+    """Take the single-writer lock and read the head (and the tenders' chain ends) with a fresh snapshot."""
+    if len(tenders) == 1:
+        r = await conn.fetchrow("SELECT * FROM records_begin_one($1, $2, $3)", LOG_WRITER_LOCK, tenders[0], lots[0])
+        head = _Head(Frontier(r["size"], r["frontier"]), bytes(r["root"]), r["origin"])
+        pairs = [(r["tender"], r["prev"])]
+    else:
+        r = await conn.fetchrow("SELECT * FROM records_begin_append($1, $2, $3)", LOG_WRITER_LOCK, tenders, lots)
+        root = await conn.fetchval("SELECT root FROM log_head WHERE id")
+        head = _Head(Frontier(r["size"], r["frontier"]), bytes(root), r["origin"])
+        pairs = list(zip(r["tenders"], r["prevs"]))
+    _learn(head, tenders, lots, pairs)
+    return head
+
+
+def _learn(head: _Head, tenders: list[UUID | None], lots: list[UUID | None],
+           pairs: list[tuple[UUID | None, int | None]]) -> None:
+    for t, lot, (tender, prev) in zip(tenders, lots, pairs):
+        if t is None and lot is not None:
+            head.lots[lot] = tender
+        if tender is not None and tender not in head.last:
+            head.last[tender] = prev
 
 
 async def append_entries(conn: asyncpg.Connection, clock: Clock, drafts: Sequence[Draft], *,
@@ -105,12 +164,38 @@ async def append_entries(conn: asyncpg.Connection, clock: Clock, drafts: Sequenc
     tags = [Tag(d.tag) for d in drafts]
     tenders_in = [_uuid(d.tender_id) for d in drafts]
     lots = [_uuid(d.lot_id) for d in drafts]
-    head = await conn.fetchrow("SELECT * FROM records_begin_append($1, $2, $3)", LOG_WRITER_LOCK, tenders_in, lots)
-    frontier = Frontier(head["size"], head["frontier"])
-    origin = origin or head["origin"] or DEFAULT_ORIGIN
+    key = getattr(conn, "_con", conn)
+    head = _HEADS.get(key)
+    for attempt in range(_MAX_ATTEMPTS):
+        if head is None:
+            head = await _locked_head(conn, tenders_in, lots)
+        else:
+            unknown = [i for i, (t, lot) in enumerate(zip(tenders_in, lots))
+                       if (t is not None and t not in head.last) or (t is None and lot is not None
+                                                                       and lot not in head.lots)]
+            if unknown:
+                ts = [tenders_in[i] for i in unknown]
+                ls = [lots[i] for i in unknown]
+                rows = await conn.fetch("SELECT * FROM records_lookup($1, $2)", ts, ls)
+                _learn(head, ts, ls, [(r["tender"], r["prev"]) for r in rows])
+        result = await _try_append(conn, clock, head, drafts, tags, tenders_in, lots, origin)
+        if result is not None:
+            _HEADS[key] = result[0]
+            return result[1]
+        head = None  # the log moved: start again from the locked head
+        _HEADS.pop(key, None)
+    raise RuntimeError(f"could not append to the log after {_MAX_ATTEMPTS} attempts")
+
+
+async def _try_append(conn: asyncpg.Connection, clock: Clock, head: _Head, drafts: Sequence[Draft], tags: list[Tag],
+                      tenders_in: list[UUID | None], lots: list[UUID | None], origin: str | None
+                      ) -> tuple[_Head, list[Appended]] | None:
+    frontier = head.frontier.copy()
+    old_size, old_root = frontier.size, head.root
+    log_origin = origin or head.origin or DEFAULT_ORIGIN
     now = clock.now()
     when = format_time(now)
-    last_of_tender: dict[UUID, int | None] = {}
+    last = dict(head.last)
     cols: list[list[Any]] = [[] for _ in range(8)]
     n_level: list[int] = []
     n_idx: list[int] = []
@@ -118,13 +203,13 @@ async def append_entries(conn: asyncpg.Connection, clock: Clock, drafts: Sequenc
     out: list[Appended] = []
     for i, d in enumerate(drafts):
         seq = frontier.size
-        tender = head["tenders"][i]
+        tender = tenders_in[i] if tenders_in[i] is not None else head.lots.get(lots[i]) if lots[i] else None
         prev = None
         if tender is not None:
-            prev = last_of_tender[tender] if tender in last_of_tender else head["prevs"][i]
-            last_of_tender[tender] = seq
+            prev = last.get(tender)
+            last[tender] = seq
         entry = Entry(
-            v=ENTRY_VERSION, origin=origin, seq=seq, prev=prev, time=when, tag=str(tags[i]),
+            v=ENTRY_VERSION, origin=log_origin, seq=seq, prev=prev, time=when, tag=str(tags[i]),
             tender=str(tender) if tender else None, lot=str(lots[i]) if lots[i] else None,
             actor=str(d.actor) if d.actor else None, addr=d.addr, body=d.body or {},
         )
@@ -139,8 +224,14 @@ async def append_entries(conn: asyncpg.Connection, clock: Clock, drafts: Sequenc
         for col, value in zip(cols, (seq, str(tags[i]), tender, lots[i], entry.actor, now, data, lh)):
             col.append(value)
         out.append(Appended(seq=seq, leaf_hash=lh, entry=data))
-    await conn.execute(_INSERT, *cols, n_level, n_idx, n_hash, frontier.size, frontier.hashes, frontier.root())
-    return out
+    root = frontier.root()
+    moved = await conn.fetchval(_INSERT, *cols, n_level, n_idx, n_hash, frontier.size, frontier.hashes, root,
+                                old_size, old_root, LOG_WRITER_LOCK)
+    if not moved:
+        return None
+    new = _Head(frontier, root, head.origin)
+    new.last, new.lots = last, head.lots
+    return new, out
 
 
 async def append_entry(

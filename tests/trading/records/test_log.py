@@ -104,3 +104,74 @@ async def test_sign_checkpoint_in_transaction_covers_the_new_entry(conn, clock, 
     cp = await sign_checkpoint(conn, clock, settings, reason="deadline")
     assert cp.tree_size == a.seq + 1 and cp.reason == "deadline"
     open_note(cp.note, [platform_verifier_key(settings)])
+
+
+async def _assert_log_sound(pool):
+    """Seqs gap-free, head root = RFC 9162 root of all leaves, every stored node equals its recomputation."""
+    async with pool.acquire() as c:
+        rows = await c.fetch("SELECT seq, entry, leaf_hash FROM log_entries ORDER BY seq")
+        assert [r["seq"] for r in rows] == list(range(len(rows)))
+        leaves = [merkle.hash_leaf(bytes(r["entry"])) for r in rows]
+        assert leaves == [bytes(r["leaf_hash"]) for r in rows]
+        head = await c.fetchrow("SELECT size, root FROM log_head")
+        assert head["size"] == len(rows) and bytes(head["root"]) == merkle.root_from_leaf_hashes(leaves)
+        expected = {}
+        f = merkle.Frontier()
+        for h in leaves:
+            for level, idx, node in f.append(h):
+                expected[(level, idx)] = node
+        stored = {(r["level"], r["idx"]): bytes(r["hash"]) for r in await c.fetch("SELECT * FROM log_nodes")}
+        assert stored == expected
+        prev_of = {}
+        for r in rows:
+            e = msgspec.json.decode(bytes(r["entry"]))
+            if e["tender"]:
+                assert e["prev"] == prev_of.get(e["tender"])
+                prev_of[e["tender"]] = e["seq"]
+
+
+async def test_remembered_head_survives_other_writers_and_rollbacks(pool, clock):
+    t = uuid.uuid4()
+    async with pool.acquire() as a, pool.acquire() as b:
+        async with a.transaction():
+            await append_entry(a, clock, Tag.WITNESS_NOTE_ADD, tender_id=t)
+        async with b.transaction():  # a's remembered head is now stale
+            await append_entry(b, clock, Tag.WITNESS_NOTE_ADD, tender_id=t)
+        async with a.transaction():
+            x = await append_entry(a, clock, Tag.WITNESS_NOTE_ADD, tender_id=t)
+        assert x.seq == 2 and msgspec.json.decode(x.entry)["prev"] == 1
+        with pytest.raises(RuntimeError):  # a remembers an append that is rolled back
+            async with a.transaction():
+                await append_entry(a, clock, Tag.WITNESS_NOTE_ADD, tender_id=t)
+                raise RuntimeError("rolled back")
+        async with b.transaction():  # same size as a's phantom head, different content
+            await append_entry(b, clock, Tag.ACCOUNT_LOGIN_FAIL)
+        async with a.transaction():
+            y = await append_entry(a, clock, Tag.WITNESS_NOTE_ADD, tender_id=t)
+            async with a.transaction():  # a savepoint that commits
+                await append_entry(a, clock, Tag.WITNESS_NOTE_ADD, tender_id=t)
+            try:  # a savepoint rolled back after its append
+                async with a.transaction():
+                    await append_entry(a, clock, Tag.WITNESS_NOTE_ADD, tender_id=t)
+                    raise RuntimeError("savepoint rolled back")
+            except RuntimeError:
+                pass
+            z = await append_entry(a, clock, Tag.WITNESS_NOTE_ADD, lot_id=None, tender_id=t)
+        assert y.seq == 4 and z.seq == 6
+    await _assert_log_sound(pool)
+
+
+async def test_many_interleaved_writers_keep_the_tree_sound(pool, clock):
+    tenders = [uuid.uuid4() for _ in range(3)]
+
+    async def writer(k):
+        async with pool.acquire() as c:
+            for i in range(6):
+                async with c.transaction():
+                    await append_entry(c, clock, Tag.WITNESS_NOTE_ADD, tender_id=tenders[(k + i) % 3])
+                    if (k + i) % 4 == 0:
+                        await append_entries(c, clock, [Draft(tag=Tag.ACCOUNT_LOGIN_FAIL), Draft(
+                            tag=Tag.WITNESS_NOTE_ADD, tender_id=tenders[i % 3])])
+
+    await asyncio.gather(*[writer(k) for k in range(5)])
+    await _assert_log_sound(pool)
