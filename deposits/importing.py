@@ -13,6 +13,7 @@ imports at tens of thousands of entries a second with bounded memory.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, time
 from pathlib import Path
@@ -100,6 +101,8 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                                             actor=actor, now=now)
     await repo.create_import_tmp(conn)
     stmt_ids: dict[int, UUID] = {}
+    parsed_stmts: dict[int, ParsedStatement] = {}
+    flow: dict[int, int] = defaultdict(int)
     notes: list[str] = []
     occurrences: dict[str, int] = {}
     batch: list[tuple] = []
@@ -107,6 +110,8 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
     n = 0
     for item in parse_file(f, tz=tz, legacy_encoding=bank.legacy_encoding):
         if isinstance(item, ParsedTxn):
+            if item.status == "BOOK":
+                flow[item.stmt_seq] += item.amount_fen if item.direction == "CRDT" else -item.amount_fen
             counted_at, precision = counted_time(item, bank.time_basis, tz)
             batch.append((n, transaction_key(item, occurrences), item.content_hash(), stmt_ids[item.stmt_seq],
                           item.account, item.direction, item.amount_fen, item.currency, item.status, item.reversal,
@@ -121,6 +126,7 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                     progress(n)
         elif isinstance(item, ParsedStatement):
             stmt_ids[item.seq] = await _statement(conn, clock, bank, file_id, item, notes)
+            parsed_stmts[item.seq] = item
         else:
             summary = item
     if batch:
@@ -138,6 +144,19 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                 f"message {summary.msg_id} was already imported from {other['filename']} ({other['sha256'][:12]}…) "
                 f"with other content; a person must compare the two files", msg_id=summary.msg_id)
     notes.extend(summary.notes)
+    for seq, st in parsed_stmts.items():
+        # The statement's own arithmetic: opening + booked entries = closing; a bank file that does not add up
+        # is imported (the bank booked those entries) but raised for a person.
+        if st.opening_fen is None or st.closing_fen is None or st.opening_currency != st.closing_currency:
+            continue
+        expected = st.opening_fen + flow[seq]
+        if expected != st.closing_fen:
+            notes.append(f"{st.stmt_id}: balance_mismatch: opening {st.opening_fen} + entries {flow[seq]} "
+                         f"= {expected} <> closing {st.closing_fen}")
+            await repo.raise_issue(conn, "statement_arithmetic", f"{bank.code}:{st.account}:{st.stmt_id}:"
+                                   f"{st.legal_seq or ''}:{st.page or ''}",
+                                   {"file": str(file_id), "opening_fen": st.opening_fen, "entries_fen": flow[seq],
+                                    "closing_fen": st.closing_fen}, now)
     merged = await repo.merge_import_tmp(conn, bank_id=bank.id, file_id=file_id, now=now)
     await repo.link_reversals(conn, file_id)
     await repo.post_import_journals(conn, bank, file_id, now)

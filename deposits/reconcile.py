@@ -96,21 +96,21 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
     if changes:
         await conn.execute("""DROP TABLE IF EXISTS deposit_match_tmp;
             CREATE TEMP TABLE deposit_match_tmp (txn_id bigint, requirement_id uuid, counts boolean, flags text[],
-                                                 detail jsonb, before jsonb) ON COMMIT DROP""")
+                                                 detail text, before text) ON COMMIT DROP""")
         await conn.copy_records_to_table("deposit_match_tmp", records=[
-            (new.txn_id, new.requirement_id, new.counts, list(new.flags), new.detail,
-             msgspec.to_builtins(old) if old is not None else None) for old, new in changes],
+            (new.txn_id, new.requirement_id, new.counts, list(new.flags), msgspec.json.encode(new.detail).decode(),
+             msgspec.json.encode(old).decode() if old is not None else None) for old, new in changes],
             columns=("txn_id", "requirement_id", "counts", "flags", "detail", "before"))
         await conn.execute(
             """INSERT INTO deposit_matches (txn_id, requirement_id, counts, flags, detail, run_id, rule_version)
-               SELECT txn_id, requirement_id, counts, flags, detail, $1, $2 FROM deposit_match_tmp
+               SELECT txn_id, requirement_id, counts, flags, detail::jsonb, $1, $2 FROM deposit_match_tmp
                ON CONFLICT (txn_id) DO UPDATE SET requirement_id = EXCLUDED.requirement_id,
                    counts = EXCLUDED.counts, flags = EXCLUDED.flags, detail = EXCLUDED.detail,
                    run_id = EXCLUDED.run_id, rule_version = EXCLUDED.rule_version""", run_id, rule_version)
         await conn.execute(
             """INSERT INTO deposit_match_history (run_id, txn_id, before, after)
-               SELECT $1, txn_id, before, jsonb_build_object('requirement_id', requirement_id, 'counts', counts,
-                      'flags', flags, 'detail', detail) FROM deposit_match_tmp""", run_id)
+               SELECT $1, txn_id, before::jsonb, jsonb_build_object('requirement_id', requirement_id,
+                      'counts', counts, 'flags', flags, 'detail', detail::jsonb) FROM deposit_match_tmp""", run_id)
         await _move_money(conn, run_id, changes, meta, now)
     await _store_requirement_flags(conn, run_id, req_results)
     frozen = await freeze_due(conn, clock, req_results, rule_version)

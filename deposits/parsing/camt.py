@@ -282,9 +282,13 @@ def _entry(r: _Reader, ntry, stmt: ParsedStatement, index: int) -> list[ParsedTx
 
 
 def _detail(r: _Reader, tx, stmt: ParsedStatement, base: dict, where: str) -> ParsedTxn:
-    credit = base["direction"] == "CRDT"
+    # A reversal repeats the parties of the transaction it reverses: a reversed credit still names the
+    # original payer as Dbtr. Fall back to the entry's own direction when that side is empty.
+    credit = (base["direction"] == "CRDT") != base["reversal"]
     other = "Dbtr" if credit else "Cdtr"
     own = "Cdtr" if credit else "Dbtr"
+    if base["reversal"] and not (r.party_name(tx, f"RltdPties/{other}") or r.account(tx, f"RltdPties/{other}Acct")):
+        other, own = own, other
     accepted = r.text(tx, "RltdDts/AccptncDtTm")
     bank_ref = r.text(tx, "Refs/AcctSvcrRef")
     return ParsedTxn(
