@@ -301,7 +301,7 @@ async def list_public_tenders(conn, *, now: datetime, q: str | None, region: str
         "SELECT t.id, t.code, t.title, t.regime, t.procurement_type, t.region, t.status, t.publish_at,"
         " t.bid_deadline, count(*) OVER () AS total"
         " FROM tenders t"
-        " WHERE t.status <> 'draft'"
+        " WHERE t.publish_at IS NOT NULL"
         " AND ($1::text IS NULL OR t.title ILIKE $1 OR t.code ILIKE $1)"
         " AND ($2::text IS NULL OR t.region LIKE $2 || '%')"
         " AND ($3::text IS NULL OR t.procurement_type = $3)"
@@ -315,7 +315,7 @@ async def list_public_tenders(conn, *, now: datetime, q: str | None, region: str
     total = rows[0]["total"] if rows else 0
     if not rows and offset:
         total = await conn.fetchval(
-            "SELECT count(*) FROM tenders t WHERE t.status <> 'draft'"
+            "SELECT count(*) FROM tenders t WHERE t.publish_at IS NOT NULL"
             " AND ($1::text IS NULL OR t.title ILIKE $1 OR t.code ILIKE $1)"
             " AND ($2::text IS NULL OR t.region LIKE $2 || '%')"
             " AND ($3::text IS NULL OR t.procurement_type = $3)"

@@ -162,7 +162,8 @@ def can_see_draft(user: User | None, tender: Tender) -> bool:
 async def visible_tender(conn: asyncpg.Connection, tender_id: UUID, user: User | None) -> Tender:
     """The tender if `user` may see it: drafts exist only for their agency (404 for everyone else)."""
     tender = await repo.get_tender(conn, tender_id)
-    if tender.status == "draft" and not can_see_draft(user, tender):
+    # A draft (or a draft cancelled before publication) exists only for its agency.
+    if tender.publish_at is None and not can_see_draft(user, tender):
         raise TenderNotFound(f"tender {tender_id} not found")
     return tender
 

@@ -84,3 +84,11 @@ async def test_list_page_in_chinese_and_english(client, clock, factory, pool, ag
     assert r.status_code == 422
     r = await client.get("/", follow_redirects=False)
     assert r.status_code in (301, 302, 303, 307) and r.headers["location"].startswith("/tenders")
+
+
+async def test_cancelled_draft_stays_invisible(client, clock, agency):
+    t = await agency.create(client, clock)
+    r = await client.post(f"/api/tenders/{t['id']}/cancel", headers=agency.headers, json={"reason": "立项撤销"})
+    assert r.status_code == 200, r.text
+    assert (await client.get(f"/api/tenders/{t['id']}")).status_code == 404
+    assert (await client.get("/api/tenders", params={"status": "cancelled"})).json()["total"] == 0
