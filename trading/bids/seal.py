@@ -22,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import queue
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
@@ -399,18 +401,53 @@ class Sealed(msgspec.Struct, frozen=True):
 
 
 class _HashingSink:
-    def __init__(self, dst: BinaryIO, progress: Callable[[int], object] | None) -> None:
+    """Hashes (SHA-256 → ct_sha256) and writes the ciphertext on a worker thread: hashlib and file I/O release
+    the GIL, so hashing runs alongside encryption. A bounded queue keeps memory at a few segments."""
+
+    DEPTH = 4
+
+    def __init__(self, dst: BinaryIO, progress: Callable[[int], object] | None, threaded: bool = True) -> None:
         self.dst = dst
         self.h = hashlib.sha256()
         self.n = 0
         self.progress = progress
+        self._err: BaseException | None = None
+        self._q: queue.Queue | None = queue.Queue(maxsize=self.DEPTH) if threaded else None
+        if self._q is not None:
+            self._thread = threading.Thread(target=self._run, name="seal-sink", daemon=True)
+            self._thread.start()
 
-    def __call__(self, data) -> None:
+    def _consume(self, data) -> None:
         self.h.update(data)
         self.dst.write(data)
         self.n += len(data)
         if self.progress:
             self.progress(len(data))
+
+    def _run(self) -> None:
+        assert self._q is not None
+        while (item := self._q.get()) is not None:
+            if self._err is None:
+                try:
+                    self._consume(item)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the sealing thread
+                    self._err = exc
+
+    def __call__(self, data) -> None:
+        if self._q is None:
+            self._consume(data)
+            return
+        if self._err is not None:
+            raise self._err
+        self._q.put(bytes(data))  # a copy: the encryptor reuses its output buffer
+
+    def close(self) -> None:
+        if self._q is not None:
+            self._q.put(None)
+            self._thread.join()
+            self._q = None
+        if self._err is not None:
+            raise self._err
 
 
 def seal(
@@ -439,8 +476,11 @@ def seal(
     dek = os.urandom(DEK_SIZE)
     bid_id = os.urandom(BID_ID_SIZE)
     sink = _HashingSink(dst, progress)
-    with EncryptingWriter(dek, associated_data(c_hash, bid_id), sink) as writer:
-        produce(writer)  # type: ignore[arg-type]
+    try:
+        with EncryptingWriter(dek, associated_data(c_hash, bid_id), sink) as writer:
+            produce(writer)  # type: ignore[arg-type]
+    finally:
+        sink.close()
     shares = split_dek(dek, record.k, [c.x for c in record.custodians])
     envelopes = []
     for c in record.custodians:
@@ -516,24 +556,76 @@ def decrypt_stream(dek: bytes, aad: bytes, src: BinaryIO, dst: BinaryIO,
         raise PayloadCorrupt(str(exc)) from None
 
 
+class _HashingReader:
+    """Reads (and SHA-256s) the ciphertext ahead on a worker thread while the caller decrypts; bounded queue."""
+
+    DEPTH = 4
+
+    def __init__(self, src: BinaryIO, block: int = 1024 * 1024) -> None:
+        self.h = hashlib.sha256()
+        self.n = 0
+        self._q: queue.Queue = queue.Queue(maxsize=self.DEPTH)
+        self._stop = threading.Event()
+        self._err: BaseException | None = None
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+        self._thread = threading.Thread(target=self._run, args=(src, block), name="unseal-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self, src: BinaryIO, block: int) -> None:
+        try:
+            while not self._stop.is_set():
+                b = src.read(block)
+                if not b:
+                    break
+                self.h.update(b)
+                self.n += len(b)
+                self._q.put(b)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the reading thread
+            self._err = exc
+        self._q.put(b"")
+
+    def read(self, size: int = -1) -> bytes:
+        parts = []
+        while size != 0:
+            if self._pos >= len(self._buf):
+                if self._eof:
+                    break
+                self._buf, self._pos = self._q.get(), 0
+                if not self._buf:
+                    self._eof = True
+                    if self._err is not None:
+                        raise self._err
+                    break
+            take = len(self._buf) - self._pos if size < 0 else min(size, len(self._buf) - self._pos)
+            parts.append(self._buf[self._pos:self._pos + take])
+            self._pos += take
+            if size > 0:
+                size -= take
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+
 def unseal(manifest: Manifest, dek: bytes, src: BinaryIO, dst: BinaryIO,
            progress: Callable[[int], object] | None = None) -> int:
     """Check the ciphertext against ct_sha256/ct_len while decrypting it into dst."""
-    h = hashlib.sha256()
-    n = 0
-
-    class _Tee:
-        def read(self, size: int = -1) -> bytes:
-            nonlocal n
-            b = src.read(size)
-            h.update(b)
-            n += len(b)
-            return b
-
-    size = decrypt_stream(dek, associated_data(manifest.ceremony_hash, manifest.bid_id), _Tee(), dst,  # type: ignore[arg-type]
-                          progress)
-    if src.read(1):
-        raise PayloadCorrupt("data follows the last segment")
-    if n != manifest.ct_len or not hmac.compare_digest(h.digest(), manifest.ct_sha256):
+    reader = _HashingReader(src)
+    try:
+        size = decrypt_stream(dek, associated_data(manifest.ceremony_hash, manifest.bid_id), reader,  # type: ignore[arg-type]
+                              dst, progress)
+        if reader.read(1):
+            raise PayloadCorrupt("data follows the last segment")
+    finally:
+        reader.close()
+    if reader.n != manifest.ct_len or not hmac.compare_digest(reader.h.digest(), manifest.ct_sha256):
         raise PayloadCorrupt("the ciphertext does not match the manifest's ct_sha256/ct_len")
     return size
