@@ -25,8 +25,7 @@ async def check(conn: asyncpg.Connection, clock: Clock, *, actor: str | None = N
              FROM deposit_statements s JOIN deposit_banks b ON b.id = s.bank_id
              JOIN deposit_import_files f ON f.id = s.file_id
             WHERE s.kind = 'statement' AND s.closing_fen IS NOT NULL AND s.currency IS NOT NULL
-            ORDER BY s.bank_id, s.account, s.currency, s.closing_date DESC, f.imported_at DESC,
-                     s.legal_seq DESC, s.page DESC""")
+            ORDER BY s.bank_id, s.account, s.currency, s.closing_date DESC, f.imported_at DESC, s.position DESC""")
     for s in latest:
         acct = repo.bank_ledger_account(s["code"], s["account"], s["currency"])
         ledger = await conn.fetchval(

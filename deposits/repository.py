@@ -198,12 +198,12 @@ async def upsert_statement(conn: asyncpg.Connection, bank_id: UUID, file_id: UUI
                            st: ParsedStatement) -> tuple[UUID, bool]:
     row = await conn.fetchrow(
         """INSERT INTO deposit_statements (file_id, bank_id, kind, stmt_id, account, legal_seq, page, currency,
-                opening_fen, opening_date, closing_fen, closing_date, notes)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                opening_fen, opening_date, closing_fen, closing_date, notes, position)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            ON CONFLICT (bank_id, kind, account, stmt_id, legal_seq, page) DO NOTHING RETURNING id""",
         file_id, bank_id, st.kind, st.stmt_id, st.account, st.legal_seq or "", st.page or "",
         st.currency or st.closing_currency or st.opening_currency, st.opening_fen, st.opening_date,
-        st.closing_fen, st.closing_date, st.notes)
+        st.closing_fen, st.closing_date, st.notes, st.seq)
     if row is not None:
         return row["id"], True
     sid = await conn.fetchval(
@@ -309,7 +309,7 @@ async def post_import_journals(conn: asyncpg.Connection, bank: Bank, file_id: UU
     stmts = await conn.fetch(
         """SELECT DISTINCT ON (account, currency) account, currency, opening_fen, opening_date
              FROM deposit_statements WHERE file_id = $1 AND kind = 'statement' AND opening_fen IS NOT NULL
-              AND currency IS NOT NULL ORDER BY account, currency, opening_date, legal_seq, page""", file_id)
+              AND currency IS NOT NULL ORDER BY account, currency, opening_date, position""", file_id)
     for s in stmts:
         acct = bank_ledger_account(bank.code, s["account"], s["currency"])
         key = f"opening:{acct}"
@@ -327,13 +327,15 @@ async def post_import_journals(conn: asyncpg.Connection, bank: Bank, file_id: UU
                                                                          s["currency"], -amount, None)])
     await conn.execute(
         """WITH g AS (
-               SELECT t.account, t.booking_date, t.currency,
+               -- the bank account is the statement's (a virtual sub-account is a sub-ledger of it)
+               SELECT s.account, t.booking_date, t.currency,
                       sum(t.amount_fen) FILTER (WHERE t.direction = 'CRDT') AS cr,
                       sum(t.amount_fen) FILTER (WHERE t.direction = 'DBIT') AS db,
-                      'import:' || $1::text || ':' || t.account || ':' || coalesce(t.booking_date::text, '-')
+                      'import:' || $1::text || ':' || s.account || ':' || coalesce(t.booking_date::text, '-')
                           || ':' || t.currency AS idem_key
                  FROM bank_txns t JOIN deposit_import_new n ON n.id = t.id
-                WHERE t.status = 'BOOK' GROUP BY t.account, t.booking_date, t.currency),
+                 JOIN deposit_statements s ON s.id = t.statement_id
+                WHERE t.status = 'BOOK' GROUP BY s.account, t.booking_date, t.currency),
            j AS (INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
                  SELECT idem_key, 'import', booking_date, 'bank statement import', $3 FROM g RETURNING id, idem_key)
            INSERT INTO ledger_postings (journal_id, account, currency, debit_fen, credit_fen)

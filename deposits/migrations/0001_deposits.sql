@@ -109,6 +109,7 @@ CREATE TABLE deposit_statements (
     closing_fen bigint,
     closing_date date,
     notes text[] NOT NULL DEFAULT '{}',
+    position integer NOT NULL DEFAULT 0,         -- order in its file
     UNIQUE (bank_id, kind, account, stmt_id, legal_seq, page)
 );
 
