@@ -182,3 +182,13 @@ def test_cli_exits_nonzero_and_names_problem(archive, settings, tmp_path):
     out = subprocess.run([sys.executable, "-m", "trading.cli", "verify", str(bad), "-q", "--key",
                           platform_verifier_key(settings)], capture_output=True, text=True)
     assert out.returncode == 1 and "FAILED" in out.stdout and "altered" in out.stdout
+
+
+def test_verifier_imports_nothing_that_needs_a_server():
+    import subprocess
+    import sys
+
+    code = ("import sys, trading.records.verify, trading.records.cli; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'asyncpg', 'litestar', 'uvicorn', 'pgserver'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
