@@ -4,6 +4,7 @@ This is the only module of `trading` that imports the other top-level packages.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -51,84 +52,33 @@ def _route_handlers() -> list[Any]:
     from trading.accounts.pages import PAGES as account_pages
 
     handlers: list[Any] = [health, AuthController, OrganisationController, UserController, *account_pages]
-    for loader in _PACKAGE_ROUTES:
-        handlers.extend(loader())
+    for module in _ROUTE_MODULES:
+        handlers.extend(_optional(module, "ROUTES") or [])
     return handlers
 
 
-def _tenders_routes() -> Sequence[Any]:
+def _optional(module: str, attr: str) -> Any:
+    """`module.attr` if the module exists. A module that exists but fails to import is an error, not a skip."""
     try:
-        from trading.tenders.controllers import ROUTES
-    except ImportError:
-        return []
-    return ROUTES
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module or module.startswith(f"{exc.name}."):
+            return None
+        raise
+    return getattr(mod, attr)
 
 
-def _records_routes() -> Sequence[Any]:
-    try:
-        from trading.records.controllers import ROUTES
-    except ImportError:
-        return []
-    return ROUTES
-
-
-def _bids_routes() -> Sequence[Any]:
-    try:
-        from trading.bids.controllers import ROUTES
-    except ImportError:
-        return []
-    return ROUTES
-
-
-def _opening_routes() -> Sequence[Any]:
-    try:
-        from trading.opening.controllers import ROUTES
-    except ImportError:
-        return []
-    return ROUTES
-
-
-def _deposits_routes() -> Sequence[Any]:
-    try:
-        from deposits.controllers import ROUTES
-    except ImportError:
-        return []
-    return ROUTES
-
-
-def _expert_pool_routes() -> Sequence[Any]:
-    try:
-        from expert_pool.controllers import ROUTES
-    except ImportError:
-        return []
-    return ROUTES
-
-
-def _evaluation_routes() -> Sequence[Any]:
-    try:
-        from evaluation.controllers import ROUTES
-    except ImportError:
-        return []
-    return ROUTES
-
-
-_PACKAGE_ROUTES = [_tenders_routes, _records_routes, _bids_routes, _opening_routes, _deposits_routes,
-                   _expert_pool_routes, _evaluation_routes]
+# Each package exposes ROUTES in its controllers module.
+_ROUTE_MODULES = ("trading.tenders.controllers", "trading.records.controllers", "trading.bids.controllers",
+                  "trading.opening.controllers", "deposits.controllers", "expert_pool.controllers",
+                  "evaluation.controllers")
+# Background tasks: each module's lifespan_hook(app) returns an async context manager living as long as the app.
+_HOOK_MODULES = ("trading.records.background", "trading.opening.background", "deposits.background",
+                 "expert_pool.background", "evaluation.background")
 
 
 def _startup_hooks() -> list[StartupHook]:
-    hooks: list[StartupHook] = []
-    try:
-        from trading.records.background import lifespan_hook as records_hook
-        hooks.append(records_hook)
-    except ImportError:
-        pass
-    try:
-        from trading.opening.background import lifespan_hook as opening_hook
-        hooks.append(opening_hook)
-    except ImportError:
-        pass
-    return hooks
+    return [hook for module in _HOOK_MODULES if (hook := _optional(module, "lifespan_hook")) is not None]
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None, *,
