@@ -9,8 +9,12 @@ import pytest
 
 from expert_pool import services
 from expert_pool.schemas import DrawRequest, ExpertApply, FormerEmployer, QuotaRequest
-from tests.conftest import credit_code
+from tests.conftest import PASSWORD, credit_code
+from trading.accounts import repository as accounts_repo
+from trading.accounts.passwords import hash_password
 from trading.accounts.schemas import Role
+
+_HASH: str | None = None
 
 _seq = itertools.count(1)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -43,9 +47,19 @@ class Experts:
             self._admin = await self.factory.user(Role.ADMIN)
         return self._admin
 
+    async def user(self, name: str | None = None):
+        """An expert-role user. Inserted with a password hash computed once: argon2 per user would dominate."""
+        global _HASH
+        if _HASH is None:
+            _HASH = hash_password(PASSWORD)
+        async with self.factory.pool.acquire() as c:
+            return await accounts_repo.insert_user(
+                c, username=f"expert{next(_seq)}_{secrets.token_hex(3)}", display_name=name or f"专家{next(_seq)}",
+                password_hash=_HASH, roles=[Role.EXPERT], org_id=None, now=self.factory.clock.now())
+
     async def applicant(self, **kw):
         """(user, expert) with a pending application."""
-        user = await self.factory.user(Role.EXPERT, display_name=kw.get("name"))
+        user = await self.user(kw.get("name"))
         async with self.factory.pool.acquire() as c, c.transaction():
             expert = await services.apply_expert(c, self.factory.clock, user, application(**kw))
         return user, expert

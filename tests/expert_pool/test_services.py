@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -27,6 +28,7 @@ from expert_pool.errors import (
 )
 from expert_pool.notify import CollectingSender
 from expert_pool.schemas import ConflictDeclare, Unavailability
+from expert_pool.specialties import classification
 from tests.conftest import credit_code
 from tests.expert_pool.conftest import application, draw_request
 from trading.accounts.schemas import Role
@@ -143,10 +145,10 @@ async def lot(factory):
     return await factory.published_lot()
 
 
-async def _request(pool, clock, lot, **kw):
+async def _request(pool, clock, lot, rules=None, **kw):
     async with pool.acquire() as c, c.transaction():
         return await services.request_draw(c, clock, lot["agency_user"], draw_request(lot["lot_id"], clock, **kw),
-                                           rules=kw.pop("rules", None) or PoolRules())
+                                           rules=rules or PoolRules())
 
 
 async def _draw(pool, clock, lot, agency_value="agency-random-value-0001", rules=None, **kw):
@@ -170,10 +172,37 @@ async def _record(pool, draw_id):
     ({"quotas": (("A0103", 3), ("A0103", 2))}, "two quotas"),
     ({"quotas": (("A0103", 5),), "alternates": 11}, "alternates"),
 ])
-async def test_request_refuses_a_committee_against_article_37(lot, pool, clock, kw, fragment):
+def test_validate_refuses_a_committee_against_article_37(clock, kw, fragment):
+    # 招标投标法 第三十七条: 五人以上单数, 技术、经济等方面的专家不得少于成员总数的三分之二
     with pytest.raises(DrawRequestInvalid) as exc:
-        await _request(pool, clock, lot, **kw)
+        services.validate_request(draw_request(uuid4(), clock, **kw), regime="bidding_law",
+                                  estimated_price_fen=100_000_00, specialties=classification())
     assert fragment in exc.value.message
+
+
+def test_validate_admits_a_lawful_committee(clock):
+    quotas = services.validate_request(draw_request(uuid4(), clock, quotas=(("A0103", 4), ("A0901", 2)), reps=1),
+                                       regime="bidding_law", estimated_price_fen=100_000_00,
+                                       specialties=classification())
+    assert [q.specialty for q in quotas] == ["A0103", "A0901"]
+
+
+def test_validate_refuses_gp_large_budget_below_seven(clock):
+    # 政府采购货物和服务招标投标管理办法 第四十七条: 1000万元以上 → 7人以上单数
+    request = draw_request(uuid4(), clock)
+    with pytest.raises(DrawRequestInvalid) as exc:
+        services.validate_request(request, regime="gov_procurement", estimated_price_fen=10_000_000_00,
+                                  specialties=classification())
+    assert "7 or more" in exc.value.message
+    services.validate_request(request, regime="gov_procurement", estimated_price_fen=9_999_999_99,
+                              specialties=classification())
+    services.validate_request(request, regime="bidding_law", estimated_price_fen=10_000_000_00,
+                              specialties=classification())
+
+
+async def test_request_refuses_an_even_committee_through_the_service(lot, pool, clock):
+    with pytest.raises(DrawRequestInvalid):
+        await _request(pool, clock, lot, quotas=(("A0103", 4),))
 
 
 async def test_request_refuses_unknown_specialty(lot, pool, clock):
@@ -185,16 +214,6 @@ async def test_request_admits_tenderer_representatives_within_a_third(lot, exper
     await experts.pool_of(4)
     view = await _request(pool, clock, lot, quotas=(("A0103", 4),), reps=1, alternates=0)
     assert view.size == 5 and view.tenderer_representatives == 1
-
-
-async def test_request_refuses_gp_large_budget_below_seven(factory, experts, pool, clock):
-    # 政府采购货物和服务招标投标管理办法 第四十七条
-    big = await factory.published_lot(regime="gov_procurement", procurement_type="goods",
-                                      estimated_yuan="12000000.00")
-    await experts.pool_of(5)
-    with pytest.raises(DrawRequestInvalid) as exc:
-        await _request(pool, clock, big, alternates=0)
-    assert "7 or more" in exc.value.message
 
 
 async def test_request_refuses_another_agency(lot, factory, experts, pool, clock):
@@ -317,16 +336,16 @@ async def test_aged_out_expert_is_excluded_at_the_draw(lot, experts, pool, clock
 
 
 async def test_expert_drawn_too_often_for_the_tenderer_is_excluded(factory, experts, pool, clock):
+    rules = PoolRules(tenderer_repeat_limit=2)
     pool_experts = await experts.pool_of(5)
-    first = await factory.published_lot()
-    tenderer = first["tenderer_org"].id
-    lots = [first] + [await factory.published_lot() for _ in range(3)]
+    lots = [await factory.published_lot() for _ in range(3)]
+    tenderer = lots[0]["tenderer_org"].id
     async with pool.acquire() as c:
         for other in lots[1:]:
             await c.execute("UPDATE tenders SET tenderer_org_id = $1 WHERE id = $2", tenderer, other["tender_id"])
 
     async def serve(lot):
-        view = await _draw(pool, clock, lot, alternates=0)
+        view = await _draw(pool, clock, lot, alternates=0, rules=rules)
         async with pool.acquire() as c, c.transaction():
             for m in await repo.list_members(c, view.id):
                 user = next(u for u, e in pool_experts if e.id == m["expert_id"])
@@ -334,18 +353,17 @@ async def test_expert_drawn_too_often_for_the_tenderer_is_excluded(factory, expe
         return view
 
     await serve(lots[0])
-    await serve(lots[1])
-    # two earlier committees for this tenderer: still eligible under the default limit of 3
-    view = await serve(lots[2])
+    # one earlier committee for this tenderer: still eligible under a limit of 2
+    view = await serve(lots[1])
     assert view.exclusions == {}
-    # three: everyone is excluded now — and the refusal says so
+    # two: everyone is excluded now — and the refusal says so
     with pytest.raises(DrawPoolShort):
-        await _request(pool, clock, lots[3], alternates=0)
+        await _request(pool, clock, lots[2], alternates=0, rules=rules)
     # committees more than 12 months old do not count
     async with pool.acquire() as c:
         await c.execute("UPDATE expert_draws SET drawn_at = drawn_at - interval '400 days' WHERE lot_id = $1",
                         lots[0]["lot_id"])
-    view = await _request(pool, clock, lots[3], alternates=0)
+    view = await _request(pool, clock, lots[2], alternates=0, rules=rules)
     assert view.quotas[0].eligible == 5
 
 
