@@ -32,6 +32,13 @@ async def scan_once(pool, clock, settings) -> None:
             await services.run_unsealing(pool, clock, settings, lot_id)
         except Exception:  # noqa: BLE001 - retried next round
             log.exception("unsealing lot %s failed", lot_id)
+    async with pool.acquire() as conn:
+        unstored = await repo.list_lots_with_unstored_attachments(conn)
+    for lot_id in unstored:
+        try:
+            await services.store_attachments(pool, settings, lot_id)
+        except Exception:  # noqa: BLE001 - retried next round
+            log.exception("storing attachments of lot %s failed", lot_id)
 
 
 async def _scanner(app: Any) -> None:

@@ -139,18 +139,35 @@ async def find_bid_on_list(conn: asyncpg.Connection, lot_id: UUID, bid_id: UUID)
                BidToOpen)
 
 
-async def lock_next_ready_bid(conn: asyncpg.Connection, lot_id: UUID, k: int) -> BidToOpen | None:
-    """A pending bid with at least k good shares, locked; bids another worker holds are skipped."""
-    row = await conn.fetchrow(
+async def lock_ready_bids(conn: asyncpg.Connection, lot_id: UUID, k: int, limit: int) -> list[BidToOpen]:
+    """Pending bids with at least k good shares, locked; bids another worker holds are skipped."""
+    rows = await conn.fetch(
         """SELECT b.* FROM opening_bids b
            WHERE b.lot_id = $1 AND b.state = 'pending'
              AND (SELECT count(*) FROM opening_shares s
                   WHERE s.lot_id = b.lot_id AND s.bid_id = b.bid_id AND s.status = 'good') >= $2
            ORDER BY b.accepted_at, b.bid_id
-           LIMIT 1 FOR UPDATE OF b SKIP LOCKED""",
-        lot_id, k,
+           LIMIT $3 FOR UPDATE OF b SKIP LOCKED""",
+        lot_id, k, limit,
     )
-    return _to(row, BidToOpen)
+    return [_to(r, BidToOpen) for r in rows]
+
+
+async def lock_next_unstored(conn: asyncpg.Connection, lot_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT bid_id, dek FROM opened_bids WHERE lot_id = $1 AND status = 'opened' AND NOT attachments_stored
+           ORDER BY bid_id LIMIT 1 FOR UPDATE SKIP LOCKED""", lot_id)
+
+
+async def mark_attachments_stored(conn: asyncpg.Connection, lot_id: UUID, bid_id: UUID) -> None:
+    await conn.execute("UPDATE opened_bids SET attachments_stored = true WHERE lot_id = $1 AND bid_id = $2",
+                       lot_id, bid_id)
+
+
+async def list_lots_with_unstored_attachments(conn: asyncpg.Connection) -> list[UUID]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT lot_id FROM opened_bids WHERE status = 'opened' AND NOT attachments_stored")
+    return [r["lot_id"] for r in rows]
 
 
 async def lock_pending_bids(conn: asyncpg.Connection, lot_id: UUID) -> list[BidToOpen]:

@@ -54,7 +54,8 @@ from trading.opening.schemas import (
     ReleaseSubmit,
     UnsealReport,
 )
-from trading.opening.sealed import BIDDER_FAULT, OpenedFiles, open_bid_files
+from trading.bids import seal as seal_v1
+from trading.opening.sealed import BIDDER_FAULT, OpenedFiles, decrypt_bid_files, open_bid_files
 from trading.records import Tag, append_entry
 from trading.settings import Settings
 
@@ -322,26 +323,71 @@ async def _settle(conn: asyncpg.Connection, clock: Clock, session: OpeningSessio
     await publish_hall_event(conn, bid.lot_id, "unsealed", bid_id=str(bid.bid_id), status=status)
 
 
-async def settle_next_bid(conn: asyncpg.Connection, clock: Clock, settings: Settings, lot_id: UUID) -> bool:
-    """Open one pending bid that has k good shares (in the caller's transaction). False when none is ready."""
+# Bids settled per transaction: fewer commits (a WAL flush each) without holding many rows for long.
+SETTLE_BATCH = 8
+
+
+async def settle_ready_bids(conn: asyncpg.Connection, clock: Clock, settings: Settings, lot_id: UUID, *,
+                            limit: int = SETTLE_BATCH) -> int:
+    """Open up to `limit` pending bids that have k good shares (in the caller's transaction); returns how many.
+
+    Each bid is decrypted in a worker thread while its row is locked; rows another worker holds are skipped."""
     session = await repo.get_session(conn, lot_id)
     if session.status != "unsealing":
-        return False
-    bid = await repo.lock_next_ready_bid(conn, lot_id, session.k)
-    if bid is None:
-        return False
-    shares = {s.x: bytes(s.share) for s in await repo.list_good_shares(conn, lot_id, bid.bid_id)}
-    manifest = await source.load_manifest(conn, lot_id, bid.bid_id)
+        return 0
+    bids = await repo.lock_ready_bids(conn, lot_id, session.k, limit)
     blobs = blob_store(settings)
-    result = await asyncio.to_thread(open_bid_files, blobs, manifest, shares, lot_id=str(lot_id))
-    if result.ok:
-        status = "opened"
-    elif result.cause in BIDDER_FAULT:
-        status = "revoked"
-    else:
-        status = "withdrawn"
-    await _settle(conn, clock, session, bid, result, status=status)
-    return True
+    results = []
+    # All file work first, the log appends last: the log's single-writer lock is then held only for the
+    # short end of the transaction, and other workers decrypt meanwhile.
+    for bid in bids:
+        shares = {s.x: bytes(s.share) for s in await repo.list_good_shares(conn, lot_id, bid.bid_id)}
+        try:
+            manifest = await source.load_manifest(conn, lot_id, bid.bid_id)
+        except seal_v1.ManifestInvalid as exc:
+            results.append(OpenedFiles(ok=False, cause="ciphertext_corrupt", detail=f"stored manifest: {exc}"))
+        else:
+            results.append(await asyncio.to_thread(open_bid_files, blobs, manifest, shares, lot_id=str(lot_id)))
+    for bid, result in zip(bids, results):
+        if result.ok:
+            status = "opened"
+        elif result.cause in BIDDER_FAULT:
+            status = "revoked"
+        else:
+            status = "withdrawn"
+        await _settle(conn, clock, session, bid, result, status=status)
+    return len(bids)
+
+
+async def settle_next_bid(conn: asyncpg.Connection, clock: Clock, settings: Settings, lot_id: UUID) -> bool:
+    """Open one ready bid (see settle_ready_bids). False when none is ready."""
+    return await settle_ready_bids(conn, clock, settings, lot_id, limit=1) == 1
+
+
+async def store_attachments(pool: asyncpg.Pool, settings: Settings, lot_id: UUID, *, workers: int = 2) -> int:
+    """Write the opened bids' decrypted attachments to the blob store (after the record: the disk never delays
+    it). Derived data — ciphertext + the logged DEK — so idempotent and safe to resume after a restart."""
+    blobs = blob_store(settings)
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        while True:
+            async with pool.acquire() as conn, conn.transaction():
+                row = await repo.lock_next_unstored(conn, lot_id)
+                if row is None:
+                    return
+                manifest = await source.load_manifest(conn, lot_id, row["bid_id"])
+                result = await asyncio.to_thread(decrypt_bid_files, blobs, manifest, bytes(row["dek"]),
+                                                 lot_id=str(lot_id), store=True)
+                if not result.ok:  # opened once, so this is the platform's storage failing: retry next round
+                    log.error("storing attachments of bid %s failed: %s", row["bid_id"], result.detail)
+                    return
+                await repo.mark_attachments_stored(conn, lot_id, row["bid_id"])
+                done += 1
+
+    await asyncio.gather(*(worker() for _ in range(max(1, workers))))
+    return done
 
 
 async def settle_expired(conn: asyncpg.Connection, clock: Clock, lot_id: UUID) -> int:
@@ -361,7 +407,7 @@ async def settle_expired(conn: asyncpg.Connection, clock: Clock, lot_id: UUID) -
 
 
 async def run_unsealing(pool: asyncpg.Pool, clock: Clock, settings: Settings, lot_id: UUID, *,
-                        workers: int = 2) -> UnsealReport:
+                        workers: int = 2, attachments: bool = True) -> UnsealReport:
     """Settle every bid that can be settled now, then publish the record when none is pending.
 
     Each bid is its own transaction; workers skip rows another worker (or process) holds. Safe to call any
@@ -370,7 +416,7 @@ async def run_unsealing(pool: asyncpg.Pool, clock: Clock, settings: Settings, lo
     async def worker() -> None:
         while True:
             async with pool.acquire() as conn, conn.transaction():
-                if not await settle_next_bid(conn, clock, settings, lot_id):
+                if not await settle_ready_bids(conn, clock, settings, lot_id):
                     return
 
     await asyncio.gather(*(worker() for _ in range(max(1, workers))))
@@ -378,6 +424,8 @@ async def run_unsealing(pool: asyncpg.Pool, clock: Clock, settings: Settings, lo
         await settle_expired(conn, clock, lot_id)
     async with pool.acquire() as conn, conn.transaction():
         await publish_record_if_done(conn, clock, settings, lot_id)
+    if attachments:
+        await store_attachments(pool, settings, lot_id, workers=workers)
     async with pool.acquire() as conn:
         return await unseal_report(conn, lot_id)
 
@@ -432,46 +480,9 @@ async def build_record(conn: asyncpg.Connection, clock: Clock, lot_id: UUID) -> 
 
 def _render_record_pdf(record: dict[str, Any], *, objections: list[dict] | None = None,
                        confirmations: list[dict] | None = None) -> bytes:
-    from trading.records.pdf import render_table_pdf
+    from trading.opening.record_pdf import render_record_pdf
 
-    declared = [f for f in record.get("bid_fields") or [] if f.get("name") != "duration_days"]
-    meta = [
-        ("项目编号 Project code", record["tender"]["code"]),
-        ("项目名称 Project", record["tender"]["title"]),
-        ("标段 Lot", f'{record["lot"]["number"]} · {record["lot"]["name"]}'),
-        ("开标时间 Opening time", show(datetime.fromisoformat(record["opening_time"]))),
-        ("解密完成 Decryption complete", show(datetime.fromisoformat(record["unsealed_at"]))),
-        ("主持人 Host", record["host"]),
-        ("招标人 Tenderer", record["tenderer"]),
-        ("最高投标限价 Maximum price",
-         f'{record["max_price_yuan"]} 元' if record["max_price_yuan"] is not None else "无 none"),
-        ("投标人数量 Bidders", str(record["bidder_count"])),
-    ]
-    header = ["序号", "投标人", "递交时间 / 回执哈希", "解密", "投标报价（元）", "工期（日）",
-              *[f.get("label") or f.get("name") for f in declared], "保证金"]
-    rows = []
-    for r in record["bids"]:
-        status = STATUS_LABELS.get(r["status"], r["status"])
-        if r["cause"]:
-            status += "：" + CAUSE_LABELS.get(r["cause"], r["cause"])
-        price = f'{r["price_yuan"]}\n{r["price_capital"]}' if r["price_yuan"] is not None else "—"
-        rows.append([r["no"], r["bidder_name"],
-                     f'{show(datetime.fromisoformat(r["received_at"]))}\n{r["manifest_sha256"][:16]}…',
-                     f'{status}\n{show(datetime.fromisoformat(r["unsealed_at"]))}', price,
-                     r["duration_days"] if r["duration_days"] is not None else "—",
-                     *[str(r["fields"].get(f.get("name"), "—")) for f in declared], r["deposit_status"]])
-    notes = []
-    for c in confirmations or []:
-        notes.append(f'确认 Confirmed: {c["org_name"]} · {c["at"]}')
-    for o in objections or []:
-        notes.append(f'异议 Objection ({o["org_name"]}, {o["raised_at"]}): {o["content"]}\n'
-                     f'答复 Answer ({o["answered_at"]}): {o["answer"]}')
-    notes.append("本记录由平台在全部投标文件解密完成后自动生成并签章（电子招标投标办法 第三十条、第三十二条）。")
-    fixed = [0.05, 0.16, 0.17, 0.14, 0.18, 0.07]
-    rest = (1 - sum(fixed) - 0.1) / max(1, len(declared)) if declared else 0
-    widths = [*fixed, *([rest] * len(declared)), 0.1] if declared else [0.05, 0.19, 0.19, 0.16, 0.2, 0.09, 0.12]
-    return render_table_pdf("开标记录表 Opening record", meta, header, rows, notes=notes, col_widths=widths,
-                            wide=True, footer=record["tender"]["code"])
+    return render_record_pdf(record, CAUSE_LABELS, objections=objections, confirmations=confirmations)
 
 
 async def _store_pdf(conn: asyncpg.Connection, clock: Clock, settings: Settings, lot: LotForOpening, pdf: bytes,

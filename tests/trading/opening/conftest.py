@@ -105,6 +105,33 @@ class Opening:
         b.bids.append(sealed)
         return sealed
 
+    async def http_submit(self, http, b: Bidder, price: str, **kw) -> dict:
+        """The bidder's real path: seal locally, upload through the bids API (resumable upload + finalize)."""
+        from trading.bids import client as bids_client
+
+        previous = b.bids[-1] if b.bids else None
+        sealed, ct = self._seal(b, price, version=len(b.bids) + 1,
+                                previous=previous.manifest_sha256 if previous else None, **kw)
+        path = self.tmp / f"bid-{secrets.token_hex(4)}.sealed"
+        path.write_bytes(ct)
+        http.headers["Authorization"] = f"Bearer {await self.factory.token(b.user)}"
+        try:
+            accepted = await bids_client.upload(http, str(self.lot_id), sealed.manifest_bytes, sealed.signature,
+                                                path)
+        finally:
+            http.headers.pop("Authorization", None)
+        b.bids.append(sealed)
+        return accepted
+
+    async def http_withdraw(self, http, b: Bidder) -> dict:
+        from trading.bids import client as bids_client
+
+        http.headers["Authorization"] = f"Bearer {await self.factory.token(b.user)}"
+        try:
+            return await bids_client.withdraw(http, str(self.lot_id), b.key)
+        finally:
+            http.headers.pop("Authorization", None)
+
     async def withdraw(self, b: Bidder) -> None:
         from trading.bids import repository as bids_repo
 
