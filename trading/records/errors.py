@@ -42,3 +42,7 @@ class WitnessNoteInvalid(Invalid):
 
 class DocumentKindInvalid(Invalid):
     code = "document_kind_invalid"
+
+
+class WitnessNoteSignatureInvalid(Invalid):
+    code = "witness_note_signature_invalid"

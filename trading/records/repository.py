@@ -124,3 +124,10 @@ async def list_documents_for_tender(conn: asyncpg.Connection, tender_id: UUID) -
         "SELECT sha256, tender_id, lot_id, kind, filename, size, seq, actor, created_at FROM record_documents"
         " WHERE tender_id = $1 ORDER BY seq, filename", tender_id,
     )
+
+
+async def list_approved_identity_keys(conn: asyncpg.Connection, user_id: UUID) -> list[bytes]:
+    rows = await conn.fetch(
+        "SELECT public_key FROM identity_keys WHERE user_id = $1 AND status = 'approved'", user_id
+    )
+    return [bytes(r["public_key"]) for r in rows]

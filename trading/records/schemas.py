@@ -43,6 +43,9 @@ class WitnessNoteCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     anomaly: bool = False                  # 异常情况
     action_taken: str | None = None        # 处理措施
     supervisor_informed: bool = False      # 是否报告监督部门
+    # Optional: base64 Ed25519 signature by one of the witness's approved identity keys over
+    # witness_note_statement(lot_id, text) — then the record proves the witness wrote it, not the platform.
+    signature: str | None = None
 
 
 class WitnessNote(msgspec.Struct, kw_only=True):

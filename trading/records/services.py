@@ -24,6 +24,7 @@ from trading.records.errors import (
     RecordTenderNotFound,
     WitnessNoteInvalid,
     WitnessNoteOutsideSession,
+    WitnessNoteSignatureInvalid,
 )
 from trading.records.log import append_entry
 from trading.records.schemas import (
@@ -36,6 +37,7 @@ from trading.records.schemas import (
     WitnessNoteCreate,
 )
 from trading.records.tags import Tag
+from trading.records.verify import witness_note_statement  # what a witness signs (pure)
 
 MAX_NOTE_CHARS = 2000
 WITNESS_NOTE_STATUSES = ("opening", "evaluation")
@@ -124,6 +126,25 @@ async def list_tender_entries(conn: asyncpg.Connection, clock: Clock, user: User
 
 # ---- witness notes (见证记录) ----------------------------------------------------------------------------
 
+async def _witness_signature(conn: asyncpg.Connection, user: User, lot_id: UUID, text: str, signature: str
+                             ) -> dict[str, str]:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        sig = base64.b64decode(signature, validate=True)
+    except ValueError as exc:
+        raise WitnessNoteSignatureInvalid("the signature is not base64") from exc
+    statement = witness_note_statement(lot_id, text)
+    for key in await repo.list_approved_identity_keys(conn, user.id):
+        try:
+            Ed25519PublicKey.from_public_bytes(key).verify(sig, statement)
+        except (InvalidSignature, ValueError):
+            continue
+        return {"signature": b64(sig), "public_key": b64(key)}
+    raise WitnessNoteSignatureInvalid("the signature does not verify with any approved identity key of yours")
+
+
 async def add_witness_note(conn: asyncpg.Connection, clock: Clock, user: User, lot_id: UUID,
                            data: WitnessNoteCreate, *, addr: str | None = None) -> WitnessNote:
     text = data.text.strip()
@@ -137,10 +158,13 @@ async def add_witness_note(conn: asyncpg.Connection, clock: Clock, user: User, l
     if lot["status"] not in WITNESS_NOTE_STATUSES:
         raise WitnessNoteOutsideSession(
             f"witness notes are taken during the opening and evaluation; the lot is {lot['status']}")
+    body: dict[str, Any] = {"stage": lot["status"], "text": text, "witness": user.display_name,
+                            "anomaly": data.anomaly, "action_taken": data.action_taken,
+                            "supervisor_informed": data.supervisor_informed}
+    if data.signature:
+        body.update(await _witness_signature(conn, user, lot_id, text, data.signature))
     appended = await append_entry(conn, clock, Tag.WITNESS_NOTE_ADD, actor=str(user.id), tender_id=lot["tender_id"],
-                                  lot_id=lot_id, body={"stage": lot["status"], "text": text, "witness": user.display_name,
-                                        "anomaly": data.anomaly, "action_taken": data.action_taken,
-                                        "supervisor_informed": data.supervisor_informed}, addr=addr)
+                                  lot_id=lot_id, body=body, addr=addr)
     return WitnessNote(seq=appended.seq, lot_id=str(lot_id), tender_id=str(lot["tender_id"]), stage=lot["status"],
                        text=text, leaf_hash=appended.leaf_hash.hex())
 

@@ -24,6 +24,7 @@ from trading.records.keys import VerifierKey
 from trading.records.note import NoteError, open_note, parse_checkpoint
 
 DOCUMENT_TAG = "record:document:add"
+WITNESS_TAG = "witness:note:add"
 
 
 class Problem(msgspec.Struct, frozen=True):
@@ -58,6 +59,7 @@ class _EntryHead(msgspec.Struct):
     prev: int | None = None
     tag: str = ""
     tender: str | None = None
+    lot: str | None = None
     body: msgspec.Raw = msgspec.Raw(b"{}")
 
 
@@ -257,6 +259,8 @@ def _check_entries(zf: zipfile.ZipFile, names: set[str], manifest: bundle.Manife
                                             f"an entry among them was altered, removed or reordered")
         if head.origin != manifest.origin:
             report.add("origin_mismatch", f"entry {seq} names origin {head.origin!r}, not {manifest.origin!r}")
+        if ok and head.tag == WITNESS_TAG:
+            _check_witness_signature(head, report)
         if ok and head.tag == DOCUMENT_TAG:
             try:
                 digest = msgspec.json.decode(head.body).get("sha256")
@@ -276,6 +280,26 @@ def _check_entries(zf: zipfile.ZipFile, names: set[str], manifest: bundle.Manife
         report.add("manifest_mismatch", f"manifest announces {manifest.entries} entries, the archive holds "
                                         f"{report.entries}")
     return logged_docs
+
+
+def witness_note_statement(lot_id: object, text: str) -> bytes:
+    """What a witness signs (records/v1): domain tag, lot id, the note text (stripped), UTF-8."""
+    return f"tenderhall/records/v1 witness-note\n{lot_id}\n{text.strip()}".encode()
+
+
+def _check_witness_signature(head: _EntryHead, report: Report) -> None:
+    """A signed witness note must verify with the public key it names (the witness's identity key)."""
+    try:
+        body = msgspec.json.decode(head.body)
+        sig, key = body.get("signature"), body.get("public_key")
+        if not sig:
+            return
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(key)).verify(
+            base64.b64decode(sig), witness_note_statement(head.lot or "", body.get("text", "")))
+    except Exception:  # noqa: BLE001 - any failure is the same finding
+        report.add("witness_signature_invalid", f"entry {head.seq}: the witness's signature on the note is invalid")
 
 
 def _check_structure(seqs: array, prevs: array, tender_kind: bool, report: Report) -> None:

@@ -138,3 +138,34 @@ async def test_witness_report_pdf_is_signed_and_readable(client, pool, clock, se
     assert "Signature is Valid" in subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
     assert "见证报告" in text and "市政道路改造工程" in text
+
+
+async def test_signed_witness_note_verified_online_and_offline(client, pool, clock, settings, kit, factory, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from trading.records.keys import public_bytes
+    from trading.records.services import witness_note_statement
+
+    tid, lid, *_ = await kit.tender()
+    await kit.set_lot_status(lid, "opening")
+    user, witness = await factory.signed_in(Role.WITNESS)
+    key = Ed25519PrivateKey.generate()
+    async with pool.acquire() as c:
+        await c.execute("INSERT INTO identity_keys (user_id, public_key, status, registered_at)"
+                        " VALUES ($1, $2, 'approved', $3)", user.id, public_bytes(key), clock.now())
+    text = "已核验评标专家身份"
+    good = base64.b64encode(key.sign(witness_note_statement(lid, text))).decode()
+    bad = base64.b64encode(Ed25519PrivateKey.generate().sign(witness_note_statement(lid, text))).decode()
+    r = await client.post(f"/api/records/lots/{lid}/witness-notes", json={"text": text, "signature": bad},
+                          headers=witness)
+    assert r.status_code == 422 and r.json()["code"] == "witness_note_signature_invalid"
+    r = await client.post(f"/api/records/lots/{lid}/witness-notes", json={"text": text, "signature": good},
+                          headers=witness)
+    assert r.status_code == 201
+    clock.advance(hours=2)
+    _, regulator = await factory.signed_in(Role.REGULATOR)
+    r = await client.get(f"/api/records/tenders/{tid}/archive.zip", headers=regulator)
+    path = tmp_path / "a.zip"
+    path.write_bytes(r.content)
+    report = verify_archive(path, trusted_keys=[platform_verifier_key(settings)])
+    assert report.ok, report.problems

@@ -192,3 +192,23 @@ def test_verifier_imports_nothing_that_needs_a_server():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'asyncpg', 'litestar', 'uvicorn', 'pgserver'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+async def test_forged_witness_signature_named(pool, clock, settings, kit, tmp_path):
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from trading.records.keys import public_bytes
+
+    tid, lid, *_ = await kit.tender()
+    key = Ed25519PrivateKey.generate()
+    async with pool.acquire() as c, c.transaction():  # a platform inventing a note "signed" by a witness
+        await append_entry(c, clock, Tag.WITNESS_NOTE_ADD, tender_id=tid, lot_id=lid, body={
+            "text": "一切正常", "signature": base64.b64encode(key.sign(b"something else")).decode(),
+            "public_key": base64.b64encode(public_bytes(key)).decode()})
+    path = tmp_path / "w.zip"
+    with path.open("wb") as f:
+        async for chunk in stream_archive(pool, clock, settings, tender_id=tid):
+            f.write(chunk)
+    assert _verify(path, settings).codes() == ["witness_signature_invalid"]
