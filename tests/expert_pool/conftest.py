@@ -29,7 +29,7 @@ def id_number(born: date) -> str:
 def application(*, specialties=("A0103",), born=date(1975, 5, 1), since=date(2005, 7, 1), level="senior_deputy",
                 employer_code=None, former=(), name=None) -> ExpertApply:
     return ExpertApply(
-        full_name=name or f"专家{next(_seq)}", id_number=id_number(born), birth_date=born,
+        full_name=name or f"专家{next(_seq):05d}号", id_number=id_number(born), birth_date=born,
         employer_name="某某设计研究院", employer_credit_code=employer_code or credit_code(),
         former_employers=[FormerEmployer(org_name="原单位", credit_code=c, ended_on=d) for c, d in former],
         title="高级工程师", title_level=level, practice_since=since, specialties=list(specialties),
@@ -54,7 +54,7 @@ class Experts:
             _HASH = hash_password(PASSWORD)
         async with self.factory.pool.acquire() as c:
             return await accounts_repo.insert_user(
-                c, username=f"expert{next(_seq)}_{secrets.token_hex(3)}", display_name=name or f"专家{next(_seq)}",
+                c, username=f"expert{next(_seq)}_{secrets.token_hex(3)}", display_name=name or f"用户{next(_seq):05d}",
                 password_hash=_HASH, roles=[Role.EXPERT], org_id=None, now=self.factory.clock.now())
 
     async def applicant(self, **kw):
