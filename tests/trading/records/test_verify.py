@@ -212,3 +212,27 @@ async def test_forged_witness_signature_named(pool, clock, settings, kit, tmp_pa
         async for chunk in stream_archive(pool, clock, settings, tender_id=tid):
             f.write(chunk)
     assert _verify(path, settings).codes() == ["witness_signature_invalid"]
+
+
+async def test_key_rotation_keeps_old_checkpoints_verifiable(pool, clock, settings, kit, tmp_path, client):
+    from trading.records.checkpoints import sign_if_grown
+    from trading.records.keys import rotate_platform_key
+
+    tid, lid, *_ = await kit.tender()
+    old = platform_verifier_key(settings)
+    async with pool.acquire() as c:
+        async with c.transaction():
+            await append_entry(c, clock, Tag.WITNESS_NOTE_ADD, tender_id=tid)
+        await sign_if_grown(c, clock, settings)
+        new = rotate_platform_key(settings)
+        async with c.transaction():
+            await append_entry(c, clock, Tag.WITNESS_NOTE_ADD, tender_id=tid)
+        await sign_if_grown(c, clock, settings)
+    published = (await client.get("/.well-known/tenderhall/log-keys")).text.split()
+    assert new in published and old in published
+    path = tmp_path / "r.zip"
+    with path.open("wb") as f:
+        async for chunk in stream_archive(pool, clock, settings, tender_id=tid):
+            f.write(chunk)
+    assert verify_archive(path, trusted_keys=[old, new]).ok
+    assert "checkpoint_signature_invalid" in verify_archive(path, trusted_keys=[new]).codes()
