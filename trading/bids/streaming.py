@@ -109,8 +109,9 @@ class EncryptingWriter:
                 self._buf.clear()
             if not self._buf and n - pos > self._limit:
                 # Fast path: encrypt straight from the caller's buffer (there is more after this segment).
-                self._emit(view[pos: pos + self._limit], last=False)
-                pos += self._limit
+                limit = self._limit  # _emit moves the limit from the first segment's size to the others'
+                self._emit(view[pos: pos + limit], last=False)
+                pos += limit
                 continue
             take = min(self._limit - len(self._buf), n - pos)
             self._buf += view[pos: pos + take]

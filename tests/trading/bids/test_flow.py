@@ -126,6 +126,11 @@ async def test_full_flow_seal_submit_receipt_verify_unseal(client, pool, factory
     form = seal.read_form(plain.getvalue())
     assert form.price_fen == 98765432 and form.duration_days == 365 and form.fields == {"quality": "合格"}
     assert form.bidder_org_id == str(org.id) and form.attachments[0].size == attachment.stat().st_size
+    from trading.bids import package
+
+    got = io.BytesIO()
+    package.extract_attachment(io.BytesIO(plain.getvalue()), "技术标.pdf", got)
+    assert got.getvalue() == attachment.read_bytes()
 
 
 async def test_verify_receipt_refuses_receipt_for_another_bid(client, pool, factory, tmp_path, settings) -> None:

@@ -61,13 +61,17 @@ def test_tink_ciphertext_decrypts_with_tenderhall(size: int) -> None:
     assert out.getvalue() == pt
 
 
-def test_writer_in_odd_chunks_matches_size_formula() -> None:
+@pytest.mark.parametrize("chunk", [99_991, S.FIRST_PLAIN_SEGMENT, S.FIRST_PLAIN_SEGMENT + 1, S.SEGMENT_SIZE,
+                                   3 * S.SEGMENT_SIZE + 7])
+def test_writer_in_any_chunks_matches_size_formula_and_tink(chunk: int) -> None:
     dek, ad = os.urandom(32), b"ad"
-    pt = os.urandom(3 * S.SEGMENT_SIZE)
+    pt = os.urandom(3 * S.SEGMENT_SIZE + 5)
     out = io.BytesIO()
     with S.EncryptingWriter(dek, ad, out.write) as w:
-        for i in range(0, len(pt), 99_991):
-            w.write(pt[i:i + 99_991])
+        for i in range(0, len(pt), chunk):
+            w.write(pt[i:i + chunk])
+    with tink_primitive(dek).new_decrypting_stream(io.BytesIO(out.getvalue()), ad) as d:
+        assert d.read() == pt
     assert len(out.getvalue()) == S.ciphertext_size(len(pt))
     back = io.BytesIO()
     S.decrypt_stream(dek, ad, io.BytesIO(out.getvalue()), back)

@@ -1,0 +1,193 @@
+"""Benchmark: seal and unseal a large file with seal/v1, against `openssl speed` and age (pyrage), same run.
+
+    /work/venv/bin/python bench/seal.py [--size-mib 1024] [--dir /tmp] [--seconds 3]
+
+Each operation runs in a fresh subprocess that reports its wall time and its own peak RSS (ru_maxrss), so
+the memory figure is the whole process (interpreter included) for that one operation:
+- seal-package: what `tenderhall bid seal` does — stream the file into the bid package ZIP (CRC-32), encrypt
+  (Tink AES-GCM-HKDF streaming, 1 MiB segments), SHA-256 the ciphertext, split/wrap the DEK, sign the manifest.
+- seal-raw: the same seal with the file itself as the plaintext (no ZIP): comparable to age's encryption.
+- unseal: k custodians open their shares, recover and check the DEK, check ct_sha256, decrypt, read form.json.
+- age-encrypt / age-decrypt: pyrage (rage, Rust) X25519 recipient, file to file.
+References: `openssl speed -evp aes-256-gcm -bytes 1048576` and `openssl speed -bytes 1048576 sha256`.
+Goals (issue 4): seal ≥ 0.7 × the lower openssl figure, ≥ 2 × age, peak memory < 64 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- child operations ------------------------------------------------------------------------------------------
+
+def _state(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def child(op: str, state_path: Path, src: Path, dst: Path) -> dict:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from trading.bids import package, seal
+
+    st = _state(state_path)
+    record = bytes.fromhex(st["record"])
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(st["bidder_key"]))
+    t0 = time.perf_counter()
+    if op in ("seal-package", "seal-raw"):
+        def raw(w) -> None:
+            with src.open("rb") as f:
+                while block := f.read(1024 * 1024):
+                    w.write(block)
+
+        form = package.build_form(tender_id=st["tender_id"], lot_id=st["lot_id"], bidder_org_id="bench",
+                                  price_yuan="1234567.89", bid_fields=[], duration_days=365)
+        produce = (lambda w: package.write_package(w, form, [src])) if op == "seal-package" else raw
+        with dst.open("wb") as out:
+            sealed = seal.seal(record, produce, out, signing_key=key, bidder_org_id="bench",
+                               signer_id=str(uuid.uuid4()))
+        Path(str(dst) + ".manifest").write_bytes(sealed.manifest_bytes)
+    elif op == "unseal":
+        m = seal.decode_manifest(Path(str(src) + ".manifest").read_bytes())
+        shares = {}
+        for c in st["custodians"][: m.k]:
+            hk = seal.HpkePrivateKey(c["suite"], bytes.fromhex(c["raw"]))
+            shares[c["x"]] = seal.custodian_open(m, c["id"], hk)
+        dek = seal.recover_checked_dek(m, shares)
+        with src.open("rb") as f, dst.open("wb") as out:
+            seal.unseal(m, dek, f, out)
+        if st.get("package"):
+            seal.read_form(dst)
+    elif op == "age-encrypt":
+        import pyrage
+
+        pyrage.encrypt_file(str(src), str(dst), [pyrage.x25519.Recipient.from_str(st["age_recipient"])])
+    elif op == "age-decrypt":
+        import pyrage
+
+        pyrage.decrypt_file(str(src), str(dst), [pyrage.x25519.Identity.from_str(st["age_identity"])])
+    else:
+        raise SystemExit(f"unknown op {op}")
+    return {"seconds": time.perf_counter() - t0, "rss_mb": _rss_mb()}
+
+
+# --- parent ------------------------------------------------------------------------------------------------
+
+def make_state(path: Path) -> None:
+    import pyrage
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from trading.bids import ceremony
+    from trading.bids.seal import HpkePrivateKey
+
+    lot_id, tender_id = str(uuid.uuid4()), str(uuid.uuid4())
+    members, custodians = [], []
+    for x in (1, 2, 3):
+        cid = str(uuid.uuid4())
+        ident = Ed25519PrivateKey.generate()
+        hk = HpkePrivateKey.generate(ceremony.SUITE_X25519)
+        sig = ident.sign(ceremony.key_statement_bytes(lot_id, cid, x, hk.suite, hk.public_bytes()))
+        members.append(ceremony.CeremonyCustodian(custodian_id=cid, x=x, suite=hk.suite,
+                                                  hpke_public_key=hk.public_bytes(), signature=sig))
+        custodians.append({"id": cid, "x": x, "suite": hk.suite, "raw": hk.private_bytes_raw().hex()})
+    record = ceremony.ceremony_bytes(ceremony.build_ceremony(tender_id, lot_id, 2, 3, members))
+    ident = pyrage.x25519.Identity.generate()
+    path.write_text(json.dumps({
+        "lot_id": lot_id, "tender_id": tender_id, "record": record.hex(), "custodians": custodians,
+        "bidder_key": Ed25519PrivateKey.generate().private_bytes_raw().hex(),
+        "age_identity": str(ident), "age_recipient": str(ident.to_public())}))
+
+
+def make_input(path: Path, size: int) -> None:
+    if path.exists() and path.stat().st_size == size:
+        return
+    with path.open("wb") as f:
+        left = size
+        while left:
+            n = min(left, 16 * 1024 * 1024)
+            f.write(os.urandom(n))
+            left -= n
+
+
+def openssl_speed(args: list[str], seconds: int) -> float:
+    """Bytes/s for 1 MiB blocks (openssl prints thousands of bytes per second)."""
+    out = subprocess.run(["openssl", "speed", "-seconds", str(seconds), "-bytes", "1048576", *args],
+                         capture_output=True, text=True, check=True).stdout
+    line = [ln for ln in out.splitlines() if ln and not ln.startswith(("type", "The", "version", "built", "options",
+                                                                        "compiler", "CPUINFO"))][-1]
+    value = re.findall(r"([\d.]+)k", line)[-1]
+    return float(value) * 1000
+
+
+def run_child(op: str, state: Path, src: Path, dst: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", op, str(state), str(src), str(dst)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--dir", default="/tmp/tenderhall-bench-seal")
+    ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--child", nargs=4, metavar=("OP", "STATE", "SRC", "DST"))
+    args = ap.parse_args()
+    if args.child:
+        op, state, src, dst = args.child
+        print(json.dumps(child(op, Path(state), Path(src), Path(dst))))
+        return
+    d = Path(args.dir)
+    d.mkdir(parents=True, exist_ok=True)
+    size = args.size_mib * 1024 * 1024
+    src, state = d / "input.bin", d / "state.json"
+    make_input(src, size)
+    make_state(state)
+    aes = openssl_speed(["-evp", "aes-256-gcm"], args.seconds)
+    sha = openssl_speed(["sha256"], args.seconds)
+    results = {}
+    results["seal-package"] = run_child("seal-package", state, src, d / "pkg.ct")
+    st = json.loads(state.read_text())
+    st["package"] = True
+    state.write_text(json.dumps(st))
+    results["unseal-package"] = run_child("unseal", state, d / "pkg.ct", d / "pkg.zip")
+    st["package"] = False
+    state.write_text(json.dumps(st))
+    results["seal-raw"] = run_child("seal-raw", state, src, d / "raw.ct")
+    results["unseal-raw"] = run_child("unseal", state, d / "raw.ct", d / "raw.out")
+    results["age-encrypt"] = run_child("age-encrypt", state, src, d / "age.ct")
+    results["age-decrypt"] = run_child("age-decrypt", state, d / "age.ct", d / "age.out")
+    same = (d / "raw.out").stat().st_size == size
+    mib = size / 2**20
+    print(f"file: {mib:.0f} MiB of random bytes in {d} (page cache; no fsync)")
+    print(f"openssl speed -evp aes-256-gcm -bytes 1048576: {aes / 1e9:.2f} GB/s")
+    print(f"openssl speed -bytes 1048576 sha256:           {sha / 1e9:.2f} GB/s")
+    lower = min(aes, sha)
+    age = size / results["age-encrypt"]["seconds"]
+    print(f"{'operation':16} {'seconds':>8} {'GB/s':>7} {'×openssl(lower)':>16} {'×age-encrypt':>13} {'peak RSS MB':>12}")
+    for op, r in results.items():
+        rate = size / r["seconds"]
+        print(f"{op:16} {r['seconds']:8.2f} {rate / 1e9:7.2f} {rate / lower:16.2f} {rate / age:13.2f} "
+              f"{r['rss_mb']:12.1f}")
+    print(f"unsealed output size matches: {same}")
+    for p in d.glob("*"):
+        if p.name not in ("input.bin", "state.json"):
+            p.unlink()
+
+
+if __name__ == "__main__":
+    main()
