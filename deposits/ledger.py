@@ -29,7 +29,7 @@ async def check(conn: asyncpg.Connection, clock: Clock, *, actor: str | None = N
     for s in latest:
         acct = repo.bank_ledger_account(s["code"], s["account"], s["currency"])
         ledger = await conn.fetchval(
-            """SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0) FROM ledger_postings p
+            """SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0)::bigint FROM ledger_postings p
                  JOIN ledger_journals j ON j.id = p.journal_id
                 WHERE p.account = $1 AND (j.booked_on IS NULL OR j.booked_on <= $2)""", acct, s["closing_date"])
         ok = ledger == s["closing_fen"]
@@ -44,7 +44,7 @@ async def check(conn: asyncpg.Connection, clock: Clock, *, actor: str | None = N
             await repo.raise_issue(conn, "bank_balance_mismatch", subject, row, now)
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in await conn.fetch(
-            """SELECT split_part(account, ':', 1) AS kind, currency, sum(debit_fen - credit_fen) AS balance
+            """SELECT split_part(account, ':', 1) AS kind, currency, sum(debit_fen - credit_fen)::bigint AS balance
                  FROM ledger_postings GROUP BY 1, 2"""):
         totals[r["currency"]][r["kind"]] = r["balance"]
     identity = []

@@ -150,7 +150,7 @@ async def _create(conn: asyncpg.Connection, clock: Clock, txn_id: int, reason: s
     return rid
 
 
-async def export(conn: asyncpg.Connection, clock: Clock, bank: Bank, *, actor: UUID,
+async def export(conn: asyncpg.Connection, clock: Clock, bank: Bank, *, actor: UUID | None,
                  addr: str | None = None) -> tuple[UUID, bytes] | None:
     """Export every pending refund of the bank once, as one pain.001 file; post the ledger; None if nothing."""
     rows = await conn.fetch(
@@ -201,7 +201,7 @@ async def export(conn: asyncpg.Connection, clock: Clock, bank: Bank, *, actor: U
         """INSERT INTO deposit_refund_exports (id, bank_id, msg_id, sha256, refunds, total_fen, document, created_at,
                 created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
         export_id, bank.id, msg_id, sha, len(items), sum(i["total_fen"] for i in items), document, now, actor)
-    await append_entry(conn, clock, Tag.DEPOSIT_REFUND_EXPORT, actor=str(actor), addr=addr,
+    await append_entry(conn, clock, Tag.DEPOSIT_REFUND_EXPORT, actor=str(actor) if actor else None, addr=addr,
                        body={"export": str(export_id), "msg_id": msg_id, "sha256": sha, "bank": bank.code,
                              "refunds": [i["business_ref"] for i in items]})
     return export_id, document
@@ -251,7 +251,7 @@ async def retain(conn: asyncpg.Connection, clock: Clock, requirement_id: UUID, *
                            requirement_id):
         raise RetentionNotAllowed("a refund of this deposit was already sent to the bank")
     balances = await conn.fetch(
-        "SELECT currency, sum(credit_fen - debit_fen) AS held FROM ledger_postings WHERE account = $1 "
+        "SELECT currency, sum(credit_fen - debit_fen)::bigint AS held FROM ledger_postings WHERE account = $1 "
         "GROUP BY currency", f"deposit:{requirement_id}")
     held = {b["currency"]: b["held"] for b in balances if b["held"] > 0}
     if not held:

@@ -316,7 +316,7 @@ async def post_import_journals(conn: asyncpg.Connection, bank: Bank, file_id: UU
         if await conn.fetchval("SELECT 1 FROM ledger_journals WHERE idem_key = $1", key):
             continue
         before = await conn.fetchval(
-            """SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0) FROM ledger_postings p
+            """SELECT coalesce(sum(p.debit_fen - p.credit_fen), 0)::bigint FROM ledger_postings p
                  JOIN ledger_journals j ON j.id = p.journal_id
                 WHERE p.account = $1 AND j.booked_on < $2""", acct, s["opening_date"])
         amount = s["opening_fen"] - before
@@ -390,6 +390,6 @@ async def list_open_conflicts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 async def account_balances(conn: asyncpg.Connection, prefix: str = "") -> dict[tuple[str, str], int]:
     rows = await conn.fetch(
-        """SELECT account, currency, sum(debit_fen - credit_fen) AS balance FROM ledger_postings
+        """SELECT account, currency, sum(debit_fen - credit_fen)::bigint AS balance FROM ledger_postings
             WHERE account LIKE $1 || '%' GROUP BY account, currency""", prefix)
     return {(r["account"], r["currency"]): r["balance"] for r in rows}

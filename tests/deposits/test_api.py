@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from trading.accounts.schemas import Role
+
+
+async def _setup(scenario, factory, client):
+    b = await scenario.bidder()
+    await scenario.pay(b)
+    await scenario.match()
+    return b
+
+
+async def test_api_request_account_needs_the_documents(scenario, factory, client):
+    org = await factory.org("bidder")
+    _, headers = await factory.signed_in(Role.BIDDER, org_id=org.id)
+    r = await client.post(f"/api/deposits/lots/{scenario.lot_id}/account", json={"bank": "icbc"}, headers=headers)
+    assert r.status_code == 403 and r.json()["code"] == "documents_not_obtained"
+
+
+async def test_api_request_account_is_unique_per_lot_and_bidder_and_stable(scenario, client):
+    a = await scenario.bidder()
+    b = await scenario.bidder()
+    r1 = await client.post(f"/api/deposits/lots/{scenario.lot_id}/account", json={"bank": "icbc"},
+                           headers=a["headers"])
+    r2 = await client.post(f"/api/deposits/lots/{scenario.lot_id}/account", json={"bank": "icbc"},
+                           headers=b["headers"])
+    assert r1.status_code == 200 and r1.json()["number"] == a["va"]
+    assert r2.json()["number"] == b["va"] != a["va"]
+    assert r1.json()["amount"] == "10000.00"
+
+
+async def test_api_request_account_after_deadline_is_refused(scenario, client, clock):
+    a = await scenario.bidder()
+    clock.set(scenario.deadline)
+    headers = {"Authorization": f"Bearer {await scenario.factory.token(a['user'])}"}
+    r = await client.post(f"/api/deposits/lots/{scenario.lot_id}/account", json={"bank": "icbc"}, headers=headers)
+    assert r.status_code == 409 and r.json()["code"] == "lot_not_taking_deposits"
+
+
+async def test_api_unknown_field_is_refused(scenario, client):
+    a = await scenario.bidder()
+    r = await client.post(f"/api/deposits/lots/{scenario.lot_id}/account", json={"bank": "icbc", "x": 1},
+                          headers=a["headers"])
+    assert r.status_code == 400
+
+
+async def test_confidentiality_before_deadline_bidder_sees_only_its_own(scenario, factory, client):
+    a = await _setup(scenario, factory, client)
+    other = await scenario.bidder()
+    mine = await client.get(f"/api/deposits/lots/{scenario.lot_id}/mine", headers=a["headers"])
+    assert mine.status_code == 200 and mine.json()["status"] == "PAID" and len(mine.json()["credits"]) == 1
+    theirs = await client.get(f"/api/deposits/lots/{scenario.lot_id}/mine", headers=other["headers"])
+    assert theirs.json()["credits"] == [] and theirs.json()["status"] == "AWAITING"
+    # a bidder cannot read the lot view at all
+    r = await client.get(f"/api/deposits/lots/{scenario.lot_id}", headers=a["headers"])
+    assert r.status_code == 403
+
+
+async def test_confidentiality_before_deadline_agency_sees_counts_only(scenario, factory, client, clock):
+    await _setup(scenario, factory, client)
+    r = await client.get(f"/api/deposits/lots/{scenario.lot_id}", headers=scenario.lot["agency_headers"])
+    body = r.json()
+    assert r.status_code == 200 and body["bidders"] is None and body["counts"]["paid_in_full"] == 1
+    clock.set(scenario.deadline + timedelta(seconds=1))
+    await scenario.match()
+    headers = {"Authorization": f"Bearer {await scenario.factory.token(scenario.lot['agency_user'])}"}
+    body = (await client.get(f"/api/deposits/lots/{scenario.lot_id}", headers=headers)).json()
+    assert body["bidders"][0]["state"] == "PAID"
+
+
+async def test_confidentiality_before_deadline_regulator_sees_everything(scenario, factory, client):
+    b = await _setup(scenario, factory, client)
+    _, headers = await factory.signed_in(Role.REGULATOR)
+    body = (await client.get(f"/api/deposits/lots/{scenario.lot_id}", headers=headers)).json()
+    assert body["bidders"][0]["org_name"] == b["org"].name
+
+
+async def test_confidentiality_before_deadline_finance_page_masks_the_payer(scenario, factory, client, admin):
+    b = await scenario.bidder()
+    await scenario.pay(b, name="另一个名字")  # NAME_MISMATCH → appears among flags
+    await scenario.match()
+    _, headers = admin
+    body = (await client.get("/api/deposits/finance", headers=headers)).json()
+    (flag,) = body["flags"]
+    assert flag["sealed"] and flag["payer_name"] == "（截止前保密）" and flag["bidder"] == "（截止前保密）"
+    page = await client.get("/deposits/finance", headers=headers)
+    assert page.status_code == 200 and "另一个名字" not in page.text and b["org"].name not in page.text
+    csv = await client.get("/api/deposits/reports/reconciliation.csv", headers=headers)
+    assert csv.content.startswith(b"\xef\xbb\xbf") and b["org"].name not in csv.content.decode("utf-8-sig")
+
+
+async def test_api_import_upload_then_same_file_changes_nothing(bank, client, admin, samples):
+    _, headers = admin
+    data = (samples / "camt054.001.04_OCA_sps_eur_qrr.xml").read_bytes()
+    r1 = await client.post("/api/deposits/imports", files={"file": ("n.xml", data, "application/xml")},
+                           data={"bank": "icbc"}, headers=headers)
+    r2 = await client.post("/api/deposits/imports", files={"file": ("n.xml", data, "application/xml")},
+                           data={"bank": "icbc"}, headers=headers)
+    assert r1.status_code == 201 and r1.json()["new_transactions"] == 1
+    assert r2.json()["already_imported"] and r2.json()["new_transactions"] == 0
+
+
+async def test_api_import_broken_file_is_a_problem_not_a_500(bank, client, admin):
+    _, headers = admin
+    r = await client.post("/api/deposits/imports", files={"file": ("x.xml", b"<Document><oops", "application/xml")},
+                          data={"bank": "icbc"}, headers=headers)
+    assert r.status_code == 422 and r.json()["code"] == "statement_invalid"
+
+
+async def test_api_import_needs_admin(bank, client, factory, samples):
+    _, headers = await factory.signed_in(Role.REGULATOR)
+    r = await client.post("/api/deposits/imports", files={"file": ("n.xml", b"<x/>", "application/xml")},
+                          data={"bank": "icbc"}, headers=headers)
+    assert r.status_code == 403
+
+
+async def test_api_guarantee_valid_is_accepted_and_state_freezes(scenario, client, clock):
+    b = await scenario.bidder()
+    day = (scenario.deadline + timedelta(hours=8)).date()
+    form = {"issuer": "某某融资担保有限公司", "number": "BH-2026-001", "amount": "10000.00",
+            "valid_from": str(day - timedelta(days=30)), "valid_until": str(day + timedelta(days=90))}
+    r = await client.post(f"/api/deposits/lots/{scenario.lot_id}/guarantees", data=form,
+                          files={"evidence": ("bh.pdf", b"%PDF-1.7 signed guarantee", "application/pdf")},
+                          headers=b["headers"])
+    assert r.status_code == 201, r.text
+    clock.set(scenario.deadline + timedelta(seconds=1))
+    await scenario.match()
+    assert (await scenario.result(b))["state"] == "GUARANTEE_ACCEPTED"
+
+
+async def test_api_guarantee_too_small_or_expired_is_refused(scenario, client):
+    b = await scenario.bidder()
+    day = (scenario.deadline + timedelta(hours=8)).date()
+    base = {"issuer": "某某银行", "number": "X1", "amount": "10000.00", "valid_from": str(day - timedelta(days=30)),
+            "valid_until": str(day + timedelta(days=90))}
+    pdf = {"evidence": ("bh.pdf", b"%PDF-1.7", "application/pdf")}
+    for bad in ({"amount": "9999.99"}, {"valid_until": str(day - timedelta(days=1))}):
+        r = await client.post(f"/api/deposits/lots/{scenario.lot_id}/guarantees", data={**base, **bad}, files=pdf,
+                              headers=b["headers"])
+        assert r.status_code == 422 and r.json()["code"] == "guarantee_invalid"
+    r = await client.post(f"/api/deposits/lots/{scenario.lot_id}/guarantees", data=base,
+                          files={"evidence": ("x.xml", b'<!DOCTYPE x [<!ENTITY a "b">]><x/>', "application/xml")},
+                          headers=b["headers"])
+    assert r.status_code == 422 and r.json()["code"] == "statement_unsafe"
+
+
+async def test_api_reconciliation_pdf_is_signed(bank, client, admin, samples, tmp_path):
+    import subprocess
+
+    _, headers = admin
+    data = (samples / "camt053.001.02_genkgo_multi_statement.xml").read_bytes()
+    await client.post("/api/deposits/imports", files={"file": ("s.xml", data, "application/xml")},
+                      data={"bank": "icbc"}, headers=headers)
+    r = await client.get("/api/deposits/reports/reconciliation.pdf", headers=headers)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    path = tmp_path / "r.pdf"
+    path.write_bytes(r.content)
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True)
+    assert "Signature #1" in out.stdout
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    assert "对账" in text
