@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 from litestar import Controller, Response, get, post
-from litestar.datastructures import UploadFile
+from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 
@@ -17,6 +17,7 @@ from trading.blobs import blob_store
 from trading.clock import Clock
 from trading.settings import Settings
 from trading.tenders import services
+from trading.tenders.listing import listing_cache
 from trading.tenders.pages import PAGE_ROUTES
 from trading.tenders.schemas import (
     AmendmentCreate,
@@ -43,14 +44,14 @@ class PublicTenderController(Controller):
 
     @get("/", opt=PUBLIC, operation_id="ListTenders")
     async def list_tenders(
-        self, conn: asyncpg.Connection, clock: Clock, q: str | None = None, region: str | None = None,
+        self, state: State, clock: Clock, q: str | None = None, region: str | None = None,
         procurement_type: Annotated[str | None, Parameter(query="type")] = None, status: str | None = None,
         page: int = 1, page_size: int = 20,
     ) -> TenderPage:
         """Published tenders, newest first; keyword (title/code), region prefix, type and status filters."""
-        return await services.list_public_tenders(conn, clock, q=q, region=region,
-                                                  procurement_type=procurement_type, status=status, page=page,
-                                                  page_size=page_size)
+        return await listing_cache(state).page(state.pool, clock, q=q, region=region,
+                                               procurement_type=procurement_type, status=status, page=page,
+                                               page_size=page_size)
 
     @post("/", guards=[agency_only], operation_id="CreateTender")
     async def create(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,

@@ -16,6 +16,7 @@ from trading.clock import Clock
 from trading.errors import Invalid
 from trading.pages import page_context, register_labels
 from trading.tenders import services
+from trading.tenders.listing import listing_cache
 
 register_labels({
     "tenders.title": ("交易公告", "Tender announcements"),
@@ -104,13 +105,13 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @get("/tenders", opt=PUBLIC, include_in_schema=False)
-async def tender_list_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, clock: Clock) -> Template:
+async def tender_list_page(request: Request[Any, Any, Any], clock: Clock) -> Template:
     qp = request.query_params
     filters = {k: (qp.get(k) or "").strip() for k in ("q", "region", "type", "status")}
     page = _int(qp.get("page"), 1, "page")
     page_size = _int(qp.get("page_size"), 20, "page_size")
-    result = await services.list_public_tenders(
-        conn, clock, q=filters["q"] or None, region=filters["region"] or None,
+    result = await listing_cache(request.app.state).page(
+        request.app.state.pool, clock, q=filters["q"] or None, region=filters["region"] or None,
         procurement_type=filters["type"] or None, status=filters["status"] or None, page=page, page_size=page_size)
     ctx = page_context(request, result=result, filters=filters)
 

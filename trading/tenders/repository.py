@@ -290,41 +290,44 @@ async def list_objections(conn, tender_id: UUID, *, org_id: UUID | None = None) 
 
 # ---------------------------------------------------------------- public listing
 
+_PUBLIC_WHERE = (
+    " WHERE t.publish_at IS NOT NULL"
+    " AND ($1::text IS NULL OR t.title ILIKE $1 OR t.code ILIKE $1)"
+    " AND ($2::text IS NULL OR t.region LIKE $2 || '%')"
+    " AND ($3::text IS NULL OR t.procurement_type = $3)"
+    " AND ($4::text IS NULL"
+    "      OR ($4 = 'open' AND t.status = 'published' AND t.bid_deadline > $5)"
+    "      OR ($4 = 'closed' AND t.status = 'published' AND t.bid_deadline <= $5)"
+    "      OR ($4 = 'cancelled' AND t.status = 'cancelled'))"
+)
+
+
 async def list_public_tenders(conn, *, now: datetime, q: str | None, region: str | None, procurement_type: str | None,
                               status: str | None, limit: int, offset: int) -> tuple[list[asyncpg.Record], int]:
-    """Published and cancelled tenders, newest first; one query for the page and the total, one for lot sums."""
+    """Published (and cancelled after publication) tenders, newest first, and how many match."""
     pattern = None
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
+    args = (pattern, region, procurement_type, status, now)
     rows = await conn.fetch(
         "SELECT t.id, t.code, t.title, t.regime, t.procurement_type, t.region, t.status, t.publish_at,"
-        " t.bid_deadline, count(*) OVER () AS total"
-        " FROM tenders t"
-        " WHERE t.publish_at IS NOT NULL"
-        " AND ($1::text IS NULL OR t.title ILIKE $1 OR t.code ILIKE $1)"
-        " AND ($2::text IS NULL OR t.region LIKE $2 || '%')"
-        " AND ($3::text IS NULL OR t.procurement_type = $3)"
-        " AND ($4::text IS NULL"
-        "      OR ($4 = 'open' AND t.status = 'published' AND t.bid_deadline > $5)"
-        "      OR ($4 = 'closed' AND t.status = 'published' AND t.bid_deadline <= $5)"
-        "      OR ($4 = 'cancelled' AND t.status = 'cancelled'))"
-        " ORDER BY t.publish_at DESC, t.id DESC LIMIT $6 OFFSET $7",
-        pattern, region, procurement_type, status, now, limit, offset,
-    )
-    total = rows[0]["total"] if rows else 0
-    if not rows and offset:
-        total = await conn.fetchval(
-            "SELECT count(*) FROM tenders t WHERE t.publish_at IS NOT NULL"
-            " AND ($1::text IS NULL OR t.title ILIKE $1 OR t.code ILIKE $1)"
-            " AND ($2::text IS NULL OR t.region LIKE $2 || '%')"
-            " AND ($3::text IS NULL OR t.procurement_type = $3)"
-            " AND ($4::text IS NULL"
-            "      OR ($4 = 'open' AND t.status = 'published' AND t.bid_deadline > $5)"
-            "      OR ($4 = 'closed' AND t.status = 'published' AND t.bid_deadline <= $5)"
-            "      OR ($4 = 'cancelled' AND t.status = 'cancelled'))",
-            pattern, region, procurement_type, status, now)
+        f" t.bid_deadline FROM tenders t {_PUBLIC_WHERE} ORDER BY t.publish_at DESC, t.id DESC LIMIT $6 OFFSET $7",
+        *args, limit, offset)
+    if offset == 0 and len(rows) < limit:
+        return rows, len(rows)
+    total = await conn.fetchval(f"SELECT count(*) FROM tenders t {_PUBLIC_WHERE}", *args)
     return rows, total
+
+
+async def listing_stamp(conn) -> tuple[UUID, int] | None:
+    row = await conn.fetchrow("SELECT epoch, v FROM tender_listing_version")
+    return (row["epoch"], row["v"]) if row else None
+
+
+async def next_deadline_after(conn, now: datetime) -> datetime | None:
+    return await conn.fetchval(
+        "SELECT min(bid_deadline) FROM tenders WHERE status = 'published' AND bid_deadline > $1", now)
 
 
 async def lot_sums(conn, tender_ids: list[UUID]) -> dict[UUID, tuple[int, int]]:

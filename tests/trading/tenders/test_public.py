@@ -92,3 +92,20 @@ async def test_cancelled_draft_stays_invisible(client, clock, agency):
     assert r.status_code == 200, r.text
     assert (await client.get(f"/api/tenders/{t['id']}")).status_code == 404
     assert (await client.get("/api/tenders", params={"status": "cancelled"})).json()["total"] == 0
+
+
+async def test_cached_listing_never_serves_a_stale_page(client, clock, factory, pool, agency, app):
+    t = await agency.published(client, clock, factory, pool, title="旧标题工程")
+    assert (await client.get("/api/tenders")).json()["items"][0]["title"] == "旧标题工程"
+    assert (await client.get("/api/tenders")).json()["items"][0]["title"] == "旧标题工程"
+    cache = app.state["tender_listing_cache"]
+    assert cache.hits >= 1
+    r = await client.post(f"/api/tenders/{t['id']}/amendments", headers=agency.headers,
+                          json={"summary": "更正项目名称", "title": "新标题工程", "affects_bid_preparation": False})
+    assert r.status_code == 201
+    assert (await client.get("/api/tenders")).json()["items"][0]["title"] == "新标题工程"
+    assert "新标题工程" in (await client.get("/tenders")).text
+    # A change made behind the app's back (another process) is seen as well.
+    async with pool.acquire() as c:
+        await c.execute("UPDATE tenders SET title = '另一进程修改' WHERE id = $1", t["id"])
+    assert (await client.get("/api/tenders")).json()["items"][0]["title"] == "另一进程修改"

@@ -1,0 +1,67 @@
+"""The public listing, cached per app process and validated against the database on every request.
+
+A cached page is served only while (a) the tenders table has not changed — the listing version
+(migration 0202) is read first, one primary-key row — and (b) no bid deadline has passed since it was computed
+(status 'open'/'closed' is derived from the clock). So the cache never serves a stale page, several processes
+need nothing from each other, and the heavy query and lot sums run only when something changed.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime, timezone
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from trading.clock import Clock
+from trading.tenders import repository as repo
+from trading.tenders import services
+from trading.tenders.schemas import TenderPage
+
+_FOREVER = datetime.max.replace(tzinfo=timezone.utc)
+
+
+class _Entry(msgspec.Struct):
+    stamp: tuple[Any, int]
+    computed_at: datetime
+    valid_until: datetime
+    page: TenderPage
+
+
+class ListingCache:
+    def __init__(self, max_entries: int = 512) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    async def page(self, pool: asyncpg.Pool, clock: Clock, **params: Any) -> TenderPage:
+        key = tuple(sorted(params.items()))
+        # Read-only: no transaction needed, one pooled connection.
+        async with pool.acquire() as conn:
+            stamp = await repo.listing_stamp(conn)  # read BEFORE the page: a concurrent change only invalidates
+            now = clock.now()
+            hit = self._entries.get(key)
+            if hit is not None and stamp is not None and hit.stamp == stamp and hit.computed_at <= now < hit.valid_until:
+                self.hits += 1
+                self._entries.move_to_end(key)
+                return hit.page
+            self.misses += 1
+            page = await services.list_public_tenders(conn, clock, **params)
+            if stamp is None:
+                return page
+            valid_until = await repo.next_deadline_after(conn, now) or _FOREVER
+        self._entries[key] = _Entry(stamp=stamp, computed_at=now, valid_until=valid_until, page=page)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return page
+
+
+def listing_cache(state: Any) -> ListingCache:
+    cache = state.get("tender_listing_cache") if hasattr(state, "get") else None
+    if cache is None:
+        cache = ListingCache()
+        state["tender_listing_cache"] = cache
+    return cache
