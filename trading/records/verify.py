@@ -304,18 +304,20 @@ def _check_witness_signature(head: _EntryHead, report: Report) -> None:
 
 def _check_structure(seqs: array, prevs: array, tender_kind: bool, report: Report) -> None:
     """Order, gaps and the per-tender prev chain (a tender's entries name their predecessor)."""
-    present = set(s for s in seqs if s >= 0)
     for i in range(1, len(seqs)):
         if 0 <= seqs[i] <= seqs[i - 1]:
             report.add("entries_reordered", f"entries reordered: entry {seqs[i]} comes after entry {seqs[i - 1]}")
-    missing: set[int] = set()
     if tender_kind:
-        for p in prevs:
-            if p >= 0 and p not in present:
-                missing.add(p)
-    elif present:
-        missing = set(range(max(present) + 1)) - present
-    for m in sorted(missing):
+        present = set(s for s in seqs if s >= 0)
+        missing = sorted({p for p in prevs if p >= 0 and p not in present})
+    else:  # a log prefix holds exactly 0..n-1: a bitmap, not a set, keeps a million entries in 1 MB
+        top = max(seqs, default=-1)
+        seen = bytearray(top + 1)
+        for s in seqs:
+            if s >= 0:
+                seen[s] = 1
+        missing = [i for i, flag in enumerate(seen) if not flag] if seen.count(0) else []
+    for m in missing:
         report.add("entry_missing", f"entry {m} missing")
 
 

@@ -236,3 +236,34 @@ async def test_key_rotation_keeps_old_checkpoints_verifiable(pool, clock, settin
             f.write(chunk)
     assert verify_archive(path, trusted_keys=[old, new]).ok
     assert "checkpoint_signature_invalid" in verify_archive(path, trusted_keys=[new]).codes()
+
+
+def test_log_archive_missing_and_reordered_entries_named(tmp_path):
+    """A whole-log archive (no proofs): roots are recomputed from every leaf, gaps and order checked."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_records", Path(__file__).resolve().parents[3] / "bench" / "records.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    good = tmp_path / "log.zip"
+    bench.build_archive(good, 40, 10)
+    report = verify_archive(good)
+    assert report.ok and report.entries == 40 and report.keys_from_archive
+
+    def drop(files):
+        lines = _entries(files)
+        del lines[17]
+        files["entries.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+    report = verify_archive(_rewrite(good, tmp_path / "d.zip", drop))
+    assert "entry 17 missing" in [p.message for p in report.problems] and "root_mismatch" in report.codes()
+
+    def swap(files):
+        lines = _entries(files)
+        lines[21], lines[22] = lines[22], lines[21]
+        files["entries.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+    report = verify_archive(_rewrite(good, tmp_path / "s.zip", swap))
+    assert "entries_reordered" in report.codes() and "root_mismatch" in report.codes()
