@@ -94,6 +94,10 @@ async def run(url: str, n_bids: int, n_experts: int, n_items: int) -> None:
             await services.declare(c, clock, lid, DeclarationIn(conflict=False), user=user, src=roster)
             rows = [(b, f"i{n}", Decimal(str(round(min(10, max(6, quality[b] + rng.gauss(0, 0.6))), 1))), "")
                     for b in bid_ids for n in range(n_items)]
+            if m is people[-1][0]:  # the last expert marks item i0 of five bids far down: five outlier flags
+                low = set(bid_ids[:5])
+                rows = [(b, i, Decimal(2), "方案缺项") if b in low and i == "i0" else (b, i, p, c)
+                        for b, i, p, c in rows]
             marks = [(b, q, True, "") for b in bid_ids for q in ("q1", "q2")]
             await repo.ensure_sheet(c, lid, m.expert_id, clock.now())
             await repo.upsert_scores(c, lid, m.expert_id, rows)

@@ -195,13 +195,30 @@ async def set_sheet_void(conn, lot_id: UUID, expert_id: UUID) -> bool:
     return done != "UPDATE 0"
 
 
-async def list_sheet_rows(conn, lot_id: UUID, expert_ids: list[UUID]) -> tuple[list, list]:
+async def list_sheet_rows(conn, lot_id: UUID, expert_ids: list[UUID], *,
+                          comments: bool = True) -> tuple[list, list]:
+    """Scores and marks of the given experts; bid ids as text (the arithmetic keys on strings)."""
+    note = "comment" if comments else "'' AS comment"
     scores = await conn.fetch(
-        "SELECT expert_id, bid_id, item_id, points, comment FROM evaluation_scores"
+        f"SELECT expert_id, bid_id::text AS bid_id, item_id, points, {note} FROM evaluation_scores"
         " WHERE lot_id = $1 AND expert_id = ANY($2::uuid[])", lot_id, expert_ids)
     marks = await conn.fetch(
-        "SELECT expert_id, bid_id, criterion_id, passed, comment FROM evaluation_marks"
+        f"SELECT expert_id, bid_id::text AS bid_id, criterion_id, passed, {note} FROM evaluation_marks"
         " WHERE lot_id = $1 AND expert_id = ANY($2::uuid[])", lot_id, expert_ids)
+    return scores, marks
+
+
+async def list_sheet_arrays(conn, lot_id: UUID, expert_ids: list[UUID]) -> tuple[list, list]:
+    """The same values as list_sheet_rows without comments, one row per expert with parallel arrays: decoding
+    54,000 scores as a few arrays is several times faster than as 54,000 records."""
+    scores = await conn.fetch(
+        "SELECT expert_id, array_agg(bid_id::text) AS bids, array_agg(item_id) AS items,"
+        " array_agg(points::text) AS points FROM evaluation_scores"
+        " WHERE lot_id = $1 AND expert_id = ANY($2::uuid[]) GROUP BY expert_id", lot_id, expert_ids)
+    marks = await conn.fetch(
+        "SELECT expert_id, array_agg(bid_id::text) AS bids, array_agg(criterion_id) AS criteria,"
+        " array_agg(passed) AS passed FROM evaluation_marks"
+        " WHERE lot_id = $1 AND expert_id = ANY($2::uuid[]) GROUP BY expert_id", lot_id, expert_ids)
     return scores, marks
 
 

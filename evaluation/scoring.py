@@ -229,16 +229,25 @@ class ExpertTotal(msgspec.Struct, frozen=True):
     total: Fraction
 
 
-def expert_total(scheme: Scheme, sheet: Sheet, bid_id: str, price_score: Fraction) -> ExpertTotal:
-    parts: dict[str, Fraction] = {}
+def _coefficients(scheme: Scheme) -> list[tuple[str, tuple[str, ...], Fraction]]:
+    """Per group: its item ids and c_g = 100 × A_g / Σ max_g, so that the weighted group score is Σ points × c_g."""
+    out = []
     for g in GROUPS:
         items = [i for i in scheme.items if i.group == g]
-        if not items:
-            parts[g] = Fraction(0)
-            continue
-        got = sum((sheet.points[(bid_id, i.id)] for i in items), Decimal(0))
-        top = sum((i.max_points for i in items), Decimal(0))
-        parts[g] = HUNDRED * Fraction(got) / Fraction(top) * Fraction(scheme.weight(g))
+        if items:
+            top = sum((i.max_points for i in items), Decimal(0))
+            out.append((g, tuple(i.id for i in items), HUNDRED * Fraction(scheme.weight(g)) / Fraction(top)))
+    return out
+
+
+def expert_total(scheme: Scheme, sheet: Sheet, bid_id: str, price_score: Fraction,
+                 coefficients: list[tuple[str, tuple[str, ...], Fraction]] | None = None) -> ExpertTotal:
+    parts = {"technical": Fraction(0), "commercial": Fraction(0)}
+    points = sheet.points
+    for g, ids, c in coefficients if coefficients is not None else _coefficients(scheme):
+        got = sum([points[(bid_id, i)] for i in ids], Decimal(0))
+        num, den = got.as_integer_ratio()
+        parts[g] = Fraction(num * c.numerator, den * c.denominator)
     price = price_score * Fraction(scheme.price_weight)
     return ExpertTotal(sheet.expert_id, parts["technical"], parts["commercial"], price,
                        parts["technical"] + parts["commercial"] + price)
@@ -278,22 +287,36 @@ def _mean(values: Sequence[Fraction]) -> Fraction:
     return sum(values, Fraction(0)) / len(values)
 
 
-def aggregate(scheme: Scheme, bids: Sequence[Bid], sheets: Sequence[Sheet]) -> Outcome:
-    """Qualify, score and rank. Sheets must be complete and valid (`sheet_problems` empty)."""
+def aggregate(scheme: Scheme, bids: Sequence[Bid], sheets: Sequence[Sheet], *,
+              with_expert_totals: bool = True) -> Outcome:
+    """Qualify, score and rank. Sheets must be complete and valid (`sheet_problems` empty).
+
+    The mean of the experts' totals equals Σ_g c_g · (Σ_experts points_g) / n + price part, so the exact mean
+    needs only a few rational operations per bid; each expert's own total is added when `with_expert_totals`."""
     if not sheets:
         raise ValueError("no submitted sheets")
+    n = len(sheets)
     qual = qualification(scheme, bids, sheets)
     results = [BidResult(bid_id=b.id, price_fen=b.price_fen, valid=not qual[b.id], failures=qual[b.id])
                for b in bids]
     valid = [r for r in results if r.valid]
     if scheme.method == "comprehensive":
         scores = price_scores(Bid(r.bid_id, r.price_fen) for r in valid)
+        coefficients = _coefficients(scheme)
+        price_weight = Fraction(scheme.price_weight)
+        all_points = [s.points for s in sheets]
         for r in valid:
             r.price_score = scores[r.bid_id]
-            r.expert_totals = [expert_total(scheme, s, r.bid_id, r.price_score) for s in sheets]
-            r.technical = _mean([t.technical for t in r.expert_totals])
-            r.commercial = _mean([t.commercial for t in r.expert_totals])
-            r.total = _mean([t.total for t in r.expert_totals])
+            parts = {"technical": Fraction(0), "commercial": Fraction(0)}
+            for g, ids, c in coefficients:
+                keys = [(r.bid_id, i) for i in ids]
+                got = sum([p[k] for p in all_points for k in keys], Decimal(0))
+                num, den = got.as_integer_ratio()
+                parts[g] = Fraction(num * c.numerator, den * c.denominator * n)
+            r.technical, r.commercial = parts["technical"], parts["commercial"]
+            r.total = r.technical + r.commercial + r.price_score * price_weight
+            if with_expert_totals:
+                r.expert_totals = [expert_total(scheme, s, r.bid_id, r.price_score, coefficients) for s in sheets]
 
         def key(r: BidResult) -> tuple:
             return (-r.total, r.price_fen, -r.technical)  # type: ignore[operator]
@@ -303,9 +326,10 @@ def aggregate(scheme: Scheme, bids: Sequence[Bid], sheets: Sequence[Sheet]) -> O
 
         def key(r: BidResult) -> tuple:
             return (r.evaluated_price_fen, r.price_fen)
-    valid.sort(key=lambda r: (key(r), r.bid_id))
+    keys = {r.bid_id: key(r) for r in valid}
+    valid.sort(key=lambda r: (keys[r.bid_id], r.bid_id))
     for i, r in enumerate(valid):
-        if i and key(valid[i - 1]) == key(r):
+        if i and keys[valid[i - 1].bid_id] == keys[r.bid_id]:
             r.rank = valid[i - 1].rank
             r.tied = valid[i - 1].tied = True
         else:
@@ -332,15 +356,19 @@ def outliers(scheme: Scheme, bid_ids: Iterable[str], sheets: Sequence[Sheet]) ->
     if n < 2:
         return []
     out: list[Outlier] = []
+    limits = [(item, scheme.outlier_share * item.max_points * (n - 1)) for item in scheme.items]
+    all_points = [s.points for s in sheets]
     for bid_id in bid_ids:
-        for item in scheme.items:
-            pts = [s.points[(bid_id, item.id)] for s in sheets]
+        for item, limit in limits:
+            key = (bid_id, item.id)
+            pts = [p[key] for p in all_points]
             total = sum(pts, Decimal(0))
-            limit = scheme.outlier_share * item.max_points * (n - 1)
+            # x·(n−1) − (total − x) = x·n − total
+            low, high = total - limit, total + limit
             for s, x in zip(sheets, pts):
-                others = total - x
-                if abs(x * (n - 1) - others) > limit:
-                    out.append(Outlier(s.expert_id, bid_id, item.id, x, Fraction(others) / (n - 1),
+                xn = x * n
+                if xn > high or xn < low:
+                    out.append(Outlier(s.expert_id, bid_id, item.id, x, Fraction(total - x) / (n - 1),
                                        item.max_points))
     return out
 

@@ -449,24 +449,33 @@ async def download_attachment(conn: asyncpg.Connection, clock: Clock, lot_id: UU
 
 # ----------------------------------------------------------------------------------------------------- sheets
 
-def _sheet_from_rows(expert_id: UUID, scores, marks) -> scoring.Sheet:
+def _sheet_from_rows(expert_id: UUID, scores, marks, *, comments: bool = True) -> scoring.Sheet:
     return scoring.Sheet(
         expert_id=str(expert_id),
-        points={(str(r["bid_id"]), r["item_id"]): r["points"] for r in scores},
-        marks={(str(r["bid_id"]), r["criterion_id"]): r["passed"] for r in marks},
-        comments={**{(str(r["bid_id"]), r["item_id"]): r["comment"] for r in scores},
-                  **{(str(r["bid_id"]), r["criterion_id"]): r["comment"] for r in marks}})
+        points={(r["bid_id"], r["item_id"]): r["points"] for r in scores},
+        marks={(r["bid_id"], r["criterion_id"]): r["passed"] for r in marks},
+        comments={**{(r["bid_id"], r["item_id"]): r["comment"] for r in scores if r["comment"]},
+                  **{(r["bid_id"], r["criterion_id"]): r["comment"] for r in marks if r["comment"]}}
+        if comments else {})
 
 
-async def _sheets(conn, lot_id: UUID, expert_ids: list[UUID]) -> dict[UUID, scoring.Sheet]:
-    scores, marks = await repo.list_sheet_rows(conn, lot_id, expert_ids)
+async def _sheets(conn, lot_id: UUID, expert_ids: list[UUID], *,
+                  comments: bool = True) -> dict[UUID, scoring.Sheet]:
+    if not comments:
+        score_rows, mark_rows = await repo.list_sheet_arrays(conn, lot_id, expert_ids)
+        points = {r["expert_id"]: dict(zip(zip(r["bids"], r["items"]), map(Decimal, r["points"])))
+                  for r in score_rows}
+        marks_ = {r["expert_id"]: dict(zip(zip(r["bids"], r["criteria"]), r["passed"])) for r in mark_rows}
+        return {e: scoring.Sheet(expert_id=str(e), points=points.get(e, {}), marks=marks_.get(e, {}))
+                for e in expert_ids}
+    scores, marks = await repo.list_sheet_rows(conn, lot_id, expert_ids, comments=comments)
     by_s: dict[UUID, list] = {e: [] for e in expert_ids}
     by_m: dict[UUID, list] = {e: [] for e in expert_ids}
     for r in scores:
         by_s[r["expert_id"]].append(r)
     for r in marks:
         by_m[r["expert_id"]].append(r)
-    return {e: _sheet_from_rows(e, by_s[e], by_m[e]) for e in expert_ids}
+    return {e: _sheet_from_rows(e, by_s[e], by_m[e], comments=comments) for e in expert_ids}
 
 
 def _problems(problems: list[scoring.Problem]) -> list[dict[str, Any]]:
@@ -569,9 +578,9 @@ async def submit_sheet(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
 
 async def _outcome(conn, lot_id: UUID, scheme: scoring.Scheme, bids: list[BidView],
                    members: list[Member]) -> tuple[scoring.Outcome, dict[UUID, scoring.Sheet]]:
-    sheets = await _sheets(conn, lot_id, [m.expert_id for m in members])
+    sheets = await _sheets(conn, lot_id, [m.expert_id for m in members], comments=False)
     outcome = scoring.aggregate(scheme, [scoring.Bid(str(b.bid_id), b.price_fen) for b in bids],
-                                list(sheets.values()))
+                                list(sheets.values()), with_expert_totals=False)
     return outcome, sheets
 
 
