@@ -316,6 +316,10 @@ async def finalize_upload(conn: asyncpg.Connection, clock: Clock, settings: Any,
         await repo.mark_superseded(conn, latest.bid_id, accepted_at)
     bid_id = UUID(bytes=m.bid_id)
     manifest_hex = up.manifest_sha256.hex()
+    # Store the ciphertext before taking the log's single-writer lock, to keep that critical section short (a
+    # rolled-back transaction leaves at most an orphan content-addressed ciphertext, never a bid).
+    await repo.delete_upload(conn, up.id)
+    uploads.adopt(store, up.id, m.ct_sha256.hex())
     # No actor, no address: the entry must not say who bid (招标投标法 第二十二条).
     entry = await append_entry(conn, clock, Tag.BID_SEAL_ACCEPT, tender_id=lot.tender_id, lot_id=lot.lot_id,
                                body={"bid": m.bid_id.hex(), "version": m.version, "manifest_sha256": manifest_hex,
@@ -331,8 +335,6 @@ async def finalize_upload(conn: asyncpg.Connection, clock: Clock, settings: Any,
         signer_id=user.id, identity_key_id=key_id, version=m.version, previous=m.previous, manifest=up.manifest,
         signature=up.signature, manifest_sha256=up.manifest_sha256, ct_sha256=m.ct_sha256, ct_len=m.ct_len,
         accepted_at=accepted_at, accept_seq=entry.seq, receipt=note, addr=addr)
-    await repo.delete_upload(conn, up.id)
-    uploads.adopt(store, up.id, m.ct_sha256.hex())
     return BidAccepted(bid_id=m.bid_id.hex(), lot_id=lot.lot_id, version=m.version, manifest_sha256=manifest_hex,
                        ct_sha256=m.ct_sha256.hex(), received_at=accepted_at, log_index=entry.seq, receipt=note)
 

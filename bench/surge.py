@@ -1,0 +1,267 @@
+"""Benchmark: the deadline surge — many sealed bids at once against a running server.
+
+    /work/venv/bin/python bench/surge.py [--bids 1000] [--clients 200] [--size-kib 1024] [--lots 5]
+
+Starts a real server (uvicorn, one process, `trading.app:create_app`) on a fresh database of the local
+PostgreSQL (DATABASE_URL's server, else 127.0.0.1:5432) and a temporary data directory; publishes `--lots` lots
+through the tender services (3 custodians each, 2-of-3); seeds one approved bidder per bid (organisation, user,
+bearer token, approved identity key, document download — by SQL, to skip 1,000 password hashes); seals every
+bid beforehand (1 MiB of random plaintext each, signed manifests), then `--clients` concurrent clients submit
+them (create upload → one PATCH → finalize) through HTTP. It measures the receipt latency of each bid (first
+request to the signed receipt), checks every receipt's signature, counts the accepted bids and blobs in the
+store, and samples the server's RSS every 50 ms.
+Goals (issue 4): every bid receipted, none lost, p99 receipt latency < 2 s, server RSS < 300 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+
+
+def _server_url() -> str:
+    return os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _with_db(url: str, name: str) -> str:
+    p = urlsplit(url)
+    return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def seed(url: str, data_dir: Path, n_bids: int, n_lots: int):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tests.conftest import Factory
+    from trading import db
+    from trading.accounts.credit_code import make_credit_code
+    from trading.accounts.services import token_hash
+    from trading.clock import FixedClock
+    from trading.settings import Settings
+
+    conn = await asyncpg.connect(url)
+    await db.upgrade(conn)
+    await conn.close()
+    pool = await db.create_pool(url, min_size=1, max_size=4)
+    clock = FixedClock(datetime.now(timezone.utc))
+    settings = Settings(database_url=url, data_dir=data_dir)
+    factory = Factory(pool, clock, settings)
+    lots = [await factory.published_lot() for _ in range(n_lots)]
+    bidders = []
+    now = clock.now()
+    async with pool.acquire() as c, c.transaction():
+        for i in range(n_bids):
+            lot = lots[i % n_lots]
+            org_id = await c.fetchval(
+                "INSERT INTO organisations (name, kind, credit_code, approved, created_at)"
+                " VALUES ($1, 'bidder', $2, true, $3) RETURNING id",
+                f"投标人{i}", make_credit_code(f"9135{secrets.randbelow(10**13):013d}"), now)
+            user_id = await c.fetchval(
+                "INSERT INTO users (org_id, username, display_name, password_hash, roles, created_at)"
+                " VALUES ($1, $2, $3, 'x', ARRAY['bidder'], $4) RETURNING id",
+                org_id, f"surge{i}_{secrets.token_hex(3)}", f"投标人{i}", now)
+            token = secrets.token_urlsafe(32)
+            await c.execute("INSERT INTO auth_tokens (token_hash, user_id, created_at, expires_at)"
+                            " VALUES ($1, $2, $3, $4)", token_hash(token), user_id, now, now + timedelta(days=1))
+            key = Ed25519PrivateKey.generate()
+            await c.execute("INSERT INTO identity_keys (user_id, public_key, status, registered_at, approved_at)"
+                            " VALUES ($1, $2, 'approved', $3, $3)", user_id, key.public_key().public_bytes_raw(),
+                            now)
+            await c.execute("INSERT INTO document_downloads (lot_id, org_id, user_id, first_at, last_at)"
+                            " VALUES ($1, $2, $3, $4, $4)", lot["lot_id"], org_id, user_id, now)
+            bidders.append({"lot": lot, "org_id": str(org_id), "user_id": str(user_id), "token": token, "key": key})
+        records = {str(lot["lot_id"]): bytes(await c.fetchval("SELECT ceremony_record FROM lots WHERE id = $1",
+                                                              lot["lot_id"])) for lot in lots}
+    await pool.close()
+    return lots, bidders, records
+
+
+def seal_all(bidders, records, size: int):
+    from trading.bids import seal
+
+    out = []
+    for b in bidders:
+        plain = os.urandom(size)
+        dst = io.BytesIO()
+
+        def produce(w, plain=plain) -> None:
+            w.write(plain)
+
+        s = seal.seal(records[str(b["lot"]["lot_id"])], produce, dst, signing_key=b["key"],
+                      bidder_org_id=b["org_id"], signer_id=b["user_id"])
+        out.append((b, s, dst.getvalue()))
+    return out
+
+
+async def submit_one(http: httpx.AsyncClient, b, sealed, ct: bytes) -> tuple[float, str]:
+    headers = {"Authorization": f"Bearer {b['token']}"}
+    t0 = time.perf_counter()
+    r = await http.post(f"/api/lots/{b['lot']['lot_id']}/bids/uploads", headers=headers, json={
+        "manifest": base64.b64encode(sealed.manifest_bytes).decode(),
+        "signature": base64.b64encode(sealed.signature).decode()})
+    r.raise_for_status()
+    upload_id = r.json()["upload_id"]
+    r = await http.patch(f"/api/bids/uploads/{upload_id}", content=ct, headers={
+        **headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+    r.raise_for_status()
+    r = await http.post(f"/api/bids/uploads/{upload_id}/finalize", headers=headers)
+    r.raise_for_status()
+    return time.perf_counter() - t0, r.json()["receipt"]
+
+
+async def surge(base: str, jobs, clients: int):
+    queue: asyncio.Queue = asyncio.Queue()
+    for j in jobs:
+        queue.put_nowait(j)
+    latencies: list[float] = []
+    receipts: list[str] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as http:
+        async def worker() -> None:
+            while True:
+                try:
+                    b, s, ct = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                try:
+                    lat, rec = await submit_one(http, b, s, ct)
+                    latencies.append(lat)
+                    receipts.append(rec)
+                except Exception as exc:  # noqa: BLE001 - counted and reported
+                    errors.append(repr(exc)[:200])
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(clients)])
+        wall = time.perf_counter() - t0
+        vkey = (await http.get("/.well-known/tenderhall/log-keys")).text.strip().splitlines()[0]
+    return latencies, receipts, errors, wall, vkey
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bids", type=int, default=1000)
+    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--size-kib", type=int, default=1024)
+    ap.add_argument("--lots", type=int, default=5)
+    args = ap.parse_args(sys.argv[1:])
+
+    server = _server_url()
+    name = f"th_surge_{os.getpid()}_{secrets.token_hex(3)}"
+    data_dir = Path(tempfile.mkdtemp(prefix="tenderhall-surge-"))
+
+    async def admin(sql: str) -> None:
+        c = await asyncpg.connect(server)
+        await c.execute(sql)
+        await c.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = _with_db(server, name)
+    proc = None
+    try:
+        t = time.perf_counter()
+        lots, bidders, records = asyncio.run(seed(url, data_dir, args.bids, args.lots))
+        print(f"seeded {len(lots)} lots and {len(bidders)} bidders in {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        jobs = seal_all(bidders, records, args.size_kib * 1024)
+        print(f"sealed {len(jobs)} bids of {args.size_kib} KiB in {time.perf_counter() - t:.1f} s")
+        port = _free_port()
+        env = {**os.environ, "DATABASE_URL": url, "TENDERHALL_DATA_DIR": str(data_dir),
+               "TENDERHALL_DB_POOL_MAX": "20"}
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "trading.app:create_app", "--factory",
+                                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                                 "--no-access-log"], env=env, cwd=ROOT)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        ps = psutil.Process(proc.pid)
+        peak = [ps.memory_info().rss]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                try:
+                    peak.append(ps.memory_info().rss)
+                except psutil.Error:
+                    return
+                time.sleep(0.05)
+
+        threading.Thread(target=sample, daemon=True).start()
+        idle_rss = peak[0]
+        latencies, receipts, errors, wall, vkey = asyncio.run(surge(base, jobs, args.clients))
+        stop.set()
+
+        from trading.bids.receipt import verify_receipt
+
+        valid = sum(1 for r in receipts if verify_receipt(r, vkey))
+
+        async def count():
+            c = await asyncpg.connect(url)
+            n = await c.fetchval("SELECT count(*) FROM bids WHERE status = 'active'")
+            shas = [bytes(r["ct_sha256"]).hex() for r in await c.fetch("SELECT ct_sha256 FROM bids")]
+            await c.close()
+            return n, shas
+
+        stored, shas = asyncio.run(count())
+        blobs = sum(1 for h in shas if (data_dir / "blobs" / "sha256" / h[:2] / h[2:4] / h).exists())
+        lat = sorted(latencies)
+
+        def pct(p: float) -> float:
+            return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
+
+        print(f"bids: {args.bids} of {args.size_kib} KiB from {args.clients} concurrent clients, {args.lots} lots, "
+              f"one uvicorn process")
+        print(f"receipted: {len(receipts)}   valid receipt signatures: {valid}   errors: {len(errors)}")
+        print(f"stored (bids rows): {stored}   blobs present: {blobs}   lost: {args.bids - min(stored, blobs)}")
+        print(f"wall: {wall:.1f} s   throughput: {len(receipts) / wall:.1f} bids/s "
+              f"({len(receipts) * args.size_kib / 1024 / wall:.1f} MiB/s)")
+        if lat:
+            print(f"receipt latency: p50 {pct(0.5):.3f} s   p90 {pct(0.9):.3f} s   p99 {pct(0.99):.3f} s   "
+                  f"max {lat[-1]:.3f} s   mean {statistics.mean(lat):.3f} s")
+        print(f"server RSS: idle {idle_rss / 2**20:.0f} MB   peak {max(peak) / 2**20:.0f} MB")
+        for e in errors[:5]:
+            print("error:", e)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+
+
+if __name__ == "__main__":
+    main()
