@@ -1,7 +1,13 @@
 """Running the matcher against the database: load inputs, match (pure), store the diff, move money in the
-ledger between suspense and each bidder's deposit liability, freeze states at the deadline."""
+ledger between suspense and each bidder's deposit liability, freeze states at the deadline.
+
+Matching is independent between lots (the collusion rule compares bidders of one lot), so the run walks the
+lots in chunks and the unidentified credits in pages: memory stays bounded by the largest chunk, whatever the
+number of transactions.
+"""
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -24,55 +30,70 @@ from deposits.matching import (
 from trading.clock import Clock
 from trading.records import Tag, append_entry
 
+LOTS_PER_CHUNK = 20
+UNKNOWN_PAGE = 20000
 
-async def load_inputs(conn: asyncpg.Connection) -> tuple[list[TxnIn], dict[int, asyncpg.Record], list[RequirementIn]]:
-    rows = await conn.fetch(
-        """SELECT t.id, t.account, t.direction, t.amount_fen, t.currency, t.status, t.reversal, t.reverses_id,
-                  t.counted_at, t.counted_precision, t.value_date, t.payer_name, t.payer_account, t.notes,
-                  b.code AS bank_code
-             FROM bank_txns t JOIN deposit_banks b ON b.id = t.bank_id
-            WHERE t.direction = 'CRDT' OR t.reversal""")
-    txns = [TxnIn(id=r["id"], account=r["account"], direction=r["direction"], amount_fen=r["amount_fen"],
-                  currency=r["currency"], status=r["status"], reversal=r["reversal"], reverses_id=r["reverses_id"],
-                  counted_at=r["counted_at"], counted_precision=r["counted_precision"], value_date=r["value_date"],
-                  payer_name=r["payer_name"], payer_account=r["payer_account"], notes=tuple(r["notes"]))
-            for r in rows]
-    meta = {r["id"]: r for r in rows}
+_TXN_COLS = """t.id, t.account, t.direction, t.amount_fen, t.currency, t.status, t.reversal, t.reverses_id,
+               t.counted_at, t.counted_precision, t.value_date, t.payer_name, t.payer_account, t.notes,
+               b.code AS bank_code"""
+
+
+def _txn(r: asyncpg.Record) -> TxnIn:
+    return TxnIn(id=r["id"], account=r["account"], direction=r["direction"], amount_fen=r["amount_fen"],
+                 currency=r["currency"], status=r["status"], reversal=r["reversal"], reverses_id=r["reverses_id"],
+                 counted_at=r["counted_at"], counted_precision=r["counted_precision"], value_date=r["value_date"],
+                 payer_name=r["payer_name"], payer_account=r["payer_account"], notes=tuple(r["notes"]))
+
+
+async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID]
+                      ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn]]:
+    """Requirements of these lots, and every credit (or reversal) to their virtual accounts."""
+    req_rows = await conn.fetch(
+        """SELECT r.id, r.lot_id, r.org_id, o.name AS org_name, r.amount_fen, t.bid_deadline,
+                  (t.regime = 'bidding_law' AND t.must_tender) AS basic_rule,
+                  array(SELECT v.number FROM virtual_accounts v WHERE v.requirement_id = r.id) AS accounts,
+                  EXISTS (SELECT 1 FROM deposit_guarantees g WHERE g.requirement_id = r.id
+                             AND g.registered_at <= t.bid_deadline AND g.amount_fen >= r.amount_fen
+                             AND g.valid_from <= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date
+                             AND g.valid_until >= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date)
+                      AS guarantee_ok
+             FROM deposit_requirements r JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
+             JOIN organisations o ON o.id = r.org_id WHERE r.lot_id = ANY($1::uuid[])""", lot_ids)
     basics: dict[UUID, list[BasicAccountIn]] = defaultdict(list)
-    for b in await conn.fetch("SELECT org_id, account_number, valid_from, valid_until FROM basic_accounts"):
+    for b in await conn.fetch(
+            """SELECT org_id, account_number, valid_from, valid_until FROM basic_accounts
+                WHERE org_id IN (SELECT org_id FROM deposit_requirements WHERE lot_id = ANY($1::uuid[]))""", lot_ids):
         basics[b["org_id"]].append(BasicAccountIn(b["account_number"], b["valid_from"], b["valid_until"]))
     waived: dict[Any, set[tuple[Any, str]]] = defaultdict(set)
     for d in await conn.fetch(
             """SELECT DISTINCT ON (coalesce(d.txn_id::text, d.requirement_id::text), d.flag)
                       d.txn_id, d.requirement_id, d.flag, d.decision, coalesce(m.requirement_id, d.requirement_id) AS req
                  FROM deposit_flag_decisions d LEFT JOIN deposit_matches m ON m.txn_id = d.txn_id
-                ORDER BY coalesce(d.txn_id::text, d.requirement_id::text), d.flag, d.decided_at DESC, d.id"""):
-        if d["decision"] == "waive" and d["req"] is not None:
+                WHERE coalesce(m.requirement_id, d.requirement_id) IN (
+                      SELECT id FROM deposit_requirements WHERE lot_id = ANY($1::uuid[]))
+                ORDER BY coalesce(d.txn_id::text, d.requirement_id::text), d.flag, d.decided_at DESC, d.id""",
+            lot_ids):
+        if d["decision"] == "waive":
             waived[d["req"]].add((d["txn_id"] if d["txn_id"] is not None else d["requirement_id"], d["flag"]))
-    reqs = []
-    for r in await conn.fetch(
-            """SELECT r.id, r.lot_id, r.org_id, o.name AS org_name, r.amount_fen, t.bid_deadline,
-                      (t.regime = 'bidding_law' AND t.must_tender) AS basic_rule,
-                      array(SELECT v.number FROM virtual_accounts v WHERE v.requirement_id = r.id) AS accounts,
-                      EXISTS (SELECT 1 FROM deposit_guarantees g WHERE g.requirement_id = r.id
-                                 AND g.registered_at <= t.bid_deadline AND g.amount_fen >= r.amount_fen
-                                 AND g.valid_from <= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date
-                                 AND g.valid_until >= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date)
-                          AS guarantee_ok
-                 FROM deposit_requirements r JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
-                 JOIN organisations o ON o.id = r.org_id"""):
-        reqs.append(RequirementIn(id=r["id"], lot_id=r["lot_id"], org_id=r["org_id"], org_name=r["org_name"],
-                                  amount_fen=r["amount_fen"], deadline=r["bid_deadline"],
-                                  basic_account_rule=r["basic_rule"], basic_accounts=tuple(basics[r["org_id"]]),
-                                  virtual_accounts=tuple(r["accounts"]), guarantee_ok=r["guarantee_ok"],
-                                  waived=frozenset(waived.get(r["id"], ()))))
+    reqs = [RequirementIn(id=r["id"], lot_id=r["lot_id"], org_id=r["org_id"], org_name=r["org_name"],
+                          amount_fen=r["amount_fen"], deadline=r["bid_deadline"], basic_account_rule=r["basic_rule"],
+                          basic_accounts=tuple(basics[r["org_id"]]), virtual_accounts=tuple(r["accounts"]),
+                          guarantee_ok=r["guarantee_ok"], waived=frozenset(waived.get(r["id"], ())))
+            for r in req_rows]
+    accounts = [a for r in reqs for a in r.virtual_accounts]
+    rows = await conn.fetch(
+        f"""SELECT {_TXN_COLS} FROM bank_txns t JOIN deposit_banks b ON b.id = t.bank_id
+             WHERE t.account = ANY($1::text[]) AND (t.direction = 'CRDT' OR t.reversal)""", accounts)
+    txns = [_txn(r) for r in rows]
+    meta = {r["id"]: (r["bank_code"], r["currency"], r["status"], r["amount_fen"], r["direction"]) for r in rows}
     return txns, meta, reqs
 
 
-async def load_current(conn: asyncpg.Connection) -> dict[int, TxnResult]:
+async def _load_current(conn: asyncpg.Connection, txn_ids: list[int]) -> dict[int, TxnResult]:
     return {r["txn_id"]: TxnResult(txn_id=r["txn_id"], requirement_id=r["requirement_id"], counts=r["counts"],
                                    flags=tuple(r["flags"]), detail=r["detail"])
-            for r in await conn.fetch("SELECT txn_id, requirement_id, counts, flags, detail FROM deposit_matches")}
+            for r in await conn.fetch("SELECT txn_id, requirement_id, counts, flags, detail FROM deposit_matches "
+                                      "WHERE txn_id = ANY($1::bigint[])", txn_ids)}
 
 
 def _location(result: TxnResult | None, bank_code: str, currency: str) -> str:
@@ -85,69 +106,103 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
                        addr: str | None = None, rule_version: str = RULE_VERSION) -> dict[str, Any]:
     """Match everything, store what changed, freeze requirements whose deadline has passed."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('deposits:match'))")
-    txns, meta, reqs = await load_inputs(conn)
-    results, req_results = match(txns, reqs, rule_version)
-    before = await load_current(conn)
-    changes = diff(before, results)
     now = clock.now()
     run_id = await conn.fetchval(
-        "INSERT INTO deposit_match_runs (rule_version, started_at, actor, changed) VALUES ($1, $2, $3, $4) "
-        "RETURNING id", rule_version, now, actor, len(changes))
-    if changes:
-        await conn.execute("""DROP TABLE IF EXISTS deposit_match_tmp;
-            CREATE TEMP TABLE deposit_match_tmp (txn_id bigint, requirement_id uuid, counts boolean, flags text[],
-                                                 detail text, before text) ON COMMIT DROP""")
-        await conn.copy_records_to_table("deposit_match_tmp", records=[
-            (new.txn_id, new.requirement_id, new.counts, list(new.flags), msgspec.json.encode(new.detail).decode(),
-             msgspec.json.encode(old).decode() if old is not None else None) for old, new in changes],
-            columns=("txn_id", "requirement_id", "counts", "flags", "detail", "before"))
-        await conn.execute(
-            """INSERT INTO deposit_matches (txn_id, requirement_id, counts, flags, detail, run_id, rule_version)
-               SELECT txn_id, requirement_id, counts, flags, detail::jsonb, $1, $2 FROM deposit_match_tmp
-               ON CONFLICT (txn_id) DO UPDATE SET requirement_id = EXCLUDED.requirement_id,
-                   counts = EXCLUDED.counts, flags = EXCLUDED.flags, detail = EXCLUDED.detail,
-                   run_id = EXCLUDED.run_id, rule_version = EXCLUDED.rule_version""", run_id, rule_version)
-        await conn.execute(
-            """INSERT INTO deposit_match_history (run_id, txn_id, before, after)
-               SELECT $1, txn_id, before::jsonb, jsonb_build_object('requirement_id', requirement_id,
-                      'counts', counts, 'flags', flags, 'detail', detail::jsonb) FROM deposit_match_tmp""", run_id)
-        await _move_money(conn, run_id, changes, meta, now)
-    await _store_requirement_flags(conn, run_id, req_results)
-    frozen = await freeze_due(conn, clock, req_results, rule_version)
+        "INSERT INTO deposit_match_runs (rule_version, started_at, actor) VALUES ($1, $2, $3) RETURNING id",
+        rule_version, now, actor)
+    changed: list[tuple[TxnResult | None, TxnResult]] = []
+    total = 0
+    frozen: set[str] = set()
+    lots = [r["lot_id"] for r in await conn.fetch("SELECT DISTINCT lot_id FROM deposit_requirements ORDER BY 1")]
+    part = 0
+    for i in range(0, len(lots), LOTS_PER_CHUNK):
+        chunk = lots[i:i + LOTS_PER_CHUNK]
+        txns, meta, reqs = await load_inputs(conn, chunk)
+        results, req_results = match(txns, reqs, rule_version)
+        changes = diff(await _load_current(conn, list(results)), results)
+        part += 1
+        await _persist(conn, run_id, part, rule_version, changes, meta, now)
+        await _store_requirement_flags(conn, run_id, req_results)
+        frozen |= await freeze_due(conn, clock, req_results, rule_version)
+        total += len(changes)
+        changed.extend(changes[:200 - len(changed)])
+    last = 0
+    while True:  # credits to no virtual account (suspense), in pages
+        rows = await conn.fetch(
+            f"""SELECT {_TXN_COLS} FROM bank_txns t JOIN deposit_banks b ON b.id = t.bank_id
+                 WHERE t.id > $1 AND (t.direction = 'CRDT' OR t.reversal)
+                   AND NOT EXISTS (SELECT 1 FROM virtual_accounts v WHERE v.number = t.account)
+                 ORDER BY t.id LIMIT $2""", last, UNKNOWN_PAGE)
+        if not rows:
+            break
+        last = rows[-1]["id"]
+        results, _ = match([_txn(r) for r in rows], [], rule_version)
+        meta = {r["id"]: (r["bank_code"], r["currency"], r["status"], r["amount_fen"], r["direction"]) for r in rows}
+        changes = diff(await _load_current(conn, list(results)), results)
+        part += 1
+        await _persist(conn, run_id, part, rule_version, changes, meta, now)
+        total += len(changes)
+        changed.extend(changes[:200 - len(changed)])
+    await conn.execute("UPDATE deposit_match_runs SET changed = $2 WHERE id = $1", run_id, total)
     await append_entry(conn, clock, Tag.DEPOSIT_MATCH_RUN, actor=str(actor) if actor else None, addr=addr,
-                       body={"run": run_id, "rule_version": rule_version, "changed": len(changes),
+                       body={"run": run_id, "rule_version": rule_version, "changed": total,
                              "frozen_lots": sorted(frozen)})
-    return {"run": run_id, "rule_version": rule_version, "changed": len(changes), "frozen_lots": sorted(frozen),
+    return {"run": run_id, "rule_version": rule_version, "changed": total, "frozen_lots": sorted(frozen),
             "diff": [{"txn": new.txn_id, "before": msgspec.to_builtins(old) if old else None,
-                      "after": msgspec.to_builtins(new)} for old, new in changes[:200]]}
+                      "after": msgspec.to_builtins(new)} for old, new in changed]}
 
 
-async def _move_money(conn: asyncpg.Connection, run_id: int, changes: list[tuple[TxnResult | None, TxnResult]],
-                      meta: dict[int, asyncpg.Record], now: datetime) -> None:
-    """Booked money follows its match: suspense ⇄ deposit:{requirement}. One journal per run."""
+async def _persist(conn: asyncpg.Connection, run_id: int, part: int, rule_version: str,
+                   changes: list[tuple[TxnResult | None, TxnResult]], meta: dict[int, tuple], now: datetime) -> None:
+    if not changes:
+        return
+    await conn.execute("""DROP TABLE IF EXISTS deposit_match_tmp;
+        CREATE TEMP TABLE deposit_match_tmp (txn_id bigint, requirement_id uuid, counts boolean, flags text[],
+                                             detail text, before text) ON COMMIT DROP""")
+    enc = msgspec.json.Encoder()
+    await conn.copy_records_to_table("deposit_match_tmp", records=[
+        (new.txn_id, new.requirement_id, new.counts, list(new.flags), enc.encode(new.detail).decode(),
+         enc.encode(old).decode() if old is not None else None) for old, new in changes],
+        columns=("txn_id", "requirement_id", "counts", "flags", "detail", "before"))
+    await conn.execute(
+        """INSERT INTO deposit_matches (txn_id, requirement_id, counts, flags, detail, run_id, rule_version)
+           SELECT txn_id, requirement_id, counts, flags, detail::jsonb, $1, $2 FROM deposit_match_tmp
+           ON CONFLICT (txn_id) DO UPDATE SET requirement_id = EXCLUDED.requirement_id,
+               counts = EXCLUDED.counts, flags = EXCLUDED.flags, detail = EXCLUDED.detail,
+               run_id = EXCLUDED.run_id, rule_version = EXCLUDED.rule_version""", run_id, rule_version)
+    await conn.execute(
+        """INSERT INTO deposit_match_history (run_id, txn_id, before, after)
+           SELECT $1, txn_id, before::jsonb, jsonb_build_object('requirement_id', requirement_id,
+                  'counts', counts, 'flags', flags, 'detail', detail::jsonb) FROM deposit_match_tmp""", run_id)
+    await _move_money(conn, f"match:{run_id}:{part}", changes, meta, now)
+
+
+async def _move_money(conn: asyncpg.Connection, key: str, changes: list[tuple[TxnResult | None, TxnResult]],
+                      meta: dict[int, tuple], now: datetime) -> None:
+    """Booked money follows its match: suspense ⇄ deposit:{requirement}. One journal per chunk of a run."""
     lines: list[tuple[str, str, int, int | None]] = []
     suspense: dict[tuple[str, str], int] = defaultdict(int)
     for old, new in changes:
-        m = meta[new.txn_id]
-        if m["status"] != "BOOK":
+        bank_code, currency, status, amount_fen, direction = meta[new.txn_id]
+        if status != "BOOK":
             continue
-        src = _location(old, m["bank_code"], m["currency"])
-        dst = _location(new, m["bank_code"], m["currency"])
+        src = _location(old, bank_code, currency)
+        dst = _location(new, bank_code, currency)
         if src == dst:
             continue
         # a credit is a liability: leaving src is a debit there, arriving in dst a credit; a debit the reverse
-        amount = m["amount_fen"] if m["direction"] == "CRDT" else -m["amount_fen"]
+        amount = amount_fen if direction == "CRDT" else -amount_fen
         for acct, signed in ((src, amount), (dst, -amount)):
             if acct.startswith("suspense:"):
-                suspense[(acct, m["currency"])] += signed
+                suspense[(acct, currency)] += signed
             else:
-                lines.append((acct, m["currency"], signed, new.txn_id))
+                lines.append((acct, currency, signed, new.txn_id))
     lines.extend((acct, ccy, v, None) for (acct, ccy), v in suspense.items() if v)
     if not lines:
         return
     jid = await conn.fetchval(
         """INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
-           VALUES ($1, 'match', NULL, 'allocation by matching run', $2) RETURNING id""", f"match:{run_id}", now)
+           VALUES ($1, 'match', NULL, 'allocation by matching run', $2) RETURNING id""", key, now)
     await conn.copy_records_to_table(
         "ledger_postings", columns=("journal_id", "account", "currency", "debit_fen", "credit_fen", "txn_id"),
         records=[(jid, a, c, max(v, 0), max(-v, 0), t) for a, c, v, t in lines if v != 0])
@@ -155,8 +210,9 @@ async def _move_money(conn: asyncpg.Connection, run_id: int, changes: list[tuple
 
 async def _store_requirement_flags(conn: asyncpg.Connection, run_id: int,
                                    req_results: dict[UUID, RequirementResult]) -> None:
-    current = {(r["requirement_id"], r["flag"]): r["detail"] for r in
-               await conn.fetch("SELECT requirement_id, flag, detail FROM deposit_requirement_flags")}
+    current = {(r["requirement_id"], r["flag"]): r["detail"] for r in await conn.fetch(
+        "SELECT requirement_id, flag, detail FROM deposit_requirement_flags WHERE requirement_id = ANY($1::uuid[])",
+        list(req_results))}
     wanted = {(rid, f): d for rid, rr in req_results.items() for f, d in rr.flags.items()}
     gone = [k for k in current if k not in wanted]
     if gone:
@@ -175,13 +231,12 @@ async def freeze_due(conn: asyncpg.Connection, clock: Clock, req_results: dict[U
     due = await conn.fetch(
         """SELECT r.id, r.lot_id, t.bid_deadline, t.id AS tender_id FROM deposit_requirements r
              JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
-            WHERE t.bid_deadline <= $1 AND NOT EXISTS (SELECT 1 FROM deposit_states s WHERE s.requirement_id = r.id)""",
-        clock.now())
+            WHERE r.id = ANY($2::uuid[]) AND t.bid_deadline <= $1
+              AND NOT EXISTS (SELECT 1 FROM deposit_states s WHERE s.requirement_id = r.id)""",
+        clock.now(), list(req_results))
     lots: dict[UUID, list] = defaultdict(list)
     for r in due:
-        rr = req_results.get(r["id"])
-        if rr is None:
-            continue
+        rr = req_results[r["id"]]
         await conn.execute(
             """INSERT INTO deposit_states (requirement_id, state, paid_fen, flags, frozen_at, rule_version)
                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
@@ -191,6 +246,8 @@ async def freeze_due(conn: asyncpg.Connection, clock: Clock, req_results: dict[U
         counts: dict[str, int] = defaultdict(int)
         for _, rr in items:
             counts[rr.state] += 1
+        # counts and a hash of the (requirement, state) list: the body stays small however many bidders
+        lines = "\n".join(sorted(f"{r['id']}:{rr.state}:{rr.paid_fen}" for r, rr in items))
         await append_entry(conn, clock, Tag.DEPOSIT_STATE_FREEZE, lot_id=lot_id, tender_id=items[0][0]["tender_id"],
-                           body={"states": {str(r["id"]): rr.state for r, rr in items}, "counts": dict(counts)})
+                           body={"counts": dict(counts), "states_sha256": hashlib.sha256(lines.encode()).hexdigest()})
     return {str(x) for x in lots}

@@ -101,8 +101,8 @@ async def deposit_column(conn: asyncpg.Connection, lot_id: UUID, org_ids: Sequen
              LEFT JOIN deposit_states s ON s.requirement_id = r.id WHERE r.lot_id = $1""", lot_id)
     live: dict[UUID, Any] = {}
     if any(r["state"] is None for r in rows):
-        txns, _, reqs = await load_inputs(conn)
-        _, live = match(txns, [q for q in reqs if q.lot_id == lot_id])
+        txns, _, reqs = await load_inputs(conn, [lot_id])
+        _, live = match(txns, reqs)
     out: dict[UUID, str] = {}
     for r in rows:
         state, flags = (r["state"], r["flags"]) if r["state"] else (live[r["id"]].state, list(live[r["id"]].flags))
