@@ -16,7 +16,7 @@ from trading.clock import Clock
 from trading.records import bundle, merkle
 from trading.records import repository as repo
 from trading.records.certs import root_certificate_pem
-from trading.records.checkpoints import sign_if_grown
+from trading.records.checkpoints import sign_checkpoint
 from trading.records.keys import all_verifier_keys
 from trading.records.services import b64
 
@@ -64,7 +64,8 @@ async def stream_archive(pool: asyncpg.Pool, clock: Clock, settings: Any, *, ten
     """Yield the ZIP bytes of a tender archive (`tender_id`) or of the whole log (`tender_id=None`).
     Access must have been checked by the caller."""
     async with pool.acquire() as conn:
-        await sign_if_grown(conn, clock, settings)  # the archive ends at a checkpoint that covers everything
+        async with conn.transaction():  # the archive ends at a checkpoint that covers everything committed
+            await sign_checkpoint(conn, clock, settings, reason="archive")
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             async for chunk in _stream(conn, clock, settings, tender_id):
                 yield chunk

@@ -66,9 +66,10 @@ class CheckpointController(Controller):
 
     @get("/proofs/inclusion", guards=[signed_in], operation_id="InclusionProof")
     async def inclusion(self, conn: asyncpg.Connection, index: int = Parameter(ge=0),
-                        tree_size: int = Parameter(ge=0)) -> InclusionProof:
-        """Hashes only: a leaf hash reveals nothing of its entry (random ids, microsecond times)."""
-        return await services.inclusion_proof(conn, index, tree_size)
+                        tree_size: int | None = Parameter(default=None, ge=1)) -> InclusionProof:
+        """Hashes only: a leaf hash reveals nothing of its entry (random ids, microsecond times). Without
+        tree_size: to the latest checkpoint, returned with it (how a receipt is upgraded to a proof)."""
+        return await services.inclusion_proof_to_checkpoint(conn, index, tree_size)
 
 
 class TenderRecordController(Controller):

@@ -166,7 +166,7 @@ async def append_entries(conn: asyncpg.Connection, clock: Clock, drafts: Sequenc
     lots = [_uuid(d.lot_id) for d in drafts]
     key = getattr(conn, "_con", conn)
     head = _HEADS.get(key)
-    for attempt in range(_MAX_ATTEMPTS):
+    for _attempt in range(_MAX_ATTEMPTS):
         if head is None:
             head = await _locked_head(conn, tenders_in, lots)
         else:

@@ -30,6 +30,7 @@ class InclusionProof(msgspec.Struct, kw_only=True):
     tree_size: int
     leaf_hash: str            # base64
     hashes: list[str]         # base64, bottom up (RFC 9162 §2.1.3)
+    checkpoint: str | None = None   # the signed checkpoint of tree_size, when one exists
 
 
 class ConsistencyProof(msgspec.Struct, kw_only=True):

@@ -71,6 +71,18 @@ async def inclusion_proof(conn: asyncpg.Connection, leaf_index: int, tree_size: 
                           hashes=[b64(h) for h in hashes])
 
 
+async def inclusion_proof_to_checkpoint(conn: asyncpg.Connection, leaf_index: int, tree_size: int | None
+                                        ) -> InclusionProof:
+    """The proof to `tree_size` (default: the latest checkpoint), with that checkpoint's signed note."""
+    if tree_size is None:
+        tree_size = await conn.fetchval("SELECT max(tree_size) FROM log_checkpoints") or 0
+        if leaf_index >= tree_size:
+            raise ProofSizeInvalid(f"entry {leaf_index} is not covered by a checkpoint yet; retry in a second")
+    proof = await inclusion_proof(conn, leaf_index, tree_size)
+    proof.checkpoint = await conn.fetchval("SELECT note FROM log_checkpoints WHERE tree_size = $1", tree_size)
+    return proof
+
+
 async def consistency_proof(conn: asyncpg.Connection, size1: int, size2: int) -> ConsistencyProof:
     size = await _head_size(conn)
     if not 0 < size1 <= size2 <= size:

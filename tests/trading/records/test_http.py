@@ -1,10 +1,8 @@
 """The records API over HTTP: keys, checkpoints, proofs, confidentiality, witness notes, archive, report."""
 import base64
-import io
 import subprocess
 import sys
 import zipfile
-from datetime import timedelta
 
 from trading.accounts.schemas import Role
 from trading.records import Tag, append_entry, merkle
@@ -41,6 +39,22 @@ async def test_well_known_keys_and_checkpoint_are_public_and_verify(client, pool
     assert r.status_code == 422 and r.json()["code"] == "proof_size_invalid"
     r = await client.get("/api/records/proofs/inclusion", params={"index": 0, "tree_size": size})
     assert r.status_code == 401
+
+
+async def test_inclusion_proof_to_latest_checkpoint_upgrades_a_receipt(client, pool, clock, settings, factory):
+    _, headers = await factory.signed_in(Role.BIDDER)
+    async with pool.acquire() as c:
+        async with c.transaction():
+            a = await append_entry(c, clock, Tag.ACCOUNT_LOGIN_FAIL)
+        r = await client.get("/api/records/proofs/inclusion", params={"index": a.seq}, headers=headers)
+        assert r.status_code == 422 and r.json()["code"] == "proof_size_invalid"
+        await sign_if_grown(c, clock, settings)
+    r = await client.get("/api/records/proofs/inclusion", params={"index": a.seq}, headers=headers)
+    assert r.status_code == 200
+    p = r.json()
+    text, _ = open_note(p["checkpoint"], [platform_verifier_key(settings)])
+    root = base64.b64decode(text.split("\n")[2])
+    merkle.verify_inclusion(a.seq, p["tree_size"], a.leaf_hash, [base64.b64decode(h) for h in p["hashes"]], root)
 
 
 async def test_entries_sealed_before_deadline_except_for_regulators(client, pool, clock, kit, factory):

@@ -1,6 +1,5 @@
 """The offline verifier names each way an archive can be tampered with."""
 import zipfile
-from datetime import timedelta
 
 import msgspec
 import pytest
