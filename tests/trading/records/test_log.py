@@ -175,3 +175,35 @@ async def test_many_interleaved_writers_keep_the_tree_sound(pool, clock):
 
     await asyncio.gather(*[writer(k) for k in range(5)])
     await _assert_log_sound(pool)
+
+
+_WRITER = """
+import asyncio, sys, uuid
+from trading import db
+from trading.clock import SystemClock
+from trading.records import Tag, append_entry
+
+async def main(url, tender):
+    pool = await db.create_pool(url, min_size=2, max_size=2)
+    async def one(k):
+        async with pool.acquire() as c:
+            for i in range(15):
+                async with c.transaction():
+                    await append_entry(c, SystemClock(), Tag.WITNESS_NOTE_ADD, tender_id=uuid.UUID(tender),
+                                       body={"k": k, "i": i})
+    await asyncio.gather(one(0), one(1))
+    await pool.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_several_processes_append_without_gaps(pool, database_url):
+    import sys
+
+    t = str(uuid.uuid4())
+    procs = [await asyncio.create_subprocess_exec(sys.executable, "-c", _WRITER, database_url, t) for _ in range(3)]
+    assert [await p.wait() for p in procs] == [0, 0, 0]
+    await _assert_log_sound(pool)
+    async with pool.acquire() as c:
+        assert await c.fetchval("SELECT count(*) FROM log_entries WHERE tender_id = $1", uuid.UUID(t)) == 90
