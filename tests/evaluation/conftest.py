@@ -90,11 +90,13 @@ def make_lot(factory, pool, clock, settings):
     """Build a lot in 'evaluation' with opened bids, a scheme and a 5-member committee (+2 alternates)."""
 
     async def make(prices=(100_000_000, 80_000_000, 125_000_000, 90_000_000), *, experts=5, alternates=2,
-                   method="comprehensive", scheme=SCHEME, start=True, blobs=None, **lot_kw):
+                   method="comprehensive", scheme=SCHEME, start=True, blobs=None, before_deadline=None, **lot_kw):
         from trading.blobs import blob_store
 
         lot = await factory.published_lot(evaluation_method=method, **lot_kw)
         bidders = [await factory.downloader(lot["lot_id"]) for _ in prices]
+        if before_deadline is not None:
+            await before_deadline(lot)
         clock.advance(days=26)
         await to_evaluation(pool, clock, lot["lot_id"], str(lot["agency_user"].id))
         # tokens live 24 hours: sign everyone in again after the clock jump
@@ -120,3 +122,11 @@ def make_lot(factory, pool, clock, settings):
                 "experts": people[:experts], "alternates": people[experts:]}
 
     return make
+
+
+@pytest.fixture
+def experts(factory):
+    """The expert pool's own test helper (approved experts in the pool), for the platform-sources tests."""
+    from tests.expert_pool.conftest import Experts
+
+    return Experts(factory)

@@ -4,6 +4,7 @@ transaction; the tender archive verifies offline with the evaluation entries and
 from __future__ import annotations
 
 import subprocess
+from uuid import UUID
 from datetime import timedelta
 
 import pytest
@@ -183,3 +184,78 @@ async def test_opened_lot_to_award_notice(make_lot, client, pool, clock, setting
     with zipfile.ZipFile(archive) as z:
         names = z.namelist()
     assert sum(1 for n in names if n.endswith(".pdf")) >= 5
+
+
+async def test_award_with_committee_drawn_from_the_expert_pool(make_lot, pool, clock, settings, experts,
+                                                               awarded_calls):
+    """The same chain with the platform's real sources: the committee drawn (draw/v1) and confirmed in the
+    expert pool, the conflicted member replaced by the pool's next alternate, who confirms and scores."""
+    from datetime import timedelta
+
+    from evaluation import services
+    from evaluation.schemas import AwardIn, ConfirmIn, DeclarationIn, ObjectionAnswerIn, ObjectionIn, PublicityIn
+    from expert_pool import repository as ep_repo
+    from expert_pool import services as ep
+    from tests.expert_pool.conftest import draw_request
+
+    team = await experts.pool_of(8)
+    user_of = {e.id: u for u, e in team}
+    state = {}
+
+    async def draw(lot):
+        async with pool.acquire() as c, c.transaction():
+            req = draw_request(lot["lot_id"], clock, alternates=2, evaluation_at=lot["deadline"] + timedelta(days=1))
+            view = await ep.request_draw(c, clock, lot["agency_user"], req)
+            await ep.contribute(c, clock, lot["agency_user"], view.id, "agency-random-value-0001")
+            for m in await ep_repo.list_members(c, view.id):
+                if m["status"] == "invited":
+                    await ep.confirm_invitation(c, clock, user_of[m["expert_id"]], m["id"])
+        state["draw_id"] = view.id
+
+    lot = await make_lot(start=False, before_deadline=draw)
+    lid = lot["lot_id"]
+    src = sources.PlatformSources()
+    async with pool.acquire() as c, c.transaction():
+        await services.start_evaluation(c, clock, lid, actor=lot["agency_user"], src=src)
+        committee = await src.committee(c, lid)
+    assert len(committee) == 5
+    sitting = [user_of[m.expert_id] for m in committee]
+
+    async with pool.acquire() as c, c.transaction():
+        out = await services.declare(c, clock, lid, DeclarationIn(conflict=True, statement="近三年曾在投标人处任职"),
+                                     user=sitting[0], src=src)
+    assert out["replaced_by"] is not None
+    async with pool.acquire() as c, c.transaction():
+        invited = next(m for m in await ep_repo.list_members(c, state["draw_id"])
+                       if m["expert_id"] == UUID(out["replaced_by"]))
+        await ep.confirm_invitation(c, clock, user_of[invited["expert_id"]], invited["id"])
+    sitting = sitting[1:] + [user_of[invited["expert_id"]]]
+    for i, u in enumerate(sitting):
+        async with pool.acquire() as c, c.transaction():
+            await services.declare(c, clock, lid, DeclarationIn(conflict=False), user=u, src=src)
+            await services.save_sheet(c, clock, lid, full_sheet(lot["bid_ids"], fails={(3, "q1")} if i < 3 else ()),
+                                      user=u, src=src)
+            res = await services.submit_sheet(c, clock, lid, user=u, src=src)
+    assert res["revealed"]
+    async with pool.acquire() as c, c.transaction():
+        members = await services.repo.list_members(c, lid, active_only=True)
+        chair = next(m for m in members if m.user_id == sitting[0].id)
+        await services.appoint_chair(c, clock, lid, chair.expert_id, actor=lot["agency_user"])
+        await services.draft_report(c, clock, lid, user=sitting[0], src=src)
+    for u in sitting:
+        async with pool.acquire() as c, c.transaction():
+            res = await services.confirm_report(c, clock, lid, ConfirmIn(agrees=True), user=u, settings=settings)
+    assert res["status"] == "signed"
+    async with pool.acquire() as c, c.transaction():
+        pub = await services.publish_candidates(c, clock, lid, PublicityIn(contact="0591-1"), actor=lot["agency_user"])
+    objector = next(u for (o, (u, _)), b in zip(lot["bidders"], lot["bid_ids"]) if str(b) == pub["candidates"][1]["bid_id"])
+    async with pool.acquire() as c, c.transaction():
+        obj = await services.file_objection(c, clock, lid, ObjectionIn(content="对评分有异议"), user=objector, src=src)
+    clock.advance(days=3, seconds=1)
+    async with pool.acquire() as c, c.transaction():
+        await services.answer_objection(c, clock, lid, UUID(str(obj["id"])), ObjectionAnswerIn(answer="评分符合评标办法"),
+                                        actor=lot["agency_user"])
+        award = await services.issue_award(c, clock, lid, AwardIn(), actor=lot["agency_user"], settings=settings,
+                                           src=src)
+    assert award["winner_bid_id"] == pub["candidates"][0]["bid_id"]
+    assert len(awarded_calls) == 1 and awarded_calls[0]["in_tx"]

@@ -1,0 +1,109 @@
+"""Evaluation pages in headless Chromium against a real uvicorn server (same process, same clock): an expert
+declares, scores every bid and submits from the desk; the flagged expert answers the outlier flag on the summary;
+the agency publishes the candidates; the public reads them."""
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+import uvicorn
+
+from evaluation import services, sources
+from evaluation.schemas import DeclarationIn
+from tests.conftest import chromium_path
+from tests.evaluation.test_services import full_sheet
+from trading.app import create_app
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def server(settings, clock, pool):
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings, clock), host="127.0.0.1", port=port,
+                                        log_level="warning", lifespan="on"))
+    task = asyncio.create_task(srv.serve())
+    for _ in range(200):
+        if srv.started:
+            break
+        await asyncio.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+async def browser():
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def _page(browser, base: str, token: str):
+    context = await browser.new_context()
+    await context.add_cookies([{"name": "th_token", "value": token, "url": base}])
+    return await context.new_page()
+
+
+async def test_expert_scores_from_desk_to_submit_and_answers_flag(make_lot, server, browser, factory, pool, clock,
+                                                                  monkeypatch):
+    from playwright.async_api import expect
+
+    lot = await make_lot()
+    monkeypatch.setattr(sources, "current", lot["roster"])
+    lid = lot["lot_id"]
+    others, me = lot["experts"][:4], lot["experts"][4]
+    for i, p in enumerate(others):
+        async with pool.acquire() as c, c.transaction():
+            await services.declare(c, clock, lid, DeclarationIn(conflict=False), user=p["user"])
+            await services.save_sheet(c, clock, lid, full_sheet(lot["bid_ids"]), user=p["user"])
+            await services.submit_sheet(c, clock, lid, user=p["user"])
+
+    page = await _page(browser, server, await factory.token(me["user"]))
+    await page.goto(f"{server}/evaluation/lots/{lid}/desk?lang=zh")
+    await expect(page.locator("h1")).to_have_text("评标工作台")
+    await expect(page.locator("section.bid")).to_have_count(0)          # no bid before the declaration
+    await page.click("#sign")
+    await expect(page.locator("section.bid")).to_have_count(4)
+    first = page.locator("section.bid").first
+    await first.locator("input.score[data-item=t1]").fill("5")          # low: needs a comment, and an outlier
+    await page.click("#save")
+    await expect(page.locator("#msg")).to_contain_text("comment")
+    await first.locator("input.score-comment[data-item=t1]").fill("施工方案缺少关键工序")
+    for item, value in (("t1", "24"), ("t2", "16"), ("c1", "15")):
+        inputs = page.locator(f"input.score[data-item={item}]")
+        for n in range(1, await inputs.count()):
+            await inputs.nth(n).fill(value)
+        if item != "t1":
+            await inputs.nth(0).fill(value)
+    await page.click("#save")
+    await expect(page.locator("#remaining")).to_have_text("0")
+    await page.click("#submit")
+    await expect(page.locator("#submitted")).to_be_visible()
+    assert await page.locator("input.score").first.is_disabled()
+
+    # the table is revealed; the flag on my t1 score is mine to answer
+    await page.goto(f"{server}/evaluation/lots/{lid}/summary?lang=en")
+    await expect(page.locator("#results tr")).to_have_count(5)
+    await expect(page.locator("button.flag-confirm")).to_have_count(1)
+    flag_id = (await page.locator("button.flag-confirm").get_attribute("onclick")).split("/flags/")[1].split("/")[0]
+    await page.fill(f"#flag-reason-{flag_id}", "The method statement misses key steps")
+    await page.click("button.flag-confirm")
+    await expect(page.locator("#flags")).to_contain_text("confirmed")
+    await expect(page.locator("#flags")).to_contain_text("The method statement misses key steps")
