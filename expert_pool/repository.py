@@ -157,10 +157,10 @@ async def get_lot_context(conn: asyncpg.Connection, lot_id: UUID) -> dict[str, A
 
 
 async def _bids_org_column(conn: asyncpg.Connection) -> str | None:
-    """The bidder-organisation column of the bids engineer's table, if that table exists."""
+    """The bidder-organisation column of the bids engineer's table, if that table exists (catalog lookup: cheap)."""
     return await conn.fetchval(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
-        " AND table_name = 'bids' AND column_name IN ('bidder_org_id', 'org_id') ORDER BY column_name LIMIT 1"
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('bids') AND NOT attisdropped"
+        " AND attname IN ('bidder_org_id', 'org_id') ORDER BY attname LIMIT 1"
     )
 
 
@@ -179,6 +179,42 @@ async def bidder_credit_codes(conn: asyncpg.Connection, lot_id: UUID) -> list[st
     return [r["credit_code"] for r in rows]
 
 
+_FACTS_SQL = """
+    WITH q AS (SELECT code, idx - 1 AS idx FROM unnest($1::text[]) WITH ORDINALITY AS q(code, idx)),
+    -- A specialty code (5 characters) matches itself, a category code (3) its specialties: one index lookup per
+    -- quota either way (LATERAL keeps the planner from scanning the whole table for the branch not taken).
+    matched AS (
+        SELECT x.expert_id, q.idx FROM q, LATERAL (
+            SELECT es.expert_id FROM expert_specialties es WHERE es.code = q.code {only}) x
+        WHERE length(q.code) = 5
+        UNION ALL
+        SELECT x.expert_id, q.idx FROM q, LATERAL (
+            SELECT es.expert_id FROM expert_specialties es WHERE es.category = q.code {only}) x
+        WHERE length(q.code) = 3
+    ),
+    cand AS (SELECT expert_id, array_agg(DISTINCT idx ORDER BY idx) AS quotas FROM matched GROUP BY expert_id)
+    SELECT e.id AS expert_id, c.quotas, e.status, e.title_level, e.practice_since, e.birth_date,
+        (e.employer_credit_code = ANY($4::text[]) OR EXISTS (
+            SELECT 1 FROM expert_employments x WHERE x.expert_id = e.id
+            AND x.credit_code = ANY($4::text[]) AND x.ended_on >= $6)) AS employee_tenderer,
+        (e.employer_credit_code = ANY($5::text[]) OR EXISTS (
+            SELECT 1 FROM expert_employments x WHERE x.expert_id = e.id
+            AND x.credit_code = ANY($5::text[]) AND x.ended_on >= $6)) AS employee_bidder,
+        (SELECT count(*) FROM expert_draw_members m JOIN expert_draws d ON d.id = m.draw_id
+            JOIN tenders t ON t.id = d.tender_id
+            WHERE m.expert_id = e.id AND m.status = 'confirmed' AND t.tenderer_org_id = $3
+            AND d.drawn_at >= $7 AND d.lot_id <> $2)::int AS tenderer_draws,
+        EXISTS (SELECT 1 FROM expert_unavailability u WHERE u.expert_id = e.id AND u.day = $8) AS unavailable,
+        EXISTS (SELECT 1 FROM expert_conflicts k WHERE k.expert_id = e.id AND (k.lot_id = $2
+            OR k.credit_code = ANY($4::text[]) OR k.credit_code = ANY($5::text[]))) AS conflict
+    FROM cand c JOIN experts e ON e.id = c.expert_id
+    WHERE e.status IN ('approved', 'suspended')
+    ORDER BY e.id
+"""
+_FACTS_ALL = _FACTS_SQL.format(only="")
+_FACTS_SOME = _FACTS_SQL.format(only="AND es.expert_id = ANY($9::uuid[])")
+
+
 async def candidate_facts(
     conn: asyncpg.Connection, *, quota_codes: list[str], lot_id: UUID, tenderer_org_id: UUID,
     tenderer_codes: list[str], bidder_codes: list[str], employment_cutoff: date, repeat_since: datetime,
@@ -188,36 +224,11 @@ async def candidate_facts(
 
     `quotas` holds the 0-based indexes of the quotas each candidate matches. With `expert_ids`, only those.
     """
-    return await conn.fetch(
-        """
-        WITH q AS (SELECT code, idx - 1 AS idx FROM unnest($1::text[]) WITH ORDINALITY AS q(code, idx)),
-        cand AS (
-            SELECT es.expert_id, array_agg(DISTINCT q.idx ORDER BY q.idx) AS quotas
-            FROM q JOIN expert_specialties es ON (es.code = q.code OR es.category = q.code)
-            WHERE $9::uuid[] IS NULL OR es.expert_id = ANY($9::uuid[])
-            GROUP BY es.expert_id
-        )
-        SELECT e.id AS expert_id, c.quotas, e.status, e.title_level, e.practice_since, e.birth_date,
-            (e.employer_credit_code = ANY($4::text[]) OR EXISTS (
-                SELECT 1 FROM expert_employments x WHERE x.expert_id = e.id
-                AND x.credit_code = ANY($4::text[]) AND x.ended_on >= $6)) AS employee_tenderer,
-            (e.employer_credit_code = ANY($5::text[]) OR EXISTS (
-                SELECT 1 FROM expert_employments x WHERE x.expert_id = e.id
-                AND x.credit_code = ANY($5::text[]) AND x.ended_on >= $6)) AS employee_bidder,
-            (SELECT count(*) FROM expert_draw_members m JOIN expert_draws d ON d.id = m.draw_id
-                JOIN tenders t ON t.id = d.tender_id
-                WHERE m.expert_id = e.id AND m.status = 'confirmed' AND t.tenderer_org_id = $3
-                AND d.drawn_at >= $7 AND d.lot_id <> $2)::int AS tenderer_draws,
-            EXISTS (SELECT 1 FROM expert_unavailability u WHERE u.expert_id = e.id AND u.day = $8) AS unavailable,
-            EXISTS (SELECT 1 FROM expert_conflicts k WHERE k.expert_id = e.id AND (k.lot_id = $2
-                OR k.credit_code = ANY($4::text[]) OR k.credit_code = ANY($5::text[]))) AS conflict
-        FROM cand c JOIN experts e ON e.id = c.expert_id
-        WHERE e.status IN ('approved', 'suspended')
-        ORDER BY e.id
-        """,
-        quota_codes, lot_id, tenderer_org_id, tenderer_codes, bidder_codes, employment_cutoff, repeat_since,
-        evaluation_day, expert_ids,
-    )
+    args = [quota_codes, lot_id, tenderer_org_id, tenderer_codes, bidder_codes, employment_cutoff, repeat_since,
+            evaluation_day]
+    if expert_ids is None:
+        return await conn.fetch(_FACTS_ALL, *args)
+    return await conn.fetch(_FACTS_SOME, *args, expert_ids)
 
 
 # ---------------------------------------------------------------------------------------------------- draws
@@ -256,10 +267,8 @@ async def update_draw(conn: asyncpg.Connection, draw_id: UUID, **f: Any) -> None
 
 
 async def insert_exclusions(conn: asyncpg.Connection, draw_id: UUID, excluded: list[tuple[str, list[str]]]) -> None:
-    await conn.executemany(
-        "INSERT INTO expert_draw_exclusions (draw_id, expert_id, reasons) VALUES ($1, $2, $3)",
-        [(draw_id, UUID(e), reasons) for e, reasons in excluded],
-    )
+    await conn.copy_records_to_table("expert_draw_exclusions", columns=["draw_id", "expert_id", "reasons"],
+                                     records=[(draw_id, UUID(e), reasons) for e, reasons in excluded])
 
 
 async def exclusion_counts(conn: asyncpg.Connection, draw_id: UUID) -> dict[str, int]:
