@@ -89,7 +89,7 @@ async def test_opening_with_two_of_three_custodians_opens_every_bid_and_publishe
             "SELECT entry FROM log_entries WHERE tag = 'bid:unseal:ok' AND lot_id = $1", opening.lot_id)]
     assert len(entries) == 3 and all(len(bytes.fromhex(e["body"]["dek"])) == 32 for e in entries)
     row = next(r for r in record.record["bids"] if r["bidder_org_id"] == str(bidders[0].org.id))
-    assert row["price_capital"] == "玖拾肆万元整" and row["deposit_status"] == "未核验"
+    assert row["price_capital"] == "玖拾肆万元整" and row["deposit_status"]
     from trading.blobs import blob_store
 
     pdf = blob_store(opening.settings).get_bytes(record.pdf_sha256)
@@ -300,3 +300,32 @@ async def test_custodian_client_refuses_a_replaced_version_on_the_list(opening):
                                                                  if hashlib.sha256(d).hexdigest() != new_sha])
     with pytest.raises(client.BundleRefused, match="missing from the bundle"):
         client.check_bundle(hidden, lot_id=str(opening.lot_id), now=opening.clock.now())
+
+
+async def test_record_deposit_column_comes_from_registered_lookup_else_not_checked(opening):
+    from trading.opening import deposit_status
+
+    bidders = await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+    await opening.release(0)
+    await opening.release(1)
+    await opening.unseal()
+    saved = deposit_status._lookup
+
+    async def lookup(conn, lot_id, org_ids):
+        return {bidders[0].org.id: "已缴纳（银行转账）"}
+
+    try:
+        deposit_status.register_deposit_lookup(lookup)
+        async with opening.pool.acquire() as c:
+            record = await services.build_record(c, opening.clock, opening.lot_id)
+        by_org = {r["bidder_org_id"]: r["deposit_status"] for r in record["bids"]}
+        assert by_org[str(bidders[0].org.id)] == "已缴纳（银行转账）"
+        assert by_org[str(bidders[1].org.id)] == "未核验"
+        deposit_status.register_deposit_lookup(None)
+        async with opening.pool.acquire() as c:
+            record = await services.build_record(c, opening.clock, opening.lot_id)
+        assert {r["deposit_status"] for r in record["bids"]} == {"未核验"}
+    finally:
+        deposit_status.register_deposit_lookup(saved)
