@@ -94,6 +94,12 @@ class TenderRecordController(Controller):
         return Stream(stream_archive(request.app.state.pool, clock, settings, tender_id=tender_id), media_type=ZIP,
                       headers={"Content-Disposition": f'attachment; filename="tender-{tender_id}-records.zip"'})
 
+    @get("/documents/{sha256:str}", guards=[signed_in], operation_id="GetTenderDocument")
+    async def document(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
+                       tender_id: UUID, sha256: str) -> Response[bytes]:
+        doc, data = await services.read_tender_document(conn, clock, settings, user, tender_id, sha256)
+        return Response(data, media_type=doc.media_type, headers={"Content-Disposition": doc.disposition})
+
     @get("/witness-report.pdf", guards=[signed_in], operation_id="WitnessReport")
     async def witness_report(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
                              tender_id: UUID) -> Response[bytes]:
@@ -130,4 +136,11 @@ class LogArchiveController(Controller):
                       headers={"Content-Disposition": 'attachment; filename="log-records.zip"'})
 
 
-ROUTES = [log_keys, CheckpointController, TenderRecordController, WitnessNoteController, LogArchiveController]
+def _pages() -> list:
+    from trading.records.pages import PAGES
+
+    return PAGES
+
+
+ROUTES = [log_keys, CheckpointController, TenderRecordController, WitnessNoteController, LogArchiveController,
+          *_pages()]

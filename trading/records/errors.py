@@ -46,3 +46,7 @@ class DocumentKindInvalid(Invalid):
 
 class WitnessNoteSignatureInvalid(Invalid):
     code = "witness_note_signature_invalid"
+
+
+class RecordDocumentNotFound(NotFound):
+    code = "record_document_not_found"

@@ -17,6 +17,7 @@ from trading.records import repository as repo
 from trading.records.checkpoints import Checkpoint
 from trading.records.errors import (
     DocumentKindInvalid,
+    RecordDocumentNotFound,
     ProofSizeInvalid,
     RecordLotNotFound,
     RecordsNotParticipant,
@@ -228,3 +229,21 @@ async def issue_witness_report(conn: asyncpg.Connection, clock: Clock, settings:
                                    settings=settings, addr=addr)
     docs = await list_tender_documents(conn, clock, user, tender_id)
     return next(d for d in docs if d.sha256 == digest)
+
+
+class DocumentFile(msgspec.Struct, kw_only=True):
+    media_type: str
+    disposition: str
+
+
+async def read_tender_document(conn: asyncpg.Connection, clock: Clock, settings: Any, user: User, tender_id: UUID,
+                               sha256: str) -> tuple[DocumentFile, bytes]:
+    """A registered document of the tender (same confidentiality as its record); the hash is checked on read."""
+    await readable_tender(conn, clock, user, tender_id)
+    doc = next((d for d in await repo.list_documents_for_tender(conn, tender_id) if d["sha256"] == sha256), None)
+    if doc is None:
+        raise RecordDocumentNotFound(f"no document {sha256} in the record of tender {tender_id}")
+    data = BlobStore(settings.blob_dir).get_bytes(sha256)
+    media = "application/pdf" if data.startswith(b"%PDF") else "application/octet-stream"
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in doc["filename"])
+    return DocumentFile(media_type=media, disposition=f'inline; filename="{name}"'), data

@@ -183,3 +183,27 @@ async def test_signed_witness_note_verified_online_and_offline(client, pool, clo
     path.write_bytes(r.content)
     report = verify_archive(path, trusted_keys=[platform_verifier_key(settings)])
     assert report.ok, report.problems
+
+
+async def test_record_page_timeline_and_witness_form(client, pool, clock, settings, kit, factory):
+    tid, lid, *_ = await kit.tender()
+    await _bids(pool, clock, tid, lid, 1)
+    _, witness = await factory.signed_in(Role.WITNESS)
+    r = await client.get(f"/records/tenders/{tid}", headers=witness)
+    assert r.status_code == 403 and "sealed" in r.text  # before the deadline
+    clock.advance(hours=2)
+    await kit.set_lot_status(lid, "evaluation")
+    pdf = sign_pdf(render_table_pdf("评标报告", [], ["序号"], [[1]]), settings)
+    async with pool.acquire() as c, c.transaction():
+        sha = await record_document(c, clock, tender_id=tid, lot_id=lid, kind="evaluation_report",
+                                    filename="评标报告.pdf", data=pdf, actor=None, settings=settings)
+    r = await client.post(f"/records/lots/{lid}/witness-notes", headers=witness,
+                          data={"text": "评标专家身份已现场核验", "supervisor_informed": "1"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/records/tenders/{tid}"
+    r = await client.get(f"/records/tenders/{tid}", headers=witness)
+    assert r.status_code == 200 and "评标专家身份已现场核验" in r.text and "见证记录" in r.text
+    assert "tender:document:download" in r.text
+    r = await client.get(f"/api/records/tenders/{tid}/documents/{sha}", headers=witness)
+    assert r.status_code == 200 and r.content == pdf
+    r = await client.get(f"/api/records/tenders/{tid}/documents/{'0' * 64}", headers=witness)
+    assert r.status_code == 404 and r.json()["code"] == "record_document_not_found"
