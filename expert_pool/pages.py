@@ -99,6 +99,10 @@ register_labels({
     "ep.not_applied": ("您尚未申请入库。", "You have not applied yet."),
     "ep.apply_link": ("申请入库", "Apply"),
     "ep.specialty": ("专业", "Specialty"),
+    "ep.conflicts": ("申报的利害关系单位", "Declared conflicts of interest"),
+    "ep.conflict_code": ("单位统一社会信用代码", "Organisation credit code"),
+    "ep.declare": ("申报", "Declare"),
+    "ep.record": ("下载抽取记录 DRAW.json（用于复核）", "Download DRAW.json (for replay)"),
     "ep.count": ("人数", "Count"),
     **{f"ep.reason.{k}": v for k, v in REASONS.items()},
 })
@@ -123,8 +127,9 @@ async def profile_page(request: Request[Any, Any, Any], conn: asyncpg.Connection
                        user: User) -> Template:
     expert = await repo.find_expert_by_user(conn, user.id)
     days = await repo.list_unavailable_days(conn, expert.id, since=services.today(clock)) if expert else []
+    conflicts = await repo.list_conflicts(conn, expert.id) if expert else []
     return Template("expert_pool/profile.html", context=page_context(
-        request, expert=expert, days=days, specialties=classification()))
+        request, expert=expert, days=days, conflicts=conflicts, specialties=classification()))
 
 
 @get("/experts/review", guards=[requires(Role.ADMIN)], include_in_schema=False)
@@ -150,7 +155,8 @@ async def draw_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, u
                     draw_id: UUID) -> Template:
     view = await services.draw_view(conn, draw_id, user)
     return Template("expert_pool/draw.html", context=page_context(
-        request, draw=view, is_agency=user.has(Role.AGENCY), reasons=REASONS))
+        request, draw=view, is_agency=user.has(Role.AGENCY), is_regulator=user.has(Role.REGULATOR),
+        reasons=REASONS))
 
 
 @get("/experts/inbox", guards=[expert_only], include_in_schema=False)

@@ -140,6 +140,14 @@ async def insert_conflict(conn: asyncpg.Connection, *, expert_id: UUID, lot_id: 
     )
 
 
+async def list_conflicts(conn: asyncpg.Connection, expert_id: UUID) -> list[dict]:
+    rows = await conn.fetch(
+        "SELECT k.id, k.lot_id, k.credit_code, o.name AS org_name, k.reason, k.declared_at FROM expert_conflicts k"
+        " LEFT JOIN organisations o ON o.credit_code = k.credit_code WHERE k.expert_id = $1 ORDER BY k.declared_at",
+        expert_id)
+    return [dict(r) for r in rows]
+
+
 # ------------------------------------------------------------------------------------------- lots and parties
 
 

@@ -66,6 +66,7 @@ from trading.records import Tag, append_entry
 DRAWABLE_LOT_STATES = {"published", "closed", "opening"}
 # The issue fixes "evaluation start" as the moment names may be shown to the agency.
 NAMES_VISIBLE_LOT_STATES = {"evaluation", "publicity", "awarded"}
+CLOSED_LOT_STATES = {"failed", "cancelled"}
 GP_LARGE_BUDGET_FEN = 10_000_000 * 100   # 87号令 第四十七条: 1000万元以上 → 7 members or more
 MAX_ALTERNATES = 10
 
@@ -497,6 +498,8 @@ async def _bring_in_next(conn: asyncpg.Connection, clock: Clock, draw: dict, lot
     """The re-draw rule (DESIGN.md §8 step 5; 招标投标法实施条例 第四十六条: replaced by the same random draw):
     the quota's next candidate in the draw order, re-checked against every rule now; an expert who no longer
     qualifies is skipped with the reasons recorded. None when the quota's order is exhausted."""
+    if lot["status"] in CLOSED_LOT_STATES:
+        return None   # a failed or cancelled lot needs no committee: nobody more is invited
     quotas = [protocol.Quota(specialty=q["specialty"], count=q["count"]) for q in draw["quotas"]]
     picks = protocol.select(draw["seed"], quotas, draw["eligible"], draw["alternates"])
     ranked = picks[quota].ranked
@@ -569,9 +572,11 @@ async def confirm_invitation(conn: asyncpg.Connection, clock: Clock, user: User,
     now = clock.now()
     if now > member["respond_by"]:
         raise InvitationExpired("the time to confirm has passed; the next alternate is being invited")
-    await repo.update_member(conn, member_id, status="confirmed", responded_at=now)
     draw = await repo.get_draw(conn, member["draw_id"])
     lot = await _lot(conn, draw["lot_id"])
+    if lot["status"] in CLOSED_LOT_STATES:
+        raise InvitationClosed(f"the lot is {lot['status']}: no committee is needed any more")
+    await repo.update_member(conn, member_id, status="confirmed", responded_at=now)
     await append_entry(conn, clock, Tag.EXPERT_INVITATION_CONFIRM, actor=str(user.id), addr=addr,
                        tender_id=lot["tender_id"], lot_id=lot["lot_id"],
                        body={"draw": str(draw["id"]), "member": str(member_id)})
@@ -792,6 +797,11 @@ async def draw_record(conn: asyncpg.Connection, draw_id: UUID) -> dict[str, Any]
         "log": {"commit": await repo.log_entry(conn, draw["commit_seq"]),
                 "reveal": await repo.log_entry(conn, draw["reveal_seq"])},
     }
+
+
+async def conflicts_for(conn: asyncpg.Connection, user: User) -> list[dict]:
+    expert = await my_expert(conn, user)
+    return await repo.list_conflicts(conn, expert.id)
 
 
 async def invitations_for(conn: asyncpg.Connection, user: User) -> list[Invitation]:

@@ -104,7 +104,7 @@ async def test_committee_names_stay_secret_until_evaluation(client, factory, exp
     members = r.json()["members"]
     assert len(members) == 5 and all(m["name"] in names for m in members)
     page = await client.get(f"/expert-draws/{draw_id}", headers=regulator)
-    assert all(m["name"] in page.text for m in members)
+    assert all(m["name"] in page.text for m in members) and "draw-record" in page.text
     r = await client.get(f"/api/expert-draws/{draw_id}/record", headers=regulator)
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
     assert protocol.replay(r.json()).ok

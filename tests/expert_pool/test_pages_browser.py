@@ -94,6 +94,11 @@ async def test_apply_review_and_profile_pages(server, browser, factory, experts,
     await page.fill("#ep-day", "2026-04-01")
     await page.click("#ep-add-day")
     await expect(page.locator("#ep-days")).to_contain_text("2026-04-01")
+    bidder = await factory.org("bidder", name="某某建设集团有限公司")
+    await page.fill("#ep-conflict-code", bidder.credit_code)
+    await page.fill("#ep-conflict-reason", "配偶任该公司法定代表人")
+    await page.click("#ep-declare")
+    await expect(page.locator("#ep-conflicts")).to_contain_text("某某建设集团有限公司")
     async with pool.acquire() as c:
         expert = await repo.find_expert_by_user(c, user.id)
         assert expert.status == "approved"

@@ -594,3 +594,18 @@ async def test_outbox_is_delivered_by_the_sender_and_failures_are_retried(lot, e
         assert (await services.sweep(c, clock, sender=sender))["delivered"] == 5
         assert (await services.sweep(c, clock, sender=sender))["delivered"] == 0
     assert {n.kind for n in sender.sent} == {"invitation"}
+
+
+async def test_cancelled_lot_invites_no_one_more(lot, experts, pool, clock):
+    team = await experts.pool_of(6)
+    drawn = await _draw(pool, clock, lot, alternates=1)
+    invited = [m for m in await _members(pool, drawn.id) if m["status"] == "invited"]
+    async with pool.acquire() as c:
+        await c.execute("UPDATE lots SET status = 'cancelled' WHERE id = $1", lot["lot_id"])
+    async with pool.acquire() as c, c.transaction():
+        with pytest.raises(InvitationClosed):
+            await services.confirm_invitation(c, clock, _user_of(team, invited[0]["expert_id"]), invited[0]["id"])
+        await services.decline_invitation(c, clock, _user_of(team, invited[1]["expert_id"]), invited[1]["id"],
+                                          reason="项目已取消")
+    statuses = sorted(m["status"] for m in await _members(pool, drawn.id))
+    assert statuses.count("invited") == 4 and statuses.count("alternate") == 1
