@@ -74,6 +74,7 @@ class Tag(StrEnum):
     EXPERT_INVITATION_TIMEOUT = "expert:invitation:timeout"
     EXPERT_INVITATION_SKIP = "expert:invitation:skip"
     EXPERT_MEMBER_REPLACE = "expert:member:replace"
+    EXPERT_DRAW_CANCEL = "expert:draw:cancel"
     # evaluation (evaluation/): scheme, declarations, chair, bid access, scoring, flags, report, publicity, award
     EVALUATION_SCHEME_SET = "evaluation:scheme:set"
     EVALUATION_SESSION_START = "evaluation:session:start"
