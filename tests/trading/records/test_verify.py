@@ -1,4 +1,5 @@
 """The offline verifier names each way an archive can be tampered with."""
+import base64
 import zipfile
 
 import msgspec
@@ -266,3 +267,16 @@ def test_log_archive_missing_and_reordered_entries_named(tmp_path):
 
     report = verify_archive(_rewrite(good, tmp_path / "s.zip", swap))
     assert "entries_reordered" in report.codes() and "root_mismatch" in report.codes()
+
+
+def test_inconsistent_checkpoints_named(archive, settings, tmp_path):
+    def change(files):
+        lines = files["proofs/consistency.jsonl"].decode().splitlines()
+        p = msgspec.json.decode(lines[0])
+        p["hashes"][0] = base64.b64encode(merkle.hash_leaf(b"another history")).decode()
+        lines[0] = msgspec.json.encode(p).decode()
+        files["proofs/consistency.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+    report = _verify(_rewrite(archive, tmp_path / "b.zip", change), settings)
+    assert report.codes() == ["consistency_invalid"]
+    assert "not consistent" in report.problems[0].message
