@@ -29,6 +29,20 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _log_key(args: argparse.Namespace) -> int:
+    from trading.records.keys import all_verifier_keys, rotate_platform_key
+    from trading.settings import load_settings
+
+    settings = load_settings()
+    if args.log_key_command == "rotate":
+        print(rotate_platform_key(settings))
+        print("the old key is kept in keys/retired/ and stays published: old checkpoints remain verifiable",
+              file=sys.stderr)
+    else:
+        print("\n".join(all_verifier_keys(settings)))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("verify", help="check a records archive offline (entries, proofs, checkpoints, PDFs)")
     p.add_argument("archive", help="the archive .zip downloaded from the platform")
@@ -36,3 +50,8 @@ def register(sub) -> None:
     p.add_argument("--key-file", action="append", help="a file of trusted verifier keys, one per line")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_verify)
+
+    lk = sub.add_parser("log-key", help="the platform's log-signing key").add_subparsers(dest="log_key_command",
+                                                                                        required=True)
+    lk.add_parser("show", help="print every verifier key (current first)").set_defaults(func=_log_key)
+    lk.add_parser("rotate", help="retire the current key and create a new one").set_defaults(func=_log_key)

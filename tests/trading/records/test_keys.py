@@ -60,3 +60,16 @@ def test_rotation_keeps_old_verifier_keys(tmp_path: Path):
     new = keys.rotate_platform_key(settings)
     assert new != old
     assert keys.all_verifier_keys(settings) == [new, old]
+
+
+def test_cli_log_key_show_and_rotate(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TENDERHALL_DATA_DIR": str(tmp_path)}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "trading.cli", "log-key", *a], capture_output=True,
+                                    text=True, env=env)
+    first = run("show").stdout.split()
+    new = run("rotate").stdout.strip()
+    assert len(first) == 1 and run("show").stdout.split() == [new, first[0]]
