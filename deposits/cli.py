@@ -62,7 +62,8 @@ def _import(args: argparse.Namespace) -> int:
             if not args.no_match and not result.already_imported:
                 progress.update(task, description="matching")
                 async with conn.transaction():
-                    result.match = await run_matching(conn, clock)
+                    result.match = await run_matching(conn, clock,
+                                                      file_id=None if result.promoted else result.file_id)
         if result.already_imported:
             console.print(f"[yellow]already imported[/] (sha256 {result.sha256[:16]}…): nothing changed")
         else:

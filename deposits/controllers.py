@@ -123,7 +123,10 @@ class FinanceController(Controller):
         bank = await repo.get_bank_by_code(conn, bank_code)
         result = await importing.import_file(conn, clock, bank, upload.file, filename=upload.filename or "upload",
                                              actor=user.id, addr=addr)
-        result.match = await run_matching(conn, clock, actor=user.id, addr=addr)
+        if not result.already_imported:
+            # only what this file can change (a full run when a pending entry was booked)
+            result.match = await run_matching(conn, clock, actor=user.id, addr=addr,
+                                              file_id=None if result.promoted else result.file_id)
         return result
 
     @post("/match", guards=[finance], operation_id="RunDepositMatching", status_code=200)

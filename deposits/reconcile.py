@@ -45,9 +45,14 @@ def _txn(r: asyncpg.Record) -> TxnIn:
                  payer_name=r["payer_name"], payer_account=r["payer_account"], notes=tuple(r["notes"]))
 
 
-async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID]
+async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = None,
+                      requirement_ids: list[UUID] | None = None
                       ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn]]:
-    """Requirements of these lots, and every credit (or reversal) to their virtual accounts."""
+    """Requirements of these lots (or these requirements), and every credit or reversal to their accounts."""
+    if requirement_ids is not None:
+        lot_ids = [r["lot_id"] for r in await conn.fetch(
+            "SELECT DISTINCT lot_id FROM deposit_requirements WHERE id = ANY($1::uuid[])", requirement_ids)]
+    only = requirement_ids
     req_rows = await conn.fetch(
         """SELECT r.id, r.lot_id, r.org_id, o.name AS org_name, r.amount_fen, t.bid_deadline,
                   (t.regime = 'bidding_law' AND t.must_tender) AS basic_rule,
@@ -58,7 +63,8 @@ async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID]
                              AND g.valid_until >= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date)
                       AS guarantee_ok
              FROM deposit_requirements r JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
-             JOIN organisations o ON o.id = r.org_id WHERE r.lot_id = ANY($1::uuid[])""", lot_ids)
+             JOIN organisations o ON o.id = r.org_id
+            WHERE r.lot_id = ANY($1::uuid[]) AND ($2::uuid[] IS NULL OR r.id = ANY($2::uuid[]))""", lot_ids, only)
     basics: dict[UUID, list[BasicAccountIn]] = defaultdict(list)
     for b in await conn.fetch(
             """SELECT org_id, account_number, valid_from, valid_until FROM basic_accounts
@@ -102,9 +108,32 @@ def _location(result: TxnResult | None, bank_code: str, currency: str) -> str:
     return repo.suspense_account(bank_code, currency)
 
 
+async def related_requirements(conn: asyncpg.Connection, file_id: UUID) -> list[UUID]:
+    """The requirements whose result can change because of this file's transactions: those credited, and the
+    other bidders of the same lot paid from the same payer accounts (the collusion rule)."""
+    rows = await conn.fetch(
+        """WITH direct AS (
+               SELECT DISTINCT v.requirement_id FROM bank_txns t JOIN virtual_accounts v ON v.number = t.account
+                WHERE t.file_id = $1),
+           payers AS (
+               SELECT DISTINCT t.payer_account, r.lot_id FROM bank_txns t
+                 JOIN virtual_accounts v ON v.number = t.account
+                 JOIN deposit_requirements r ON r.id = v.requirement_id
+                WHERE v.requirement_id IN (SELECT requirement_id FROM direct) AND t.payer_account IS NOT NULL)
+           SELECT requirement_id FROM direct
+           UNION
+           SELECT v.requirement_id FROM payers p JOIN bank_txns t ON t.payer_account = p.payer_account
+             JOIN virtual_accounts v ON v.number = t.account
+             JOIN deposit_requirements r ON r.id = v.requirement_id AND r.lot_id = p.lot_id""", file_id)
+    return [r["requirement_id"] for r in rows]
+
+
 async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | None = None,
-                       addr: str | None = None, rule_version: str = RULE_VERSION) -> dict[str, Any]:
-    """Match everything, store what changed, freeze requirements whose deadline has passed."""
+                       addr: str | None = None, rule_version: str = RULE_VERSION,
+                       file_id: UUID | None = None) -> dict[str, Any]:
+    """Match everything (or only what one imported file can change), store what changed, freeze requirements
+    whose deadline has passed. The incremental form gives the same results as a full run for that file's
+    transactions; the daily full run re-checks everything."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('deposits:match'))")
     now = clock.now()
     run_id = await conn.fetchval(
@@ -113,11 +142,16 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
     changed: list[tuple[TxnResult | None, TxnResult]] = []
     total = 0
     frozen: set[str] = set()
-    lots = [r["lot_id"] for r in await conn.fetch("SELECT DISTINCT lot_id FROM deposit_requirements ORDER BY 1")]
     part = 0
-    for i in range(0, len(lots), LOTS_PER_CHUNK):
-        chunk = lots[i:i + LOTS_PER_CHUNK]
-        txns, meta, reqs = await load_inputs(conn, chunk)
+    if file_id is not None:
+        chunks: list[dict[str, Any]] = [{"requirement_ids": await related_requirements(conn, file_id)}]
+    else:
+        lots = [r["lot_id"] for r in await conn.fetch("SELECT DISTINCT lot_id FROM deposit_requirements ORDER BY 1")]
+        chunks = [{"lot_ids": lots[i:i + LOTS_PER_CHUNK]} for i in range(0, len(lots), LOTS_PER_CHUNK)]
+    for chunk in chunks:
+        if chunk.get("requirement_ids") == []:
+            continue
+        txns, meta, reqs = await load_inputs(conn, **chunk)
         results, req_results = match(txns, reqs, rule_version)
         changes = diff(await _load_current(conn, list(results)), results)
         part += 1
@@ -130,9 +164,9 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
     while True:  # credits to no virtual account (suspense), in pages
         rows = await conn.fetch(
             f"""SELECT {_TXN_COLS} FROM bank_txns t JOIN deposit_banks b ON b.id = t.bank_id
-                 WHERE t.id > $1 AND (t.direction = 'CRDT' OR t.reversal)
+                 WHERE t.id > $1 AND (t.direction = 'CRDT' OR t.reversal) AND ($3::uuid IS NULL OR t.file_id = $3)
                    AND NOT EXISTS (SELECT 1 FROM virtual_accounts v WHERE v.number = t.account)
-                 ORDER BY t.id LIMIT $2""", last, UNKNOWN_PAGE)
+                 ORDER BY t.id LIMIT $2""", last, UNKNOWN_PAGE, file_id)
         if not rows:
             break
         last = rows[-1]["id"]

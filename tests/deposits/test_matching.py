@@ -286,3 +286,19 @@ async def test_flag_decision_is_a_new_row_and_waiver_counts(scenario, pool, cloc
     async with pool.acquire() as c:
         rows = await c.fetch("SELECT actor, reason FROM deposit_flag_decisions")
     assert len(rows) == 1 and rows[0]["actor"] == user.id
+
+
+async def test_matching_incremental_for_one_file_equals_a_full_run(scenario, pool, clock):
+    from deposits.reconcile import run_matching
+
+    a = await scenario.bidder()
+    b = await scenario.bidder()
+    await scenario.pay(a)
+    await scenario.match()
+    res = await scenario.pay(b)   # same payer account as a: collusion must reach a's requirement too
+    async with pool.acquire() as c, c.transaction():
+        inc = await run_matching(c, clock, file_id=res.file_id)
+    assert inc["changed"] == 2
+    assert "SAME_PAYER_ACCOUNT_FOR_DIFFERENT_BIDDERS" in (await scenario.result(a))["flags"]
+    full = await scenario.match()
+    assert full["changed"] == 0
