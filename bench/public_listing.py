@@ -6,7 +6,9 @@ the HTML list page `/tenders`, the JSON endpoint `/api/tenders`, a keyword searc
 route served by its own uvicorn subprocess with the same settings. Goal (issue 2): ≥ 0.4 × hello-world req/s,
 p99 < 50 ms.
 
-    /work/venv/bin/python bench/public_listing.py [--tenders 10000] [--clients 32] [--seconds 20]
+    /work/venv/bin/python bench/public_listing.py [--tenders 10000] [--clients 32] [--seconds 20] [--max-age 0]
+
+--max-age sets TENDERHALL_LISTING_MAX_AGE for the app (0, the default: every request checks the listing version).
 
 Needs PostgreSQL (DATABASE_URL or 127.0.0.1:5432 trust); creates and drops its own database.
 """
@@ -124,7 +126,7 @@ async def load(url: str, clients: int, seconds: float) -> dict[str, float]:
             "p99_ms": q[98] * 1000, "errors": errors}
 
 
-async def main(n: int, clients: int, seconds: float) -> None:
+async def main(n: int, clients: int, seconds: float, max_age: float) -> None:
     server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     name = f"th_bench_listing_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(server)
@@ -151,7 +153,8 @@ async def main(n: int, clients: int, seconds: float) -> None:
         print(f"seeded {n} tenders in {time.perf_counter() - t0:.1f} s")
 
         env = {**os.environ, "DATABASE_URL": url, "TENDERHALL_BACKGROUND": "0",
-               "TENDERHALL_DATA_DIR": tempfile.mkdtemp(prefix="th-bench-listing-"), "TENDERHALL_DB_POOL_MAX": "10"}
+               "TENDERHALL_DATA_DIR": tempfile.mkdtemp(prefix="th-bench-listing-"), "TENDERHALL_DB_POOL_MAX": "10",
+               "TENDERHALL_LISTING_MAX_AGE": str(max_age)}
         app_port, hello_port = free_port(), free_port()
         procs.append(start(APP_SERVER, app_port, env))
         procs.append(start(HELLO_SERVER, hello_port, env))
@@ -194,5 +197,7 @@ if __name__ == "__main__":
     ap.add_argument("--tenders", type=int, default=10_000)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--max-age", type=float, default=0.0)
     args = ap.parse_args()
-    asyncio.run(main(args.tenders, args.clients, args.seconds))
+    print(f"load average before: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
+    asyncio.run(main(args.tenders, args.clients, args.seconds, args.max_age))

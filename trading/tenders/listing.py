@@ -4,12 +4,18 @@ A cached page is served only while (a) the tenders table has not changed — the
 (migration 0202) is read first, one primary-key row — and (b) no bid deadline has passed since it was computed
 (status 'open'/'closed' is derived from the clock). So the cache never serves a stale page, several processes
 need nothing from each other, and the heavy query and lot sums run only when something changed.
+
+TENDERHALL_LISTING_MAX_AGE (seconds, default 0) lets an operator skip even the version check for a page
+validated less than that long ago: a listing may then lag a change by at most that much (like a read replica).
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
+
+import os
+import time
 
 import asyncpg
 import msgspec
@@ -27,24 +33,35 @@ class _Entry(msgspec.Struct):
     computed_at: datetime
     valid_until: datetime
     page: TenderPage
+    validated: float  # time.monotonic() of the last version check
 
 
 class ListingCache:
-    def __init__(self, max_entries: int = 512) -> None:
+    def __init__(self, max_entries: int = 512, max_age: float | None = None) -> None:
         self.max_entries = max_entries
+        self.max_age = float(os.environ.get("TENDERHALL_LISTING_MAX_AGE", "0")) if max_age is None else max_age
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        # Rendered anonymous HTML per (page params, language): reused only while the cache returns the very same
+        # page object it was rendered from.
+        self._html: OrderedDict[tuple, tuple[TenderPage, str]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
     async def page(self, pool: asyncpg.Pool, clock: Clock, **params: Any) -> TenderPage:
         key = tuple(sorted(params.items()))
+        hit = self._entries.get(key)
+        if hit is not None and self.max_age > 0 and time.monotonic() - hit.validated < self.max_age:
+            now = clock.now()
+            if hit.computed_at <= now < hit.valid_until:
+                self.hits += 1
+                return hit.page
         # Read-only: no transaction needed, one pooled connection.
         async with pool.acquire() as conn:
             stamp = await repo.listing_stamp(conn)  # read BEFORE the page: a concurrent change only invalidates
             now = clock.now()
-            hit = self._entries.get(key)
             if hit is not None and stamp is not None and hit.stamp == stamp and hit.computed_at <= now < hit.valid_until:
                 self.hits += 1
+                hit.validated = time.monotonic()
                 self._entries.move_to_end(key)
                 return hit.page
             self.misses += 1
@@ -52,11 +69,23 @@ class ListingCache:
             if stamp is None:
                 return page
             valid_until = await repo.next_deadline_after(conn, now) or _FOREVER
-        self._entries[key] = _Entry(stamp=stamp, computed_at=now, valid_until=valid_until, page=page)
+        self._entries[key] = _Entry(stamp=stamp, computed_at=now, valid_until=valid_until, page=page,
+                                    validated=time.monotonic())
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
         return page
+
+
+    def rendered(self, key: tuple, page: TenderPage) -> str | None:
+        found = self._html.get(key)
+        return found[1] if found is not None and found[0] is page else None
+
+    def keep_rendered(self, key: tuple, page: TenderPage, html: str) -> None:
+        self._html[key] = (page, html)
+        self._html.move_to_end(key)
+        while len(self._html) > self.max_entries:
+            self._html.popitem(last=False)
 
 
 def listing_cache(state: Any) -> ListingCache:

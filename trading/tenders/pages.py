@@ -7,7 +7,8 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 import asyncpg
-from litestar import Request, get
+from litestar import Request, Response, get
+from litestar.enums import MediaType
 from litestar.response import Redirect, Template
 
 from trading.accounts.guards import PUBLIC
@@ -105,22 +106,33 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @get("/tenders", opt=PUBLIC, include_in_schema=False)
-async def tender_list_page(request: Request[Any, Any, Any], clock: Clock) -> Template:
+async def tender_list_page(request: Request[Any, Any, Any], clock: Clock) -> Response[str]:
     qp = request.query_params
     filters = {k: (qp.get(k) or "").strip() for k in ("q", "region", "type", "status")}
     page = _int(qp.get("page"), 1, "page")
     page_size = _int(qp.get("page_size"), 20, "page_size")
-    result = await listing_cache(request.app.state).page(
+    cache = listing_cache(request.app.state)
+    result = await cache.page(
         request.app.state.pool, clock, q=filters["q"] or None, region=filters["region"] or None,
         procurement_type=filters["type"] or None, status=filters["status"] or None, page=page, page_size=page_size)
     ctx = page_context(request, result=result, filters=filters)
+    anonymous = ctx["user"] is None
+    key = (tuple(filters.items()), page, page_size, ctx["lang"])
+    html = cache.rendered(key, result) if anonymous else None
+    if html is None:
+        def link(p: int) -> str:
+            args = {k: v for k, v in filters.items() if v}
+            args.update(page=p, page_size=page_size, lang=ctx["lang"])
+            return "/tenders?" + urlencode(args)
 
-    def link(p: int) -> str:
-        args = {k: v for k, v in filters.items() if v}
-        args.update(page=p, page_size=page_size, lang=ctx["lang"])
-        return "/tenders?" + urlencode(args)
+        html = _render(request, "tenders/list.html", {**ctx, "link": link})
+        if anonymous:
+            cache.keep_rendered(key, result, html)
+    return Response(html, media_type=MediaType.HTML)
 
-    return Template("tenders/list.html", context={**ctx, "link": link})
+
+def _render(request: Request[Any, Any, Any], name: str, context: dict[str, Any]) -> str:
+    return request.app.template_engine.get_template(name).render(**context)
 
 
 @get("/tenders/{tender_id:uuid}", opt=PUBLIC, include_in_schema=False)
