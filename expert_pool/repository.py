@@ -354,7 +354,7 @@ async def list_invitations_for_expert(conn: asyncpg.Connection, expert_id: UUID)
         " m.invited_at, m.respond_by, m.responded_at"
         " FROM expert_draw_members m JOIN expert_draws d ON d.id = m.draw_id JOIN lots l ON l.id = d.lot_id"
         " JOIN tenders t ON t.id = d.tender_id"
-        " WHERE m.expert_id = $1 AND m.status IN ('invited', 'confirmed', 'declined', 'timed_out', 'replaced')"
+        " WHERE m.expert_id = $1 AND m.invited_at IS NOT NULL"
         " ORDER BY m.invited_at DESC", expert_id)
     return [msgspec.convert(dict(r), Invitation) for r in rows]
 

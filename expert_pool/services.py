@@ -703,6 +703,33 @@ async def replace_member(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, e
     return _member(full, draw, classification())
 
 
+async def withdraw_draw(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, reason: str) -> int:
+    """The lot failed or was cancelled: withdraw every open invitation and reserve of its draw, tell the invited
+    and confirmed experts, close the draw. Returns how many were withdrawn (0 without a draw)."""
+    draw = await repo.find_draw_by_lot(conn, lot_id)
+    if draw is None or draw["status"] == "cancelled":
+        return 0
+    draw = await repo.get_draw(conn, draw["id"], lock=True)
+    lot = await _lot(conn, lot_id)
+    now = clock.now()
+    withdrawn = 0
+    for m in await repo.list_members(conn, draw["id"]):
+        if m["status"] not in ("invited", "confirmed", "alternate"):
+            continue
+        if m["status"] in ("invited", "confirmed"):
+            await repo.insert_notification(
+                conn, expert_id=m["expert_id"], member_id=m["id"], kind="withdrawal",
+                payload={"lot": str(lot_id), "tender_code": lot["tender_code"], "lot_name": lot["lot_name"],
+                         "reason": reason[:200]}, now=now)
+        await repo.update_member(conn, m["id"], status="withdrawn", responded_at=m["responded_at"] or now,
+                                 reason=reason[:500])
+        withdrawn += 1
+    await repo.update_draw(conn, draw["id"], status="cancelled", completed_at=now)
+    await append_entry(conn, clock, Tag.EXPERT_DRAW_CANCEL, actor=None, tender_id=lot["tender_id"], lot_id=lot_id,
+                       body={"draw": str(draw["id"]), "withdrawn": withdrawn})
+    return withdrawn
+
+
 # ------------------------------------------------------------------------------------------- views, secrecy
 
 

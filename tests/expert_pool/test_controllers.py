@@ -160,3 +160,27 @@ async def test_decline_over_http_invites_the_alternate(client, factory, experts,
     view = (await client.get(f"/api/expert-draws/{draw_id}", headers=agency)).json()
     assert view["quotas"][0]["declined"] == 1 and view["quotas"][0]["invited"] == 5
     assert view["quotas"][0]["alternates_left"] == 0
+
+
+async def test_inbox_page_shows_invitations_and_withdrawals(client, factory, experts, pool, clock):
+    from expert_pool import services
+    from expert_pool.notify import CollectingSender
+    from tests.expert_pool.conftest import draw_request
+    from trading.events import emit, load_subscriptions
+
+    load_subscriptions()
+    team = await experts.pool_of(5)
+    lot = await factory.published_lot()
+    async with pool.acquire() as c, c.transaction():
+        view = await services.request_draw(c, clock, lot["agency_user"],
+                                           draw_request(lot["lot_id"], clock, alternates=0))
+        await services.contribute(c, clock, lot["agency_user"], view.id, "agency-random-value")
+        await services.sweep(c, clock, sender=CollectingSender())
+        await emit(c, clock, "lot.failed", {"lot_id": lot["lot_id"], "tender_id": lot["tender_id"],
+                                            "reason": "投标人不足三家"})
+        await services.sweep(c, clock, sender=CollectingSender())
+    headers = await _headers(factory, team[0][0])
+    page = await client.get("/experts/inbox?lang=zh", headers=headers)
+    assert page.status_code == 200
+    assert "评标邀请" in page.text and "邀请已撤销" in page.text and "投标人不足三家" in page.text
+    assert (await client.get("/api/expert-invitations", headers=headers)).json()[0]["status"] == "withdrawn"

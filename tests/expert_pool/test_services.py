@@ -609,3 +609,28 @@ async def test_cancelled_lot_invites_no_one_more(lot, experts, pool, clock):
                                           reason="项目已取消")
     statuses = sorted(m["status"] for m in await _members(pool, drawn.id))
     assert statuses.count("invited") == 4 and statuses.count("alternate") == 1
+
+
+async def test_failed_lot_withdraws_invitations_and_tells_the_experts(lot, experts, pool, clock):
+    from trading.events import emit, load_subscriptions
+
+    load_subscriptions()
+    team = await experts.pool_of(6)
+    drawn = await _draw(pool, clock, lot, alternates=1)
+    invited = [m for m in await _members(pool, drawn.id) if m["status"] == "invited"]
+    async with pool.acquire() as c, c.transaction():
+        await services.confirm_invitation(c, clock, _user_of(team, invited[0]["expert_id"]), invited[0]["id"])
+    async with pool.acquire() as c, c.transaction():
+        await emit(c, clock, "lot.failed", {"lot_id": lot["lot_id"], "tender_id": lot["tender_id"],
+                                            "reason": "投标人不足三家"})
+    members = await _members(pool, drawn.id)
+    assert {m["status"] for m in members} == {"withdrawn"}
+    sender = CollectingSender()
+    async with pool.acquire() as c, c.transaction():
+        await services.sweep(c, clock, sender=sender)
+        view = await services.draw_view(c, drawn.id, lot["agency_user"])
+        assert await services.committee_for_lot(c, lot["lot_id"]) == []
+        # a second report of the same lot changes nothing
+        assert await services.withdraw_draw(c, clock, lot["lot_id"], reason="again") == 0
+    assert view.status == "cancelled"
+    assert sorted(n.kind for n in sender.sent).count("withdrawal") == 5
