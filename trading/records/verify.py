@@ -219,6 +219,8 @@ def _check_entries(zf: zipfile.ZipFile, names: set[str], manifest: bundle.Manife
     total = manifest.entries
     sha256 = hashlib.sha256
     tender_id = (manifest.tender or {}).get("id") if tender_kind else None
+    last_good = bound = 0
+    mismatched: list[int] = []
     for n, line in enumerate(_lines(zf, bundle.ENTRIES)):
         if progress and n % 20000 == 0:
             progress(n, total)
@@ -254,9 +256,13 @@ def _check_entries(zf: zipfile.ZipFile, names: set[str], manifest: bundle.Manife
         else:
             frontier.append(leaf)
             size = frontier.size
-            if size in roots and frontier.root() != roots[size]:
-                report.add("root_mismatch", f"entries 0..{size - 1} do not hash to the root of checkpoint {size}: "
-                                            f"an entry among them was altered, removed or reordered")
+            if size in roots:
+                if frontier.root() == roots[size]:
+                    last_good = size
+                else:
+                    if not mismatched:
+                        bound = last_good
+                    mismatched.append(size)
         if head.origin != manifest.origin:
             report.add("origin_mismatch", f"entry {seq} names origin {head.origin!r}, not {manifest.origin!r}")
         if ok and head.tag == WITNESS_TAG:
@@ -271,6 +277,12 @@ def _check_entries(zf: zipfile.ZipFile, names: set[str], manifest: bundle.Manife
     if progress:
         progress(len(seqs), total)
     report.entries = len(seqs)
+    if mismatched:
+        first = mismatched[0]
+        later = f"; {len(mismatched) - 1} later checkpoint(s) fail too" if len(mismatched) > 1 else ""
+        report.add("root_mismatch", f"entries {bound}..{first - 1} do not hash to "
+                                    f"the root of checkpoint {first}: an entry among them was altered, removed or "
+                                    f"reordered{later}")
     if not tender_kind and frontier.size < final:
         report.add("entry_missing", f"the archive holds {frontier.size} entries but its last checkpoint has {final}")
     for seq in sorted(proofs):

@@ -259,6 +259,7 @@ def test_log_archive_missing_and_reordered_entries_named(tmp_path):
 
     report = verify_archive(_rewrite(good, tmp_path / "d.zip", drop))
     assert "entry 17 missing" in [p.message for p in report.problems] and "root_mismatch" in report.codes()
+    assert "entries 10..19 do not hash to the root of checkpoint 20" in report.problems[0].message
 
     def swap(files):
         lines = _entries(files)
