@@ -43,6 +43,11 @@ async def lifespan_hook(app: Any) -> AsyncIterator[None]:
     ensure_document_pki(settings)
     async with app.state.pool.acquire() as conn:
         await configure_log(conn, settings.origin)
+        stored = await conn.fetchval("SELECT origin FROM log_head WHERE id")
+        if stored and stored != settings.origin:
+            # A log's origin cannot change: its entries already name the old one.
+            log.error("settings.origin is %r but the log's origin is %r; checkpoints would not match the "
+                      "entries — restore TENDERHALL_ORIGIN", settings.origin, stored)
     task = asyncio.create_task(run_signer(app.state.pool, app.state.clock, settings), name="records-signer")
     try:
         yield
