@@ -151,7 +151,14 @@ async def test_witness_report_pdf_is_signed_and_readable(client, pool, clock, se
     path.write_bytes(r.content)
     assert "Signature is Valid" in subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
-    assert "见证报告" in text and "市政道路改造工程" in text
+    assert "见证报告" in text and "市政道路改造工程" in text and "获取招标文件" in text
+    from trading.records.certs import root_certificate_pem
+    from trading.records.pdf import check_pdf_signature_async
+
+    assert (await check_pdf_signature_async(r.content, [root_certificate_pem(settings)])).ok
+    altered = bytearray(r.content)
+    altered[len(altered) // 4] ^= 0x20
+    assert not (await check_pdf_signature_async(bytes(altered), [root_certificate_pem(settings)])).ok
 
 
 async def test_signed_witness_note_verified_online_and_offline(client, pool, clock, settings, kit, factory, tmp_path):
