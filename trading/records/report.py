@@ -41,10 +41,20 @@ EVENT_LABELS: dict[str, str] = {
 }
 
 
+STAGE_LABELS = {"opening": "开标", "evaluation": "评标"}
+
+
 def _summary(tag: str, body: dict[str, Any]) -> str:
     label = EVENT_LABELS.get(tag, tag)
     if tag == "witness:note:add":
-        return f"{label}（{body.get('stage', '')}）：{body.get('text', '')}"
+        stage = STAGE_LABELS.get(body.get("stage", ""), body.get("stage", ""))
+        extra = "；存在异常" if body.get("anomaly") else ""
+        if body.get("action_taken"):
+            extra += f"；处理措施：{body['action_taken']}"
+        if body.get("supervisor_informed"):
+            extra += "；已报告监督部门"
+        signed = "（见证人已签名）" if body.get("signature") else ""
+        return f"{label}（{stage}）：{body.get('text', '')}{extra}{signed}"
     if tag == "record:document:add":
         return f"{label}：{body.get('filename', '')}（{body.get('kind', '')}）"
     return f"{label}\n{tag}"
