@@ -12,6 +12,12 @@
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/ holds modules named like the packages (bench/evaluation.py): keep it off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import asyncio
 import hashlib
@@ -19,12 +25,10 @@ import os
 import resource
 import secrets
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
