@@ -94,6 +94,12 @@ async def test_opening_end_to_end_with_withdrawal_replacement_late_bid_and_archi
     path.write_bytes(r.content)
     report = verify_archive(path)
     assert report.ok, report.problems
+    import subprocess
+    import sys
+
+    cli = subprocess.run([sys.executable, "-m", "trading.cli", "verify", str(path)], capture_output=True, text=True,
+                         timeout=120)
+    assert cli.returncode == 0, cli.stdout + cli.stderr              # `tenderhall verify`, offline
     assert report.documents >= 2                                         # the record and its final version
     tags = await opening.tags()
     for tag in ("bid:seal:accept", "bid:seal:withdraw", "lot:deadline:pass", "opening:session:start",
