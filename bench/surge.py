@@ -119,19 +119,28 @@ def seal_all(bidders, records, size: int):
 
 
 async def submit_one(http: httpx.AsyncClient, b, sealed, ct: bytes) -> tuple[float, str]:
-    headers = {"Authorization": f"Bearer {b['token']}"}
+    """One bid through the CLI's client library (retries included), timed from its first request."""
+    from trading.bids import client as api
+
     t0 = time.perf_counter()
-    r = await http.post(f"/api/lots/{b['lot']['lot_id']}/bids/uploads", headers=headers, json={
-        "manifest": base64.b64encode(sealed.manifest_bytes).decode(),
-        "signature": base64.b64encode(sealed.signature).decode()})
-    r.raise_for_status()
-    upload_id = r.json()["upload_id"]
-    r = await http.patch(f"/api/bids/uploads/{upload_id}", content=ct, headers={
-        **headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
-    r.raise_for_status()
-    r = await http.post(f"/api/bids/uploads/{upload_id}/finalize", headers=headers)
-    r.raise_for_status()
-    return time.perf_counter() - t0, r.json()["receipt"]
+    out = await api.upload(_Authed(http, b["token"]),
+                           str(b["lot"]["lot_id"]), sealed.manifest_bytes, sealed.signature, ct, chunk=len(ct) + 1)
+    return time.perf_counter() - t0, out["receipt"]
+
+
+class _Authed:
+    """The shared connection pool, with this bidder's bearer token on every request."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
+        self._http, self._h = http, {"Authorization": f"Bearer {token}"}
+
+    def __getattr__(self, method: str):
+        call = getattr(self._http, method)
+
+        async def go(url, **kw):
+            kw["headers"] = {**kw.get("headers", {}), **self._h}
+            return await call(url, **kw)
+        return go
 
 
 async def surge(base: str, jobs, clients: int):
@@ -196,7 +205,7 @@ def main() -> None:
                "TENDERHALL_DB_POOL_MAX": "20"}
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "trading.app:create_app", "--factory",
                                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                                 "--no-access-log"], env=env, cwd=ROOT)
+                                 "--no-access-log", "--timeout-keep-alive", "60"], env=env, cwd=ROOT)
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:

@@ -6,7 +6,10 @@ and signature, plus the lot id for convenience); a submission adds `NAME.receipt
 """
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
+import io
 import os
 import uuid
 from collections.abc import Callable
@@ -107,23 +110,24 @@ async def latest_bid(http: httpx.AsyncClient, lot_id: str) -> dict[str, Any] | N
     return bids[-1] if bids else None
 
 
-async def upload(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signature: bytes, ct_path: Path, *,
+async def upload(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signature: bytes, ct: Path | bytes, *,
                  chunk: int = CHUNK, progress: Callable[[int], object] | None = None,
                  upload_id: str | None = None) -> dict[str, Any]:
     """Create (or resume) the upload, send the ciphertext in chunks, finalise; returns the acceptance.
 
-    A dropped chunk is retried from the offset the server reports (HEAD), so an interrupted upload resumes where
-    it stopped instead of starting over.
+    A dropped request is retried: a chunk from the offset the server reports (HEAD), so an interrupted upload
+    resumes where it stopped; a finalize whose answer was lost is looked up among the bidder's own bids (by
+    manifest hash) before it is retried, so a bid is never submitted twice nor its receipt lost.
     """
     if upload_id is None:
-        created = _check(await http.post(f"/api/lots/{lot_id}/bids/uploads", json={
-            "manifest": base64.b64encode(manifest).decode(), "signature": base64.b64encode(signature).decode()}),
-            201).json()
+        body = {"manifest": base64.b64encode(manifest).decode(), "signature": base64.b64encode(signature).decode()}
+        created = _check(await _retry(lambda: http.post(f"/api/lots/{lot_id}/bids/uploads", json=body)), 201).json()
         upload_id = created["upload_id"]
-    total = ct_path.stat().st_size
+    src = io.BytesIO(ct) if isinstance(ct, (bytes, bytearray)) else None
+    total = len(ct) if src is not None else Path(ct).stat().st_size  # type: ignore[arg-type]
     url = f"/api/bids/uploads/{upload_id}"
     failures = 0
-    with ct_path.open("rb") as f:
+    with (src if src is not None else Path(ct).open("rb")) as f:  # type: ignore[arg-type]
         offset = await upload_offset(http, upload_id)
         if progress:
             progress(offset)
@@ -148,7 +152,38 @@ async def upload(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signatur
             if progress:
                 progress(new - offset)
             offset = new
-    return _check(await http.post(f"{url}/finalize"), 201).json()
+    digest = hashlib.sha256(manifest).hexdigest()
+    for attempt in range(RETRIES + 1):
+        try:
+            resp = await http.post(f"{url}/finalize")
+        except httpx.TransportError:
+            if attempt == RETRIES:
+                raise
+            resp = None
+        if resp is not None and resp.status_code == 201:
+            return resp.json()
+        if resp is not None and resp.status_code != 404:
+            _check(resp, 201)
+        # the answer was lost, or the upload is gone because it was accepted: look for our bid
+        mine = _check(await _retry(lambda: http.get(f"/api/lots/{lot_id}/bids/mine"))).json()
+        for bid in mine:
+            if bid["manifest_sha256"] == digest:
+                return {**bid, "lot_id": lot_id, "received_at": bid["accepted_at"],
+                        "log_index": receipt_mod.parse_receipt(bid["receipt"])[0].log_index}
+        if resp is not None:
+            _check(resp, 201)
+    raise ClientError(500, {"code": "finalize_failed", "detail": "finalize did not answer"})
+
+
+async def _retry(call: Callable[[], Any]) -> httpx.Response:
+    for attempt in range(RETRIES + 1):
+        try:
+            return await call()
+        except httpx.TransportError:
+            if attempt == RETRIES:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 async def upload_offset(http: httpx.AsyncClient, upload_id: str) -> int:

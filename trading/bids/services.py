@@ -339,10 +339,23 @@ async def finalize_upload(conn: asyncpg.Connection, clock: Clock, settings: Any,
                        ct_sha256=m.ct_sha256.hex(), received_at=accepted_at, log_index=entry.seq, receipt=note)
 
 
-def _platform_key(settings: Any):
-    from trading.records.keys import load_platform_key
+_KEYS: dict[Any, tuple[float, Any]] = {}
 
-    return load_platform_key(settings)
+
+def _platform_key(settings: Any):
+    """The platform signing key, re-read only when its file changes (rotation)."""
+    from trading.records.keys import key_path, load_platform_key
+
+    path = key_path(settings)
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        return load_platform_key(settings)
+    cached = _KEYS.get(path)
+    if cached is None or cached[0] != mtime:
+        cached = (mtime, load_platform_key(settings))
+        _KEYS[path] = cached
+    return cached[1]
 
 
 # refusals -----------------------------------------------------------------------------------------------------
