@@ -102,6 +102,7 @@ register_labels({
     "ep.not_applied": ("您尚未申请入库。", "You have not applied yet."),
     "ep.apply_link": ("申请入库", "Apply"),
     "ep.specialty": ("专业", "Specialty"),
+    "ep.excluded": ("被排除的专家及原因（仅监管人员可见）", "Excluded experts and reasons (regulators only)"),
     "ep.conflicts": ("申报的利害关系单位", "Declared conflicts of interest"),
     "ep.conflict_code": ("单位统一社会信用代码", "Organisation credit code"),
     "ep.declare": ("申报", "Declare"),
@@ -157,9 +158,11 @@ async def draw_new_page(request: Request[Any, Any, Any], conn: asyncpg.Connectio
 async def draw_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, user: User,
                     draw_id: UUID) -> Template:
     view = await services.draw_view(conn, draw_id, user)
+    # 招标投标法 第三十七条: who was excluded, and why, is for regulators; the agency sees counts only.
+    excluded = await repo.list_excluded_names(conn, draw_id) if user.has(Role.REGULATOR) else []
     return Template("expert_pool/draw.html", context=page_context(
         request, draw=view, is_agency=user.has(Role.AGENCY), is_regulator=user.has(Role.REGULATOR),
-        reasons=REASONS))
+        excluded=excluded, reasons=REASONS))
 
 
 @get("/experts/inbox", guards=[expert_only], include_in_schema=False)

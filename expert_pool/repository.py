@@ -293,6 +293,13 @@ async def list_exclusions(conn: asyncpg.Connection, draw_id: UUID) -> list[dict]
     return [dict(r) for r in rows]
 
 
+async def list_excluded_names(conn: asyncpg.Connection, draw_id: UUID) -> list[dict]:
+    rows = await conn.fetch(
+        "SELECT x.expert_id, e.full_name, x.reasons FROM expert_draw_exclusions x JOIN experts e ON e.id = x.expert_id"
+        " WHERE x.draw_id = $1 ORDER BY e.full_name, x.expert_id", draw_id)
+    return [dict(r) for r in rows]
+
+
 _MEMBER_COLS = ("m.id, m.draw_id, m.expert_id, m.quota, m.position, m.initial_role, m.step, m.status, m.invited_at,"
                 " m.respond_by, m.responded_at, m.reason, m.replaces")
 

@@ -572,7 +572,8 @@ async def confirm_invitation(conn: asyncpg.Connection, clock: Clock, user: User,
     now = clock.now()
     if now > member["respond_by"]:
         raise InvitationExpired("the time to confirm has passed; the next alternate is being invited")
-    draw = await repo.get_draw(conn, member["draw_id"])
+    # Lock order everywhere: the member row, then its draw (so completion is decided once).
+    draw = await repo.get_draw(conn, member["draw_id"], lock=True)
     lot = await _lot(conn, draw["lot_id"])
     if lot["status"] in CLOSED_LOT_STATES:
         raise InvitationClosed(f"the lot is {lot['status']}: no committee is needed any more")
@@ -682,10 +683,10 @@ async def replace_member(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, e
     draw = await repo.find_draw_by_lot(conn, lot_id)
     if draw is None:
         raise MemberNotFound(f"lot {lot_id} has no committee draw")
-    draw = await repo.get_draw(conn, draw["id"], lock=True)
     member = await repo.find_member_of_expert(conn, draw["id"], expert_id)
     if member is None or member["status"] not in ("invited", "confirmed"):
         raise MemberNotFound(f"expert {expert_id} is not a member of this committee")
+    draw = await repo.get_draw(conn, draw["id"], lock=True)
     lot = await _lot(conn, lot_id)
     now = clock.now()
     await repo.update_member(conn, member["id"], status="replaced", responded_at=now, reason=reason)

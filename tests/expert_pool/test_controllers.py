@@ -67,6 +67,9 @@ async def test_committee_names_stay_secret_until_evaluation(client, factory, exp
     names = [e.full_name for _, e in team]
     ids = [str(e.id) for _, e in team]
     lot = await factory.published_lot()
+    _, insider = await experts.approved(employer_code=lot["tenderer_org"].credit_code)
+    names.append(insider.full_name)
+    ids.append(str(insider.id))
     agency = lot["agency_headers"]
     _, regulator = await factory.signed_in(Role.REGULATOR)
     evaluation_at = (clock.now() + timedelta(days=30)).isoformat()
@@ -105,6 +108,8 @@ async def test_committee_names_stay_secret_until_evaluation(client, factory, exp
     assert len(members) == 5 and all(m["name"] in names for m in members)
     page = await client.get(f"/expert-draws/{draw_id}", headers=regulator)
     assert all(m["name"] in page.text for m in members) and "draw-record" in page.text
+    assert insider.full_name in page.text and "招标人员工" in page.text     # exclusions with reasons
+    assert view["exclusions"] == {"employee_tenderer": 1}                # the agency: a count
     r = await client.get(f"/api/expert-draws/{draw_id}/record", headers=regulator)
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
     assert protocol.replay(r.json()).ok
