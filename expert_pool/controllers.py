@@ -18,6 +18,7 @@ from expert_pool.schemas import (
     Decline,
     DrawContribution,
     DrawRequest,
+    DrawSummary,
     DrawView,
     Expert,
     ExpertApply,
@@ -108,6 +109,11 @@ class DrawController(Controller):
     async def request_draw(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
                            data: DrawRequest) -> DrawView:
         return await services.request_draw(conn, clock, user, data, addr=addr)
+
+    @get("/", guards=[requires(Role.REGULATOR, Role.ADMIN)], operation_id="ListExpertDraws")
+    async def list_draws(self, conn: asyncpg.Connection,
+                         status: str | None = Parameter(default=None)) -> list[DrawSummary]:
+        return await repo.list_draws(conn, status=status)
 
     @post("/{draw_id:uuid}/contribute", guards=[requires(Role.AGENCY)], operation_id="ContributeToDraw",
           status_code=200)

@@ -26,6 +26,7 @@ register_labels({
     "ep.review.title": ("专家入库审核", "Expert applications"),
     "ep.draw.new.title": ("申请抽取评标专家", "Request an evaluation committee draw"),
     "ep.draw.title": ("评标专家抽取", "Committee draw"),
+    "ep.draws.title": ("专家抽取记录", "Committee draws"),
     "ep.inbox.title": ("评标邀请", "Evaluation invitations"),
     "ep.full_name": ("姓名", "Full name"),
     "ep.id_number": ("身份证号码", "Identity number"),
@@ -165,6 +166,11 @@ async def draw_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, u
         excluded=excluded, reasons=REASONS))
 
 
+@get("/expert-draws", guards=[requires(Role.REGULATOR, Role.ADMIN)], include_in_schema=False)
+async def draws_page(request: Request[Any, Any, Any], conn: asyncpg.Connection) -> Template:
+    return Template("expert_pool/draws.html", context=page_context(request, draws=await repo.list_draws(conn)))
+
+
 @get("/experts/inbox", guards=[expert_only], include_in_schema=False)
 async def inbox_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, user: User) -> Template:
     expert = await repo.find_expert_by_user(conn, user.id)
@@ -174,4 +180,4 @@ async def inbox_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, 
         request, expert=expert, invitations=invitations, notes=notes, specialties=classification()))
 
 
-PAGES = [apply_page, profile_page, review_page, draw_new_page, draw_page, inbox_page]
+PAGES = [apply_page, profile_page, review_page, draw_new_page, draw_page, draws_page, inbox_page]

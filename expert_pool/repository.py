@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 
 from expert_pool.errors import DrawNotFound, ExpertNotFound, InvitationNotFound
-from expert_pool.schemas import Expert, FormerEmployer, Invitation, Notification
+from expert_pool.schemas import DrawSummary, Expert, FormerEmployer, Invitation, Notification
 
 _EXPERT_COLS = ("id, user_id, full_name, birth_date, employer_name, employer_credit_code, title, title_level,"
                 " practice_since, region, phone, email, status, status_reason, applied_at, reviewed_at")
@@ -259,6 +259,18 @@ async def insert_draw(conn: asyncpg.Connection, **f: Any) -> dict:
 async def find_draw_by_lot(conn: asyncpg.Connection, lot_id: UUID) -> dict | None:
     row = await conn.fetchrow(f"SELECT {_DRAW_COLS} FROM expert_draws WHERE lot_id = $1", lot_id)
     return dict(row) if row else None
+
+
+async def list_draws(conn: asyncpg.Connection, *, status: str | None = None, limit: int = 200) -> list[DrawSummary]:
+    rows = await conn.fetch(
+        "SELECT d.id, d.lot_id, t.code AS tender_code, t.title AS tender_title, l.name AS lot_name, d.status,"
+        " d.created_at, d.drawn_at,"
+        " (SELECT count(*) FROM expert_draw_members m WHERE m.draw_id = d.id AND m.status = 'confirmed')::int"
+        "   AS confirmed,"
+        " (SELECT sum((q ->> 'count')::int) FROM jsonb_array_elements(d.quotas) q)::int AS needed"
+        " FROM expert_draws d JOIN lots l ON l.id = d.lot_id JOIN tenders t ON t.id = d.tender_id"
+        " WHERE $1::text IS NULL OR d.status = $1 ORDER BY d.created_at DESC LIMIT $2", status, limit)
+    return [msgspec.convert(dict(r), DrawSummary) for r in rows]
 
 
 async def get_draw(conn: asyncpg.Connection, draw_id: UUID, *, lock: bool = False) -> dict:

@@ -136,6 +136,19 @@ class DrawView(msgspec.Struct, kw_only=True):
     members: list[DrawMemberView] = []
 
 
+class DrawSummary(msgspec.Struct, kw_only=True):
+    id: UUID
+    lot_id: UUID
+    tender_code: str
+    tender_title: str
+    lot_name: str
+    status: str
+    created_at: datetime
+    drawn_at: datetime | None
+    confirmed: int
+    needed: int
+
+
 class Invitation(msgspec.Struct, kw_only=True):
     member_id: UUID
     draw_id: UUID

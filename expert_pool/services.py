@@ -402,6 +402,9 @@ async def request_draw(conn: asyncpg.Connection, clock: Clock, user: User, data:
         raise DrawLotNotReady(f"a committee cannot be drawn for a lot in status {lot['status']}")
     if data.evaluation_at <= clock.now():
         raise DrawRequestInvalid("the evaluation time must be in the future", field="evaluation_at")
+    if data.evaluation_at < lot["bid_deadline"]:
+        # Evaluation follows the opening, which is at the bid deadline (招标投标法 第三十四条).
+        raise DrawRequestInvalid("the evaluation cannot start before the bid deadline", field="evaluation_at")
     quotas = validate_request(data, regime=lot["regime"], estimated_price_fen=lot["estimated_price_fen"],
                               specialties=specialties)
     # 招标投标法实施条例 第四十六条: one random draw per lot; replacements come from the same order.

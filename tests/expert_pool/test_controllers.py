@@ -110,6 +110,11 @@ async def test_committee_names_stay_secret_until_evaluation(client, factory, exp
     assert all(m["name"] in page.text for m in members) and "draw-record" in page.text
     assert insider.full_name in page.text and "招标人员工" in page.text     # exclusions with reasons
     assert view["exclusions"] == {"employee_tenderer": 1}                # the agency: a count
+    listed = (await client.get("/api/expert-draws", headers=regulator)).json()
+    assert [d["id"] for d in listed] == [draw_id] and listed[0]["needed"] == 5
+    assert (await client.get("/api/expert-draws", headers=agency)).status_code == 403
+    page = await client.get("/expert-draws?lang=en", headers=regulator)
+    assert page.status_code == 200 and f"/expert-draws/{draw_id}" in page.text
     r = await client.get(f"/api/expert-draws/{draw_id}/record", headers=regulator)
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
     assert protocol.replay(r.json()).ok

@@ -205,6 +205,17 @@ async def test_request_refuses_an_even_committee_through_the_service(lot, pool, 
         await _request(pool, clock, lot, quotas=(("A0103", 4),))
 
 
+async def test_request_refuses_an_evaluation_before_the_deadline_or_in_the_past(lot, experts, pool, clock):
+    await experts.pool_of(5)
+    with pytest.raises(DrawRequestInvalid) as exc:
+        await _request(pool, clock, lot, alternates=0, evaluation_at=lot["deadline"] - timedelta(hours=1))
+    assert "bid deadline" in exc.value.message
+    with pytest.raises(DrawRequestInvalid):
+        await _request(pool, clock, lot, alternates=0, evaluation_at=clock.now() - timedelta(minutes=1))
+    view = await _request(pool, clock, lot, alternates=0, evaluation_at=lot["deadline"])
+    assert view.status == "committed"
+
+
 async def test_request_refuses_unknown_specialty(lot, pool, clock):
     with pytest.raises(SpecialtyUnknown):
         await _request(pool, clock, lot, quotas=(("Q0101", 5),))
