@@ -209,8 +209,9 @@ def replay(record: dict) -> Replay:
     commit_body = ((log.get("commit") or {}).get("entry") or {}).get("body")
     if commit_body is not None:
         check("log.commit", commit_body.get("server_commit") == record.get("server_commit")
-              and commit_body.get("eligible_hash") == record.get("eligible_hash"),
-              "the commit entry logged the same server_commit and eligible_hash")
+              and commit_body.get("eligible_hash") == record.get("eligible_hash")
+              and commit_body.get("checkpoint_root") == record["checkpoint"]["root"],
+              "the commit entry logged the same server_commit, eligible_hash and checkpoint root")
     reveal_body = ((log.get("reveal") or {}).get("entry") or {}).get("body")
     if reveal_body is not None:
         expected_sel = [{"members": p.members, "alternates": p.alternates} for p in picks]

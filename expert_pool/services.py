@@ -420,6 +420,10 @@ async def request_draw(conn: asyncpg.Connection, clock: Clock, user: User, data:
         raise DrawPoolShort(f"the pool cannot satisfy the request: {detail}", shortages=short)
     r_s = secrets.token_bytes(32)
     commit = protocol.commitment(r_s)
+    # The checkpoint is fixed now, with the commitment: at the reveal the server, knowing r_s and r_a, must have no
+    # choice left (it could otherwise sign checkpoints until one gave a seed it liked).
+    checkpoint = await repo.latest_checkpoint(conn)
+    root, tree_size = checkpoint if checkpoint else (protocol.EMPTY_TREE_ROOT, 0)
     e_hash = protocol.eligible_hash(eligible)
     quota_json = [{"specialty": q.specialty, "count": q.count, "eligible_hash": protocol.quota_hash(ids).hex()}
                   for q, ids in zip(quotas, eligible, strict=True)]
@@ -427,7 +431,8 @@ async def request_draw(conn: asyncpg.Connection, clock: Clock, user: User, data:
         conn, lot_id=data.lot_id, tender_id=lot["tender_id"], requested_by=user.id, size=data.size,
         tenderer_representatives=data.tenderer_representatives, alternates=data.alternates,
         evaluation_at=data.evaluation_at, quotas=quota_json, eligible=eligible, eligible_hash=e_hash,
-        server_secret=r_s, server_commit=commit, status="committed", created_at=clock.now(),
+        server_secret=r_s, server_commit=commit, checkpoint_root=root, checkpoint_size=tree_size,
+        status="committed", created_at=clock.now(),
     )
     await repo.insert_exclusions(conn, draw["id"], excluded)
     # Step 2 (DESIGN.md §8): the commitment is logged before the agency can contribute. Hashes only.
@@ -436,6 +441,7 @@ async def request_draw(conn: asyncpg.Connection, clock: Clock, user: User, data:
         lot_id=data.lot_id,
         body={"draw": str(draw["id"]), "protocol": protocol.PROTOCOL, "eligible_hash": e_hash.hex(),
               "quotas": quota_json, "alternates": data.alternates, "server_commit": commit.hex(),
+              "checkpoint_root": root.hex(), "checkpoint_size": tree_size,
               "evaluation_at": data.evaluation_at.isoformat()})
     await repo.update_draw(conn, draw["id"], commit_seq=entry.seq)
     return await draw_view(conn, draw["id"], user)
@@ -453,8 +459,7 @@ async def contribute(conn: asyncpg.Connection, clock: Clock, user: User, draw_id
     if not 8 <= len(agency_value) <= 256 or agency_value != agency_value.strip():
         raise DrawRequestInvalid("the agency's random value must be 8 to 256 characters without surrounding "
                                  "spaces", field="agency_value")
-    checkpoint = await repo.latest_checkpoint(conn)
-    root, size = checkpoint if checkpoint else (protocol.EMPTY_TREE_ROOT, 0)
+    root, size = bytes(draw["checkpoint_root"]), draw["checkpoint_size"]   # fixed at the commit
     seed = protocol.seed(draw["server_secret"], agency_value, root)
     quotas = [protocol.Quota(specialty=q["specialty"], count=q["count"]) for q in draw["quotas"]]
     picks = protocol.select(seed, quotas, draw["eligible"], draw["alternates"])
@@ -467,8 +472,8 @@ async def contribute(conn: asyncpg.Connection, clock: Clock, user: User, draw_id
               "checkpoint_root": root.hex(), "checkpoint_size": size, "seed": seed.hex(),
               # the committee stays secret; its hash binds the outcome to this entry
               "selection_hash": protocol.selection_hash(selection).hex()})
-    await repo.update_draw(conn, draw_id, agency_value=agency_value, checkpoint_root=root, checkpoint_size=size,
-                           seed=seed, status="drawn", drawn_at=now, reveal_seq=entry.seq)
+    await repo.update_draw(conn, draw_id, agency_value=agency_value, seed=seed, status="drawn", drawn_at=now,
+                           reveal_seq=entry.seq)
     for qi, pick in enumerate(picks):
         for pos, expert_id in enumerate(pick.members + pick.alternates):
             is_member = pos < len(pick.members)

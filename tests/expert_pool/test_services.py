@@ -395,13 +395,17 @@ async def test_commit_is_logged_before_the_agency_contributes(lot, experts, pool
     assert r_s.hex() not in json.dumps(entry)
 
 
-async def test_contribution_reveals_and_selects_with_the_checkpoint_root(lot, experts, pool, clock, settings):
+async def test_contribution_reveals_and_selects_with_the_committed_checkpoint_root(lot, experts, pool, clock, settings):
     from trading.records.checkpoints import sign_checkpoint
 
     await experts.pool_of(7)
-    view = await _request(pool, clock, lot, alternates=2)
     async with pool.acquire() as c, c.transaction():
         cp = await sign_checkpoint(c, clock, settings)
+    view = await _request(pool, clock, lot, alternates=2)
+    # a checkpoint signed after the commitment does not change the seed: the server has no choice at the reveal
+    async with pool.acquire() as c, c.transaction():
+        later = await sign_checkpoint(c, clock, settings)
+    assert later.root != cp.root
     async with pool.acquire() as c, c.transaction():
         drawn = await services.contribute(c, clock, lot["agency_user"], view.id, "agency-typed-value")
         with pytest.raises(DrawStateInvalid):
