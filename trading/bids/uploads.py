@@ -94,10 +94,12 @@ async def receive(store: BlobStore, upload_id: UUID, offset: int, limit: int,
         except Overflow:
             raise
         except Exception as exc:  # noqa: BLE001 - a dropped connection surfaces as assorted errors
-            os.fsync(fd)
+            await asyncio.to_thread(os.fsync, fd)
             _remember(upload_id, offset + written, h)
             raise Interrupted(written, exc) from exc
-        os.fsync(fd)
+        # Durable before the offset is recorded (and before any receipt); off the event loop, as a slow
+        # disk must not stall every other request.
+        await asyncio.to_thread(os.fsync, fd)
     finally:
         os.close(fd)
     _remember(upload_id, offset + written, h)
