@@ -20,12 +20,14 @@ from trading.tenders import services
 from trading.tenders.listing import listing_cache
 from trading.tenders.pages import PAGE_ROUTES
 from trading.tenders.schemas import (
+    AgencyTenderItem,
     AmendmentCreate,
     Cancellation,
     CustodianAssign,
     Document,
     Download,
     LotView,
+    Notice,
     Objection,
     ObjectionAnswer,
     ObjectionCreate,
@@ -160,6 +162,22 @@ class TenderParticipationController(Controller):
         return await services.list_objections(conn, clock, tender_id, user=user)
 
 
+class MyTendersController(Controller):
+    path = "/api"
+    tags = ["tenders"]
+
+    @get("/bidder/tender-notices", guards=[bidder_only], operation_id="ListTenderNotices")
+    async def notices(self, conn: asyncpg.Connection, user: User, limit: int = 100) -> list[Notice]:
+        """Amendments, clarifications and cancellations of tenders whose documents my organisation obtained."""
+        return await services.list_notices(conn, user=user, limit=limit)
+
+    @get("/agency/tenders", guards=[agency_only], operation_id="ListAgencyTenders")
+    async def agency_tenders(self, conn: asyncpg.Connection, clock: Clock, user: User, page: int = 1,
+                             page_size: int = 50) -> list[AgencyTenderItem]:
+        """My agency's tenders, drafts included, newest first."""
+        return await services.list_agency_tenders(conn, clock, user=user, page=page, page_size=page_size)
+
+
 def _upload(data: dict[str, Any]) -> tuple[UploadFile, UUID | None]:
     from trading.errors import Invalid
 
@@ -174,4 +192,5 @@ def _upload(data: dict[str, Any]) -> tuple[UploadFile, UUID | None]:
     return upload, lot_id
 
 
-ROUTES = [PublicTenderController, AgencyTenderController, TenderParticipationController, *PAGE_ROUTES]
+ROUTES = [PublicTenderController, AgencyTenderController, TenderParticipationController, MyTendersController,
+          *PAGE_ROUTES]

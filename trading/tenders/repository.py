@@ -347,3 +347,14 @@ async def list_agency_tenders(conn, agency_org_id: UUID, limit: int, offset: int
         "SELECT t.id, t.code, t.title, t.regime, t.procurement_type, t.region, t.status, t.publish_at,"
         " t.bid_deadline, count(*) OVER () AS total FROM tenders t WHERE t.agency_org_id = $1"
         " ORDER BY t.created_at DESC, t.id DESC LIMIT $2 OFFSET $3", agency_org_id, limit, offset)
+
+
+async def list_notices_for_org(conn, org_id: UUID, limit: int) -> list[asyncpg.Record]:
+    """Amendments, clarifications and cancellations of tenders whose documents the organisation obtained
+    (电子招标投标办法 第二十二条: every downloader is notified)."""
+    return await conn.fetch(
+        "SELECT v.tender_id, t.code, t.title, v.version, v.kind, v.summary, v.created_at, t.bid_deadline"
+        " FROM tender_versions v JOIN tenders t ON t.id = v.tender_id"
+        " WHERE v.kind <> 'publish' AND EXISTS (SELECT 1 FROM document_downloads d JOIN lots l ON l.id = d.lot_id"
+        "   WHERE l.tender_id = v.tender_id AND d.org_id = $1)"
+        " ORDER BY v.created_at DESC, v.version DESC LIMIT $2", org_id, limit)

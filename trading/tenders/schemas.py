@@ -307,3 +307,27 @@ class TenderPage(msgspec.Struct, kw_only=True):
     page: int
     page_size: int
     pages: int
+
+
+class Notice(msgspec.Struct, kw_only=True):
+    """An amendment/clarification/cancellation sent to an organisation that obtained the documents."""
+
+    tender_id: UUID
+    code: str
+    title: str
+    version: int
+    kind: str
+    summary: str
+    created_at: datetime
+    bid_deadline: datetime
+
+
+class AgencyTenderItem(msgspec.Struct, kw_only=True):
+    id: UUID
+    code: str
+    title: str
+    procurement_type: str
+    region: str
+    status: str
+    publish_at: datetime | None
+    bid_deadline: datetime

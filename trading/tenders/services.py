@@ -741,3 +741,27 @@ async def list_public_tenders(conn: asyncpg.Connection, clock: Clock, *, q: str 
                            estimated_total=fen_to_yuan(sums.get(r["id"], (0, 0))[1])) for r in rows]
     return TenderPage(items=items, total=total, page=page, page_size=page_size,
                       pages=(total + page_size - 1) // page_size)
+
+
+async def list_notices(conn: asyncpg.Connection, *, user: User, limit: int = 100) -> list["Notice"]:
+    # 电子招标投标办法 第二十二条: a clarification or amendment reaches every organisation that obtained the documents.
+    from trading.tenders.schemas import Notice
+
+    org = await _approved_bidder_org(conn, user)
+    rows = await repo.list_notices_for_org(conn, org.id, min(max(limit, 1), 500))
+    return [msgspec.convert(dict(r), Notice) for r in rows]
+
+
+async def list_agency_tenders(conn: asyncpg.Connection, clock: Clock, *, user: User, page: int = 1,
+                              page_size: int = 50) -> list["AgencyTenderItem"]:
+    from trading.tenders.schemas import AgencyTenderItem
+
+    if user.org_id is None:
+        raise NotTheAgency("the user belongs to no agency organisation")
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise Invalid(f"page >= 1 and 1 <= page_size <= {MAX_PAGE_SIZE}", field="page_size")
+    now = clock.now()
+    rows = await repo.list_agency_tenders(conn, user.org_id, page_size, (page - 1) * page_size)
+    return [AgencyTenderItem(id=r["id"], code=r["code"], title=r["title"], procurement_type=r["procurement_type"],
+                             region=r["region"], status=public_status(r["status"], r["bid_deadline"], now),
+                             publish_at=r["publish_at"], bid_deadline=r["bid_deadline"]) for r in rows]

@@ -160,3 +160,27 @@ async def test_downloaders_are_listed_to_the_agency_after_the_deadline(client, f
     _, other = await factory.signed_in(Role.BIDDER, org_id=other_org.id)
     r = await client.get(f"/api/tenders/{p['tender_id']}/lots/{p['lot_id']}/downloads", headers=other)
     assert r.status_code == 403
+
+
+async def test_amendments_reach_every_organisation_that_obtained_the_documents(client, factory, clock):
+    # 电子招标投标办法 第二十二条
+    p = await factory.published_lot()
+    _, _, got = await factory.downloader(p["lot_id"])
+    other = await factory.org("bidder")
+    _, not_got = await factory.signed_in(Role.BIDDER, org_id=other.id)
+    r = await client.post(f"/api/tenders/{p['tender_id']}/amendments", headers=p["agency_headers"],
+                          json={"kind": "clarify", "summary": "澄清：工期为日历天"})
+    assert r.status_code == 201
+    notices = (await client.get("/api/bidder/tender-notices", headers=got)).json()
+    assert [(n["kind"], n["summary"]) for n in notices] == [("clarify", "澄清：工期为日历天")]
+    assert (await client.get("/api/bidder/tender-notices", headers=not_got)).json() == []
+
+
+async def test_agency_lists_its_own_tenders_with_drafts(client, clock, agency, factory):
+    t = await agency.create(client, clock)
+    r = await client.get("/api/agency/tenders", headers=agency.headers)
+    assert r.status_code == 200
+    assert [(i["id"], i["status"]) for i in r.json()] == [(t["id"], "draft")]
+    other = await factory.org("agency")
+    _, headers = await factory.signed_in(Role.AGENCY, org_id=other.id)
+    assert (await client.get("/api/agency/tenders", headers=headers)).json() == []
