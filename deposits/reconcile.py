@@ -162,9 +162,10 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
         changed.extend(changes[:200 - len(changed)])
     last = 0
     while True:  # credits to no virtual account (suspense), in pages
+        scope = "t.file_id = $3" if file_id is not None else "$3::uuid IS NULL"
         rows = await conn.fetch(
             f"""SELECT {_TXN_COLS} FROM bank_txns t JOIN deposit_banks b ON b.id = t.bank_id
-                 WHERE t.id > $1 AND (t.direction = 'CRDT' OR t.reversal) AND ($3::uuid IS NULL OR t.file_id = $3)
+                 WHERE {scope} AND t.id > $1 AND (t.direction = 'CRDT' OR t.reversal)
                    AND NOT EXISTS (SELECT 1 FROM virtual_accounts v WHERE v.number = t.account)
                  ORDER BY t.id LIMIT $2""", last, UNKNOWN_PAGE, file_id)
         if not rows:
@@ -190,9 +191,9 @@ async def _persist(conn: asyncpg.Connection, run_id: int, part: int, rule_versio
                    changes: list[tuple[TxnResult | None, TxnResult]], meta: dict[int, tuple], now: datetime) -> None:
     if not changes:
         return
-    await conn.execute("""DROP TABLE IF EXISTS deposit_match_tmp;
-        CREATE TEMP TABLE deposit_match_tmp (txn_id bigint, requirement_id uuid, counts boolean, flags text[],
-                                             detail text, before text) ON COMMIT DROP""")
+    await conn.execute("""CREATE TEMP TABLE IF NOT EXISTS deposit_match_tmp (txn_id bigint, requirement_id uuid,
+            counts boolean, flags text[], detail text, before text) ON COMMIT DELETE ROWS;
+        TRUNCATE deposit_match_tmp""")
     enc = msgspec.json.Encoder()
     await conn.copy_records_to_table("deposit_match_tmp", records=[
         (new.txn_id, new.requirement_id, new.counts, list(new.flags), enc.encode(new.detail).decode(),
@@ -250,13 +251,17 @@ async def _store_requirement_flags(conn: asyncpg.Connection, run_id: int,
     wanted = {(rid, f): d for rid, rr in req_results.items() for f, d in rr.flags.items()}
     gone = [k for k in current if k not in wanted]
     if gone:
-        await conn.executemany("DELETE FROM deposit_requirement_flags WHERE requirement_id = $1 AND flag = $2", gone)
-    upd = [(rid, f, d, run_id) for (rid, f), d in wanted.items() if current.get((rid, f)) != d]
+        await conn.execute(
+            """DELETE FROM deposit_requirement_flags f USING unnest($1::uuid[], $2::text[]) AS g(r, flag)
+                WHERE f.requirement_id = g.r AND f.flag = g.flag""", [g[0] for g in gone], [g[1] for g in gone])
+    upd = [(rid, f, d) for (rid, f), d in wanted.items() if current.get((rid, f)) != d]
     if upd:
-        await conn.executemany(
-            """INSERT INTO deposit_requirement_flags (requirement_id, flag, detail, run_id) VALUES ($1, $2, $3, $4)
+        enc = msgspec.json.Encoder()
+        await conn.execute(
+            """INSERT INTO deposit_requirement_flags (requirement_id, flag, detail, run_id)
+               SELECT r, flag, detail::jsonb, $4 FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(r, flag, detail)
                ON CONFLICT (requirement_id, flag) DO UPDATE SET detail = EXCLUDED.detail, run_id = EXCLUDED.run_id""",
-            upd)
+            [u[0] for u in upd], [u[1] for u in upd], [enc.encode(u[2]).decode() for u in upd], run_id)
 
 
 async def freeze_due(conn: asyncpg.Connection, clock: Clock, req_results: dict[UUID, RequirementResult],
@@ -270,12 +275,13 @@ async def freeze_due(conn: asyncpg.Connection, clock: Clock, req_results: dict[U
         clock.now(), list(req_results))
     lots: dict[UUID, list] = defaultdict(list)
     for r in due:
-        rr = req_results[r["id"]]
-        await conn.execute(
+        lots[r["lot_id"]].append((r, req_results[r["id"]]))
+    if due:
+        await conn.executemany(
             """INSERT INTO deposit_states (requirement_id, state, paid_fen, flags, frozen_at, rule_version)
                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
-            r["id"], rr.state, rr.paid_fen, sorted(rr.flags), r["bid_deadline"], rule_version)
-        lots[r["lot_id"]].append((r, rr))
+            [(r["id"], rr.state, rr.paid_fen, sorted(rr.flags), r["bid_deadline"], rule_version)
+             for items in lots.values() for r, rr in items])
     for lot_id, items in lots.items():
         counts: dict[str, int] = defaultdict(int)
         for _, rr in items:

@@ -218,22 +218,24 @@ async def get_statement(conn: asyncpg.Connection, statement_id: UUID) -> asyncpg
 
 
 async def create_import_tmp(conn: asyncpg.Connection) -> None:
+    """Per-connection staging tables, created once and emptied at every commit (no catalog churn per file)."""
     await conn.execute(
-        """DROP TABLE IF EXISTS deposit_import_tmp;
-           DROP TABLE IF EXISTS deposit_import_new;
-           CREATE TEMP TABLE deposit_import_tmp (
+        """CREATE TEMP TABLE IF NOT EXISTS deposit_import_tmp (
                seq integer, txn_key text, content_hash text, statement_id uuid, account text, direction text,
                amount_fen bigint, currency text, status text, reversal boolean, booking_date date,
                booked_at timestamptz, value_date date, accepted_at timestamptz, counted_at timestamptz,
                counted_precision text, payer_name text, payer_account text, payer_bank text, bank_ref text,
                entry_ref text, end_to_end_id text, instr_id text, remittance text, notes text[]
-           ) ON COMMIT DROP;
-           CREATE TEMP TABLE deposit_import_new (id bigint PRIMARY KEY, promoted boolean NOT NULL) ON COMMIT DROP;""")
+           ) ON COMMIT DELETE ROWS;
+           CREATE TEMP TABLE IF NOT EXISTS deposit_import_new (id bigint PRIMARY KEY, promoted boolean NOT NULL)
+               ON COMMIT DELETE ROWS;
+           TRUNCATE deposit_import_tmp, deposit_import_new;""")
 
 
 async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: UUID,
                            now: datetime) -> dict[str, int]:
-    await conn.execute("ANALYZE deposit_import_tmp")
+    if await conn.fetchval("SELECT count(*) > 1000 FROM deposit_import_tmp"):
+        await conn.execute("ANALYZE deposit_import_tmp")
     await conn.execute(
         """WITH ins AS (
                INSERT INTO bank_txns (bank_id, txn_key, content_hash, file_id, statement_id, account, direction,

@@ -43,26 +43,33 @@ def check_prolog(head: bytes) -> None:
 
 
 class _Reader:
+    """Paths are local names ("RltdPties/Dbtr/Nm"). An entry is flattened once into {path: first text} (plus
+    "path@Ccy" attributes and lists for repeated remittance lines), so each field is a dict lookup."""
+
     def __init__(self, ns: str, tz: ZoneInfo) -> None:
         self.ns = ns
         self.tz = tz
+        self._q: dict[str, str] = {}
 
     def q(self, path: str) -> str:
-        return "/".join(f"{{{self.ns}}}{p}" if p not in (".", "..") else p for p in path.split("/"))
+        found = self._q.get(path)
+        if found is None:
+            found = self._q[path] = "/".join(f"{{{self.ns}}}{p}" for p in path.split("/"))
+        return found
 
-    def text(self, el, path: str) -> str | None:
+    def etext(self, el, path: str) -> str | None:
         value = el.findtext(self.q(path))
         if value is None:
             return None
         value = value.strip()
         return value or None
 
-    def when(self, el, path: str) -> tuple[date | None, datetime | None]:
+    def when(self, flat: dict, path: str) -> tuple[date | None, datetime | None]:
         """(date, datetime) of a DateAndDateTimeChoice (Dt or DtTm)."""
-        d = self.text(el, path + "/Dt")
+        d = flat.get(path + "/Dt")
         if d:
             return _date(d, path), None
-        dt = self.text(el, path + "/DtTm")
+        dt = flat.get(path + "/DtTm")
         if dt:
             moment = self.datetime(dt, path)
             return moment.astimezone(self.tz).date(), moment
@@ -77,12 +84,49 @@ class _Reader:
             moment = moment.replace(tzinfo=self.tz)
         return moment
 
-    def account(self, el, path: str) -> str | None:
-        return self.text(el, path + "/Id/IBAN") or self.text(el, path + "/Id/Othr/Id")
+    @staticmethod
+    def account(flat: dict, path: str) -> str | None:
+        return flat.get(path + "/Id/IBAN") or flat.get(path + "/Id/Othr/Id")
 
-    def party_name(self, el, path: str) -> str | None:
+    @staticmethod
+    def party_name(flat: dict, path: str) -> str | None:
         # v02–v04: Dbtr/Nm; v08: Dbtr/Pty/Nm (Party40Choice)
-        return self.text(el, path + "/Nm") or self.text(el, path + "/Pty/Nm")
+        return flat.get(path + "/Nm") or flat.get(path + "/Pty/Nm")
+
+
+_REPEATED = frozenset({"RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RmtInf/Strd/AddtlRmtInf", "AddtlTxInf"})
+
+
+def _flatten(el, skip: str = "TxDtls") -> dict:
+    flat: dict = {}
+    _walk(el, "", flat, skip)
+    return flat
+
+
+def _walk(node, prefix: str, flat: dict, skip: str) -> None:
+    # ISO 20022 has no mixed content: an element with text is a leaf, one without is a container.
+    for child in node:
+        tag = child.tag
+        if type(tag) is not str:
+            continue
+        name = tag[tag.find("}") + 1:]
+        text = child.text
+        if text is not None and (text := text.strip()):
+            path = prefix + name
+            if path in _REPEATED:
+                flat.setdefault(path + "[]", []).append(text)
+            if path not in flat:
+                flat[path] = text
+                if name == "Amt" or name == "TtlAmt":
+                    flat[path + "@Ccy"] = child.get("Ccy")
+        elif name != skip and name not in _PRUNE:
+            _walk(child, prefix + name + "/", flat, skip)
+
+
+# Subtrees no deposit rule reads (addresses, bank codes, charges): not walked.
+_PRUNE = frozenset({"PstlAdr", "BkTxCd", "Chrgs", "Tax", "RltdPric", "RltdQties", "FinInstrmId", "Purp",
+                    "RltdRmtInf", "CorpActn", "SfkpgAcct", "CshDpst", "CardTx", "AddtlDataSetActn", "TechInptChanl",
+                    "Intrst", "Ctct", "CtctDtls", "PrvtId"})
 
 
 def _date(text: str, where: str) -> date:
@@ -132,8 +176,8 @@ def parse_camt(f: IO[bytes], *, tz: ZoneInfo, own_accounts: frozenset[str] = fro
                     yield stmt
                 continue
             if name == "GrpHdr":
-                summary.msg_id = r.text(el, "MsgId")
-                created = r.text(el, "CreDtTm")
+                summary.msg_id = r.etext(el, "MsgId")
+                created = r.etext(el, "CreDtTm")
                 summary.created_at = r.datetime(created, "GrpHdr/CreDtTm") if created else None
                 if not summary.msg_id:
                     raise StatementInvalid("GrpHdr/MsgId is missing")
@@ -166,28 +210,28 @@ def parse_camt(f: IO[bytes], *, tz: ZoneInfo, own_accounts: frozenset[str] = fro
 
 
 def _statement(r: _Reader, block, seq: int, kind: str) -> ParsedStatement:
-    stmt_id = r.text(block, "Id")
-    account = r.account(block, "Acct")
+    stmt_id = r.etext(block, "Id")
+    account = (r.etext(block, "Acct/Id/IBAN") or r.etext(block, "Acct/Id/Othr/Id"))
     if not stmt_id:
         raise StatementInvalid(f"statement {seq + 1}: Id is missing")
     if not account:
         raise StatementInvalid(f"statement {stmt_id}: Acct/Id is missing")
-    created = r.text(block, "CreDtTm")
+    created = r.etext(block, "CreDtTm")
     st = ParsedStatement(
-        seq=seq, kind=kind, stmt_id=stmt_id, account=account, currency=r.text(block, "Acct/Ccy"),
-        legal_seq=r.text(block, "LglSeqNb") or r.text(block, "ElctrncSeqNb"),
-        page=r.text(block, "StmtPgntn/PgNb") or r.text(block, "NtfctnPgntn/PgNb") or r.text(block, "RptPgntn/PgNb"),
+        seq=seq, kind=kind, stmt_id=stmt_id, account=account, currency=r.etext(block, "Acct/Ccy"),
+        legal_seq=r.etext(block, "LglSeqNb") or r.etext(block, "ElctrncSeqNb"),
+        page=r.etext(block, "StmtPgntn/PgNb") or r.etext(block, "NtfctnPgntn/PgNb") or r.etext(block, "RptPgntn/PgNb"),
         created_at=r.datetime(created, f"statement {stmt_id}/CreDtTm") if created else None,
     )
     for bal in block.iterfind(r.q("Bal")):
-        code = r.text(bal, "Tp/CdOrPrtry/Cd") or r.text(bal, "Tp/CdOrPrtry/Prtry")
+        code = r.etext(bal, "Tp/CdOrPrtry/Cd") or r.etext(bal, "Tp/CdOrPrtry/Prtry")
         amt = bal.find(r.q("Amt"))
         if amt is None:
             raise StatementInvalid(f"statement {stmt_id}: balance {code} without Amt")
         fen = amount_to_fen(amt.text, f"statement {stmt_id} balance {code}")
-        if r.text(bal, "CdtDbtInd") == "DBIT":
+        if r.etext(bal, "CdtDbtInd") == "DBIT":
             fen = -fen
-        when, _ = r.when(bal, "Dt")
+        when, _ = r.when(_flatten(bal), "Dt")
         ccy = amt.get("Ccy")
         if code in ("OPBD", "PRCD"):
             st.opening_fen, st.opening_date, st.opening_currency = fen, when, ccy
@@ -198,37 +242,35 @@ def _statement(r: _Reader, block, seq: int, kind: str) -> ParsedStatement:
     return st
 
 
-def _remittance(r: _Reader, tx) -> str:
+def _remittance(flat: dict) -> str:
     parts: list[str] = []
     for path in ("RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RmtInf/Strd/AddtlRmtInf", "AddtlTxInf"):
-        for node in tx.iterfind(r.q(path)):
-            if node.text and node.text.strip():
-                parts.append(node.text.strip())
+        parts.extend(flat.get(path + "[]", ()))
     return " | ".join(parts)
 
 
 def _entry(r: _Reader, ntry, stmt: ParsedStatement, index: int) -> list[ParsedTxn]:
     where = f"statement {stmt.stmt_id} entry {index + 1}"
-    amt = ntry.find(r.q("Amt"))
-    if amt is None:
+    f = _flatten(ntry)
+    if "Amt" not in f:
         raise StatementInvalid(f"{where}: Amt is missing")
-    amount = amount_to_fen(amt.text, where)
-    currency = amt.get("Ccy") or stmt.currency
+    amount = amount_to_fen(f["Amt"], where)
+    currency = f.get("Amt@Ccy") or stmt.currency
     if not currency:
         raise StatementInvalid(f"{where}: Amt has no Ccy")
-    direction = r.text(ntry, "CdtDbtInd")
+    direction = f.get("CdtDbtInd")
     if direction not in ("CRDT", "DBIT"):
         raise StatementInvalid(f"{where}: CdtDbtInd {direction!r} is neither CRDT nor DBIT")
-    status = r.text(ntry, "Sts/Cd") or r.text(ntry, "Sts") or "BOOK"
+    status = f.get("Sts/Cd") or f.get("Sts") or "BOOK"
     if status not in ("BOOK", "PDNG", "INFO", "FUTR"):
         raise StatementInvalid(f"{where}: status {status!r} is unknown")
     if status == "FUTR":
         status = "PDNG"
-    reversal = (r.text(ntry, "RvslInd") or "false").lower() == "true"
-    booking_date, booked_at = r.when(ntry, "BookgDt")
-    value_date, value_at = r.when(ntry, "ValDt")
-    entry_ref = r.text(ntry, "AcctSvcrRef")
-    details = ntry.findall(r.q("NtryDtls/TxDtls"))
+    reversal = (f.get("RvslInd") or "false").lower() == "true"
+    booking_date, booked_at = r.when(f, "BookgDt")
+    value_date, _ = r.when(f, "ValDt")
+    entry_ref = f.get("AcctSvcrRef")
+    details = [_flatten(tx, skip="") for tx in ntry.iterfind(r.q("NtryDtls/TxDtls"))]
     notes: list[str] = []
     base = dict(stmt_seq=stmt.seq, entry_index=index, direction=direction, currency=currency, status=status,
                 reversal=reversal, booking_date=booking_date, booked_at=booked_at, value_date=value_date,
@@ -237,19 +279,17 @@ def _entry(r: _Reader, ntry, stmt: ParsedStatement, index: int) -> list[ParsedTx
     if split:
         # A batch is split only when its parts add up to the booked entry; otherwise the entry stays whole
         # (the bank booked that amount) and is flagged for a person.
-        declared = r.text(ntry, "NtryDtls/Btch/NbOfTxs")
+        declared = f.get("NtryDtls/Btch/NbOfTxs")
         sums: list[int] = []
         same_ccy = True
         for tx in details:
-            tx_amt = tx.find(r.q("Amt"))
-            if tx_amt is None:
-                tx_amt = tx.find(r.q("AmtDtls/TxAmt/Amt"))
-            if tx_amt is None:
+            key = "Amt" if "Amt" in tx else ("AmtDtls/TxAmt/Amt" if "AmtDtls/TxAmt/Amt" in tx else None)
+            if key is None:
                 split = False
                 break
-            same_ccy &= (tx_amt.get("Ccy") or currency) == currency
-            sums.append(amount_to_fen(tx_amt.text, where))
-            tx_dir = r.text(tx, "CdtDbtInd")
+            same_ccy &= (tx.get(key + "@Ccy") or currency) == currency
+            sums.append(amount_to_fen(tx[key], where))
+            tx_dir = tx.get("CdtDbtInd")
             if tx_dir and tx_dir != direction:
                 same_ccy = False
         if split and (not same_ccy or sum(sums) != amount or (declared and int(declared) != len(details))):
@@ -271,17 +311,16 @@ def _entry(r: _Reader, ntry, stmt: ParsedStatement, index: int) -> list[ParsedTx
     tx = details[0] if details and not notes else None
     txn = _detail(r, tx, stmt, dict(base, detail_index=0, amount_fen=amount), where) if tx is not None else \
         ParsedTxn(account=stmt.account, **dict(base, detail_index=0, amount_fen=amount))
-    if tx is not None and len(details) == 1:
-        tx_amt = tx.find(r.q("Amt"))
-        if tx_amt is not None and (amount_to_fen(tx_amt.text, where) != amount or tx_amt.get("Ccy") != currency):
-            txn.notes.append(f"detail_amount_differs:{tx_amt.text} {tx_amt.get('Ccy')}")
+    if tx is not None and len(details) == 1 and "Amt" in tx:
+        if amount_to_fen(tx["Amt"], where) != amount or tx.get("Amt@Ccy") != currency:
+            txn.notes.append(f"detail_amount_differs:{tx['Amt']} {tx.get('Amt@Ccy')}")
     if not txn.remittance:
-        txn.remittance = r.text(ntry, "AddtlNtryInf") or ""
+        txn.remittance = f.get("AddtlNtryInf") or ""
     txn.notes.extend(notes)
     return [txn]
 
 
-def _detail(r: _Reader, tx, stmt: ParsedStatement, base: dict, where: str) -> ParsedTxn:
+def _detail(r: _Reader, tx: dict, stmt: ParsedStatement, base: dict, where: str) -> ParsedTxn:
     # A reversal repeats the parties of the transaction it reverses: a reversed credit still names the
     # original payer as Dbtr. Fall back to the entry's own direction when that side is empty.
     credit = (base["direction"] == "CRDT") != base["reversal"]
@@ -289,21 +328,19 @@ def _detail(r: _Reader, tx, stmt: ParsedStatement, base: dict, where: str) -> Pa
     own = "Cdtr" if credit else "Dbtr"
     if base["reversal"] and not (r.party_name(tx, f"RltdPties/{other}") or r.account(tx, f"RltdPties/{other}Acct")):
         other, own = own, other
-    accepted = r.text(tx, "RltdDts/AccptncDtTm")
-    bank_ref = r.text(tx, "Refs/AcctSvcrRef")
+    accepted = tx.get("RltdDts/AccptncDtTm")
+    agent = f"RltdAgts/{other}Agt/FinInstnId/"
     return ParsedTxn(
         **base,
         account=r.account(tx, f"RltdPties/{own}Acct") or stmt.account,
         payer_name=r.party_name(tx, f"RltdPties/{other}"),
         payer_account=r.account(tx, f"RltdPties/{other}Acct"),
-        payer_bank=r.text(tx, f"RltdAgts/{other}Agt/FinInstnId/BICFI")
-        or r.text(tx, f"RltdAgts/{other}Agt/FinInstnId/BIC")
-        or r.text(tx, f"RltdAgts/{other}Agt/FinInstnId/ClrSysMmbId/MmbId"),
-        bank_ref=bank_ref,
-        end_to_end_id=r.text(tx, "Refs/EndToEndId"),
-        instr_id=r.text(tx, "Refs/InstrId"),
+        payer_bank=tx.get(agent + "BICFI") or tx.get(agent + "BIC") or tx.get(agent + "ClrSysMmbId/MmbId"),
+        bank_ref=tx.get("Refs/AcctSvcrRef"),
+        end_to_end_id=tx.get("Refs/EndToEndId"),
+        instr_id=tx.get("Refs/InstrId"),
         accepted_at=r.datetime(accepted, where + " AccptncDtTm") if accepted else None,
-        remittance=_remittance(r, tx),
+        remittance=_remittance(tx),
     )
 
 
