@@ -46,7 +46,13 @@ def _tables(header: Sequence[str] | None, rows: Sequence[Sequence[object]], widt
     for chunk in chunks:
         head = [] if header is None else [list(header)]
         if wrap:
-            data = [[_p(h, st["cell"]) for h in r] for r in head] + [[_p(c, st["cell"]) for c in r] for r in chunk]
+            # A Paragraph (wrapping, CJK-aware) only where the text may not fit its column: plain strings are
+            # an order of magnitude cheaper to lay out. A CJK character is 1 em wide, Latin narrower.
+            def cell(c: object, w: float) -> object:
+                text = "" if c is None else str(c)
+                return _p(text, st["cell"]) if len(text) * font_size > w - 6 or "\n" in text else text
+            data = [[cell(h, w) for h, w in zip(r, widths)] for r in head] + \
+                   [[cell(c, w) for c, w in zip(r, widths)] for r in chunk]
         else:
             data = head + [["" if c is None else str(c) for c in r] for r in chunk]
         if not data:
