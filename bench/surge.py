@@ -228,8 +228,16 @@ def main() -> None:
 
         threading.Thread(target=sample, daemon=True).start()
         idle_rss = peak[0]
+        cpu0 = ps.cpu_times()
+        me0 = psutil.Process().cpu_times()
+        load0 = os.getloadavg()[0]
         latencies, receipts, errors, wall, vkey = asyncio.run(surge(base, jobs, args.clients))
         stop.set()
+        cpu1 = ps.cpu_times()
+        me1 = psutil.Process().cpu_times()
+        server_cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+        client_cpu = (me1.user + me1.system) - (me0.user + me0.system)
+        load1 = os.getloadavg()[0]
 
         from trading.bids.receipt import verify_receipt
 
@@ -259,6 +267,10 @@ def main() -> None:
             print(f"receipt latency: p50 {pct(0.5):.3f} s   p90 {pct(0.9):.3f} s   p99 {pct(0.99):.3f} s   "
                   f"max {lat[-1]:.3f} s   mean {statistics.mean(lat):.3f} s")
         print(f"server RSS: idle {idle_rss / 2**20:.0f} MB   peak {max(peak) / 2**20:.0f} MB")
+        n = max(len(receipts), 1)
+        print(f"server CPU: {server_cpu:.1f} s ({1000 * server_cpu / n:.1f} ms per bid, {server_cpu / wall:.0%} of one"
+              f" core on average)   client CPU: {client_cpu:.1f} s   load average: {load0:.1f} → {load1:.1f}"
+              f" on {os.cpu_count()} cores")
         for e in errors[:5]:
             print("error:", e)
     finally:
