@@ -114,9 +114,11 @@ class OpeningController(Controller):
                     addr: str | None, lot_id: UUID) -> OpeningSession:
         return await services.close_opening(conn, clock, settings, lot_id, user, addr=addr)
 
-    @get("/opened-bids", guards=[requires(Role.AGENCY, Role.ADMIN, Role.REGULATOR, Role.EXPERT)],
-         operation_id="ListOpenedBids")
-    async def opened_bids(self, conn: asyncpg.Connection, lot_id: UUID) -> list[OpenedBid]:
+    @get("/opened-bids", guards=[requires(Role.AGENCY, Role.ADMIN, Role.REGULATOR)], operation_id="ListOpenedBids")
+    async def opened_bids(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> list[OpenedBid]:
+        """The settled bids with their forms (evaluation reads them through `list_opened_bids`)."""
+        if not user.has(Role.REGULATOR):
+            services._require_agency(user, await repo.get_lot(conn, lot_id))
         await repo.get_record_or_fail(conn, lot_id)
         return await repo.list_opened_bids(conn, lot_id)
 

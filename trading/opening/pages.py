@@ -78,10 +78,11 @@ async def hall_view(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, user: 
     bidder_orgs = {b.bidder_org_id for b in on_list}
     custodian = await repo.find_lot_custodian(conn, lot_id, user.id) is not None
     kind = viewer_kind(user, lot, custodian=custodian, bidder_org_ids=bidder_orgs)
-    if kind is None and session is not None:
+    # A failed lot's hall (流标: nothing unsealed, no names) is open to every signed-in user.
+    if kind is None and session is not None and session.status != "failed":
         raise OpeningNotParticipant("the hall of this lot is open to its bidders, agency, custodians and regulators")
     status = session.status if session else "none"
-    published = status in ("published", "closed")
+    published = status in ("published", "closed", "failed")
     record = await repo.find_record(conn, lot_id) if published else None
     signins = await repo.list_signins(conn, lot_id) if session else []
     confirmations = await repo.list_confirmations(conn, lot_id) if published else {}

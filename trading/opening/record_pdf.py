@@ -48,7 +48,9 @@ def render_record_pdf(record: dict[str, Any], cause_labels: dict[str, str], *,
         ("项目名称 Project", record["tender"]["title"]),
         ("标段 Lot", f'{record["lot"]["number"]} · {record["lot"]["name"]}'),
         ("开标时间 Opening time", show(datetime.fromisoformat(record["opening_time"]))),
-        ("解密完成 Decryption complete", show(datetime.fromisoformat(record["unsealed_at"]))),
+        *([("结果 Outcome", f'流标 — {record.get("reason", "")}（投标文件未解密 nothing unsealed）')]
+          if record.get("outcome") == "failed" else
+          [("解密完成 Decryption complete", show(datetime.fromisoformat(record["unsealed_at"])))]),
         ("主持人 Host", record["host"]),
         ("招标人 Tenderer", record["tenderer"]),
         ("最高投标限价 Maximum price",
@@ -88,14 +90,18 @@ def render_record_pdf(record: dict[str, Any], cause_labels: dict[str, str], *,
         ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f4f6f7")]),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
-    story: list = [Paragraph("开标记录表 Opening record", title), meta_table, Spacer(1, 4 * mm), table]
+    story: list = [Paragraph("开标记录表 Opening record", title), meta_table, Spacer(1, 4 * mm)]
+    if record["bids"]:
+        story.append(table)
     for c in confirmations or []:
         story += [Spacer(1, 2 * mm), p(f'确认 Confirmed: {c["org_name"]} · {c["at"]}')]
     for o in objections or []:
         story += [Spacer(1, 2 * mm), p(f'异议 Objection（{o["org_name"]}，{o["raised_at"]}）：{o["content"]}\n'
                                        f'答复 Answer（{o["answered_at"]}）：{o["answer"]}')]
-    story += [Spacer(1, 3 * mm),
-              p("本记录由平台在全部投标文件解密完成后自动生成并签章（电子招标投标办法 第三十条、第三十二条）。")]
+    story += [Spacer(1, 3 * mm), p(
+        "投标人少于3个，依法不得开标，招标人应当依法重新招标（招标投标法实施条例 第四十四条）。本记录由平台自动生成并签章。"
+        if record.get("outcome") == "failed" else
+        "本记录由平台在全部投标文件解密完成后自动生成并签章（电子招标投标办法 第三十条、第三十二条）。")]
     code = record["tender"]["code"]
 
     def on_page(canvas, document) -> None:

@@ -153,6 +153,7 @@ async def pass_deadline(conn: asyncpg.Connection, clock: Clock, settings: Settin
                            lot_id=lot_id, body={"lot": str(lot_id), "bids": len(bids),
                                                 "reason": "fewer_than_3_bids"}, addr=addr)
         await _transition(conn, clock, lot_id, "failed", actor=actor, reason=reason, addr=addr)
+        await _publish_failed_record(conn, clock, settings, lot, len(bids), reason)
         await publish_hall_event(conn, lot_id, "failed", bids=len(bids))
         return await repo.get_session(conn, lot_id)
     await repo.insert_session(conn, lot_id=lot_id, tender_id=lot.tender_id, status="unsealing",
@@ -173,6 +174,32 @@ async def pass_deadline(conn: asyncpg.Connection, clock: Clock, settings: Settin
     await _sign_checkpoint(conn, clock, settings, "opening")
     await publish_hall_event(conn, lot_id, "started", bids=len(bids))
     return await repo.get_session(conn, lot_id)
+
+
+async def _publish_failed_record(conn: asyncpg.Connection, clock: Clock, settings: Settings, lot: LotForOpening,
+                                 bid_count: int, reason: str) -> None:
+    """招标投标法 第三十六条: the record is made even when the lot fails — outcome 流标, nothing unsealed, no names."""
+    names = await repo.get_org_names(conn, [lot.agency_org_id, lot.tenderer_org_id])
+    now = clock.now()
+    record = {
+        "v": "tenderhall/opening-record/v1",
+        "tender": {"id": str(lot.tender_id), "code": lot.tender_code, "title": lot.tender_title},
+        "lot": {"id": str(lot.id), "number": lot.number, "name": lot.name},
+        "opening_time": lot.bid_deadline.isoformat(), "unsealed_at": None,
+        "host": names.get(lot.agency_org_id, ""), "tenderer": names.get(lot.tenderer_org_id, ""),
+        "max_price_fen": lot.max_price_fen,
+        "max_price_yuan": fen_to_yuan(lot.max_price_fen) if lot.max_price_fen is not None else None,
+        "bid_fields": lot.bid_fields, "bidder_count": bid_count, "opened_count": 0,
+        "outcome": "failed", "reason": reason, "bids": [],
+    }
+    record_sha = hashlib.sha256(msgspec.json.encode(record)).hexdigest()
+    pdf = await asyncio.to_thread(_render_record_pdf, record)
+    pdf_sha = await _store_pdf(conn, clock, settings, lot, pdf, filename=f"opening-record-lot{lot.number}.pdf",
+                               kind="opening_record")
+    await repo.insert_record(conn, lot.id, record, record_sha, pdf_sha, now)
+    await append_entry(conn, clock, Tag.OPENING_RECORD_PUBLISH, actor=PLATFORM_ACTOR, tender_id=lot.tender_id,
+                       lot_id=lot.id, body={"record_sha256": record_sha, "pdf_sha256": pdf_sha, "outcome": "failed",
+                                            "bids": bid_count})
 
 
 async def start_due_openings(pool: asyncpg.Pool, clock: Clock, settings: Settings) -> list[UUID]:

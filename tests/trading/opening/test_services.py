@@ -53,6 +53,10 @@ async def test_pass_deadline_with_fewer_than_three_bids_fails_lot_and_unseals_no
     async with opening.pool.acquire() as c:
         assert await c.fetchval("SELECT count(*) FROM opening_bids") == 0
         assert await c.fetchval("SELECT count(*) FROM opened_bids") == 0
+        record = await repo.find_record(c, opening.lot_id)
+    # 招标投标法 第三十六条: a record is made even for 流标 — outcome and count, no names, nothing unsealed.
+    assert record.record["outcome"] == "failed" and record.record["bidder_count"] == 2
+    assert record.record["bids"] == [] and record.pdf_sha256
 
 
 async def test_pass_deadline_is_idempotent(opening):
@@ -329,3 +333,18 @@ async def test_record_deposit_column_comes_from_registered_lookup_else_not_check
         assert {r["deposit_status"] for r in record["bids"]} == {"未核验"}
     finally:
         deposit_status.register_deposit_lookup(saved)
+
+
+async def test_failed_lot_hall_shows_outcome_without_names(opening, factory):
+    from trading.accounts.schemas import Role
+    from trading.opening.pages import hall_view
+
+    for p in ("950000.00", "990000.00"):
+        await opening.submit(await opening.bidder(), p)
+    opening.after_deadline()
+    await opening.start()
+    viewer = await factory.user(Role.BIDDER, org_id=(await factory.org("bidder")).id)
+    async with opening.pool.acquire() as c:
+        view = await hall_view(c, opening.clock, opening.lot_id, viewer)
+    assert view["status"] == "failed" and view["record"]["outcome"] == "failed"
+    assert view["bids"] == [] and view["record"]["bids"] == []
