@@ -5,6 +5,10 @@ A cached page is served only while (a) the tenders table has not changed — the
 (status 'open'/'closed' is derived from the clock). So the cache never serves a stale page, several processes
 need nothing from each other, and the heavy query and lot sums run only when something changed.
 
+Concurrent requests share version checks: a request waits for the next check that STARTS after it arrived
+(never one already under way), so every answer reflects the database as of some moment after the request came
+in — exact — while 32 concurrent requests cost one or two reads instead of 32.
+
 TENDERHALL_LISTING_MAX_AGE (seconds, default 0) lets an operator skip even the version check for a page
 validated less than that long ago: a listing may then lag a change by at most that much (like a read replica).
 """
@@ -14,6 +18,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
+import asyncio
 import os
 import time
 
@@ -36,11 +41,41 @@ class _Entry(msgspec.Struct):
     validated: float  # time.monotonic() of the last version check
 
 
+class VersionProbe:
+    """Coalesces listing-version reads; each caller gets a read that started after it called."""
+
+    def __init__(self) -> None:
+        self._next: asyncio.Future | None = None
+        self._task: asyncio.Task | None = None
+
+    async def stamp(self, pool: asyncpg.Pool) -> tuple[Any, int] | None:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        fut = self._next
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(pool))
+        return await asyncio.shield(fut)
+
+    async def _run(self, pool: asyncpg.Pool) -> None:
+        while self._next is not None:
+            fut, self._next = self._next, None
+            try:
+                async with pool.acquire() as conn:
+                    result = await repo.listing_stamp(conn)
+            except Exception as exc:  # noqa: BLE001 - handed to every waiter
+                if not fut.done():
+                    fut.set_exception(exc)
+                continue
+            if not fut.done():
+                fut.set_result(result)
+
+
 class ListingCache:
     def __init__(self, max_entries: int = 512, max_age: float | None = None) -> None:
         self.max_entries = max_entries
         self.max_age = float(os.environ.get("TENDERHALL_LISTING_MAX_AGE", "0")) if max_age is None else max_age
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._probe = VersionProbe()
         # Rendered anonymous HTML per (page params, language): reused only while the cache returns the very same
         # page object it was rendered from.
         self._html: OrderedDict[tuple, tuple[TenderPage, str]] = OrderedDict()
@@ -55,16 +90,16 @@ class ListingCache:
             if hit.computed_at <= now < hit.valid_until:
                 self.hits += 1
                 return hit.page
+        stamp = await self._probe.stamp(pool)  # read BEFORE the page: a concurrent change only invalidates
+        now = clock.now()
+        if hit is not None and stamp is not None and hit.stamp == stamp and hit.computed_at <= now < hit.valid_until:
+            self.hits += 1
+            hit.validated = time.monotonic()
+            self._entries.move_to_end(key)
+            return hit.page
+        self.misses += 1
         # Read-only: no transaction needed, one pooled connection.
         async with pool.acquire() as conn:
-            stamp = await repo.listing_stamp(conn)  # read BEFORE the page: a concurrent change only invalidates
-            now = clock.now()
-            if hit is not None and stamp is not None and hit.stamp == stamp and hit.computed_at <= now < hit.valid_until:
-                self.hits += 1
-                hit.validated = time.monotonic()
-                self._entries.move_to_end(key)
-                return hit.page
-            self.misses += 1
             page = await services.list_public_tenders(conn, clock, **params)
             if stamp is None:
                 return page
@@ -75,7 +110,6 @@ class ListingCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
         return page
-
 
     def rendered(self, key: tuple, page: TenderPage) -> str | None:
         found = self._html.get(key)

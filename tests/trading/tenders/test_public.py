@@ -109,3 +109,19 @@ async def test_cached_listing_never_serves_a_stale_page(client, clock, factory, 
     async with pool.acquire() as c:
         await c.execute("UPDATE tenders SET title = '另一进程修改' WHERE id = $1", t["id"])
     assert (await client.get("/api/tenders")).json()["items"][0]["title"] == "另一进程修改"
+
+
+async def test_version_probe_serves_each_caller_a_read_started_after_it_called(pool):
+    import asyncio
+
+    from trading.tenders.listing import VersionProbe
+
+    probe = VersionProbe()
+    first = await probe.stamp(pool)
+    results = await asyncio.gather(*(probe.stamp(pool) for _ in range(20)))
+    assert all(r == first for r in results)
+    # A change committed before a call is always seen by that call.
+    async with pool.acquire() as c:
+        await c.execute("UPDATE tender_listing_version SET v = v + 1")
+    after = await probe.stamp(pool)
+    assert after[1] == first[1] + 1
