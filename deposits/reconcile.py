@@ -30,7 +30,7 @@ from deposits.matching import (
 from trading.clock import Clock
 from trading.records import Tag, append_entry
 
-LOTS_PER_CHUNK = 20
+REQUIREMENTS_PER_CHUNK = 2000   # whole lots per chunk; a chunk holds about this many bidders
 UNKNOWN_PAGE = 20000
 
 _TXN_COLS = """t.id, t.account, t.direction, t.amount_fen, t.currency, t.status, t.reversal, t.reverses_id,
@@ -146,8 +146,17 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
     if file_id is not None:
         chunks: list[dict[str, Any]] = [{"requirement_ids": await related_requirements(conn, file_id)}]
     else:
-        lots = [r["lot_id"] for r in await conn.fetch("SELECT DISTINCT lot_id FROM deposit_requirements ORDER BY 1")]
-        chunks = [{"lot_ids": lots[i:i + LOTS_PER_CHUNK]} for i in range(0, len(lots), LOTS_PER_CHUNK)]
+        chunks = []
+        current: list[UUID] = []
+        size = 0
+        for r in await conn.fetch("SELECT lot_id, count(*) AS n FROM deposit_requirements GROUP BY 1 ORDER BY 1"):
+            if current and size + r["n"] > REQUIREMENTS_PER_CHUNK:
+                chunks.append({"lot_ids": current})
+                current, size = [], 0
+            current.append(r["lot_id"])
+            size += r["n"]
+        if current:
+            chunks.append({"lot_ids": current})
     for chunk in chunks:
         if chunk.get("requirement_ids") == []:
             continue
