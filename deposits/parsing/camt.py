@@ -98,19 +98,19 @@ _REPEATED = frozenset({"RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RmtInf/Str
 
 
 def _flatten(el, skip: str = "TxDtls") -> dict:
+    """One pass over the subtree in C order (`iter`), each element's path from its parent's."""
     flat: dict = {}
-    _walk(el, "", flat, skip)
-    return flat
-
-
-def _walk(node, prefix: str, flat: dict, skip: str) -> None:
+    paths = {el: ""}
     # ISO 20022 has no mixed content: an element with text is a leaf, one without is a container.
-    for child in node:
-        tag = child.tag
+    for node in el.iter():
+        prefix = paths.get(node.getparent())
+        if prefix is None:
+            continue  # el itself, or inside a skipped subtree
+        tag = node.tag
         if type(tag) is not str:
             continue
         name = tag[tag.find("}") + 1:]
-        text = child.text
+        text = node.text
         if text is not None and (text := text.strip()):
             path = prefix + name
             if path in _REPEATED:
@@ -118,9 +118,10 @@ def _walk(node, prefix: str, flat: dict, skip: str) -> None:
             if path not in flat:
                 flat[path] = text
                 if name == "Amt" or name == "TtlAmt":
-                    flat[path + "@Ccy"] = child.get("Ccy")
+                    flat[path + "@Ccy"] = node.get("Ccy")
         elif name != skip and name not in _PRUNE:
-            _walk(child, prefix + name + "/", flat, skip)
+            paths[node] = prefix + name + "/"
+    return flat
 
 
 # Subtrees no deposit rule reads (addresses, bank codes, charges): not walked.
