@@ -110,7 +110,7 @@ async def transition_lot(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, t
         reason = (reason or "").strip()
         if not reason:
             raise ReasonRequired(f"moving a lot to {to!r} needs a reason", field="reason")
-    if stored == "published" and frm == "closed" and to != "closed":
+    if stored == "published" and frm == "closed" and to not in ("closed", "cancelled"):
         # The deadline passed while nobody stored it: witness the close first, then the move.
         if lot.suspended:
             raise TenderSuspended("the tender is suspended; its deadline cannot take effect"

@@ -344,7 +344,10 @@ async def publish_tender(conn: asyncpg.Connection, clock: Clock, tender_id: UUID
     check_timeline(rules, procurement_type=tender.procurement_type, must_tender=tender.must_tender,
                    first_issue=first_issue, docs_until=tender.docs_until,
                    clarification_deadline=tender.clarification_deadline, bid_deadline=tender.bid_deadline, now=now)
-    lots = await repo.list_lots_for_tender(conn, tender_id)
+    # A lot cancelled while the tender was a draft stays cancelled; the others are published together.
+    lots = [lot for lot in await repo.list_lots_for_tender(conn, tender_id) if lot.status == "draft"]
+    if not lots:
+        raise TenderNotDraft("every lot of the tender is cancelled; nothing to publish")
     docs = await repo.list_documents(conn, tender_id, max_version=0)
     for lot in lots:
         check_deposit(rules, lot.estimated_price_fen, lot.deposit_fen, lot_number=lot.number)

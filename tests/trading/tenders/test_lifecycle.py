@@ -195,3 +195,29 @@ async def test_cancel_lot_over_http_during_evaluation(client, factory, pool, clo
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "cancelled"
     assert r.json()["status_reason"] == "招标人依法终止"
+
+
+async def test_suspended_tender_can_still_be_cancelled_after_its_deadline(client, factory, pool, clock):
+    p = await factory.published_lot()
+    _, _, headers = await factory.downloader(p["lot_id"])
+    r = await client.post(f"/api/tenders/{p['tender_id']}/objections", headers=headers, json={"content": "异议内容"})
+    assert r.status_code == 201
+    clock.set(p["deadline"])
+    token = await factory.token(p["agency_user"])
+    r = await client.post(f"/api/tenders/{p['tender_id']}/cancel", headers={"Authorization": f"Bearer {token}"},
+                          json={"reason": "异议成立，招标文件存在重大缺陷，终止招标"})
+    assert r.status_code == 200, r.text
+    assert await _status(pool, p["lot_id"]) == "cancelled"
+
+
+async def test_lot_cancelled_in_draft_is_not_published_with_the_others(client, clock, factory, pool, agency):
+    t = await agency.create(client, clock, lots=[
+        {"name": "一标段", "estimated_price": "1000000.00"}, {"name": "二标段", "estimated_price": "500000.00"}])
+    await agency.ready(client, clock, t, factory, pool)
+    second = t["lots"][1]["id"]
+    r = await client.post(f"/api/tenders/{t['id']}/lots/{second}/cancel", headers=agency.headers,
+                          json={"reason": "二标段暂缓实施"})
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/api/tenders/{t['id']}/publish", headers=agency.headers)
+    assert r.status_code == 200, r.text
+    assert [lot["status"] for lot in r.json()["lots"]] == ["published", "cancelled"]
