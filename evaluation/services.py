@@ -213,11 +213,11 @@ async def set_scheme(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data:
         problems.append(scoring.Problem("publicity_too_short", "publicity lasts at least 3 days (条例 第五十四条)"))
     if problems:
         raise SchemeInvalid("; ".join(p.message for p in problems), problems=[p.code for p in problems])
-    content = {"method": lot.evaluation_method, "items": items, "criteria": criteria, "weights": weights,
-               **shares, "publicity_days": data.publicity_days}
-    digest = _sha256(_canonical({k: (str(v) if isinstance(v, Decimal) else v) for k, v in content.items()}
-                                | {"weights": {k: str(v) for k, v in weights.items()},
-                                   "items": [{**i, "max_points": str(i["max_points"])} for i in items]}))
+    # The scheme's hash, logged now and printed in the report: what the committee evaluated against.
+    digest = _sha256(_canonical({
+        "method": lot.evaluation_method, "criteria": criteria, "publicity_days": data.publicity_days,
+        "items": [{**i, "max_points": str(i["max_points"])} for i in items],
+        "weights": {k: str(v) for k, v in weights.items()}, **{k: str(v) for k, v in shares.items()}}))
     try:
         await repo.replace_scheme(conn, lot_id, weights=weights, outlier_share=shares["outlier_share"],
                                   comment_below_share=shares["comment_below_share"],

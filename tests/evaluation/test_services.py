@@ -277,3 +277,43 @@ async def test_report_confirmation_dissent_needs_text(make_lot, pool, clock, set
     with pytest.raises(errors.ReportAlreadyConfirmed):
         await tx(pool, services.confirm_report, clock, lot["lot_id"], ConfirmIn(agrees=True), user=chair["user"],
                  settings=settings)
+
+
+async def test_chair_elected_only_by_strict_majority(make_lot, pool, clock, factory):
+    lot = await make_lot()
+    candidate = lot["experts"][2]["member"].expert_id
+    for p in lot["experts"][:2]:
+        out = await tx(pool, services.vote_chair, clock, lot["lot_id"], candidate, user=p["user"])
+    assert out == {"candidate": str(candidate), "votes": 2, "members": 5, "elected": False}
+    out = await tx(pool, services.vote_chair, clock, lot["lot_id"], candidate, user=lot["experts"][3]["user"])
+    assert out["elected"] is True
+    outsider = lot["alternates"][0]["member"].expert_id       # drawn as an alternate, not sitting
+    with pytest.raises(errors.MemberRequired):
+        await tx(pool, services.vote_chair, clock, lot["lot_id"], outsider, user=lot["experts"][0]["user"])
+
+
+async def test_lowest_price_method_ranks_by_price_with_qualification_only(make_lot, pool, clock, settings):
+    from evaluation.schemas import CriterionIn, SchemeIn
+
+    scheme = SchemeIn(criteria=[CriterionIn(id="q1", name="资质证书", reason_code="bidder_unqualified")])
+    lot = await make_lot(method="lowest_price", scheme=scheme)
+    await declare_all(pool, clock, lot)
+    # the cheapest bid (index 1, ¥800,000) fails q1 with 3 of 5 experts
+    for i, p in enumerate(lot["experts"]):
+        marks = [MarkIn(bid_id=b, criterion_id="q1", passed=not (n == 1 and i < 3), comment="资质过期" if n == 1 and
+                        i < 3 else "") for n, b in enumerate(lot["bid_ids"])]
+        await tx(pool, services.save_sheet, clock, lot["lot_id"], SheetIn(marks=marks), user=p["user"],
+                 src=lot["roster"])
+        out = await tx(pool, services.submit_sheet, clock, lot["lot_id"], user=p["user"], src=lot["roster"])
+    assert out["revealed"]
+    table = await tx(pool, services.committee_table, lot["lot_id"], user=lot["agency_user"], src=lot["roster"])
+    order = [(r["price_fen"], r["rank"], r["valid"]) for r in table["results"]]
+    assert order == [(90_000_000, 1, True), (100_000_000, 2, True), (125_000_000, 3, True), (80_000_000, None, False)]
+    assert table["flags"] == []
+    await tx(pool, services.appoint_chair, clock, lot["lot_id"], lot["experts"][0]["member"].expert_id,
+             actor=lot["agency_user"])
+    await tx(pool, services.draft_report, clock, lot["lot_id"], user=lot["experts"][0]["user"], src=lot["roster"])
+    for p in lot["experts"]:
+        out = await tx(pool, services.confirm_report, clock, lot["lot_id"], ConfirmIn(agrees=True), user=p["user"],
+                       settings=settings)
+    assert out["status"] == "signed"
