@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
+
+# Times from clients must carry their offset (e.g. +08:00): a naive time is ambiguous.
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class FormerEmployer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -76,7 +80,7 @@ class DrawRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lot_id: UUID
     size: int
     quotas: list[QuotaRequest]
-    evaluation_at: datetime
+    evaluation_at: AwareDatetime
     tenderer_representatives: int = 0
     alternates: int = 2
 

@@ -69,6 +69,7 @@ NAMES_VISIBLE_LOT_STATES = {"evaluation", "publicity", "awarded"}
 CLOSED_LOT_STATES = {"failed", "cancelled"}
 GP_LARGE_BUDGET_FEN = 10_000_000 * 100   # 87号令 第四十七条: 1000万元以上 → 7 members or more
 MAX_ALTERNATES = 10
+MAX_SIZE = 99
 
 _PHONE = re.compile(r"^1[3-9][0-9]{9}$")
 _REGION = re.compile(r"^[0-9]{6}$")
@@ -85,8 +86,14 @@ def _actor(actor: Any) -> str | None:
     return str(getattr(actor, "id", actor))
 
 
+def _has_control(value: str) -> bool:
+    return any(unicodedata.category(c) == "Cc" for c in value)
+
+
 def _text(value: str | None, field: str, max_len: int, *, required: bool = True) -> str | None:
     value = unicodedata.normalize("NFC", value or "").strip()
+    if _has_control(value):
+        raise ExpertApplicationInvalid(f"{field} contains control characters", field=field)
     if not value:
         if required:
             raise ExpertApplicationInvalid(f"{field} is required", field=field)
@@ -177,7 +184,11 @@ async def apply_expert(conn: asyncpg.Connection, clock: Clock, user: User, data:
         raise ExpertAlreadyApplied("an expert with this identity number is already registered")
     now = clock.now()
     if existing is None:
-        expert_id = await repo.insert_expert(conn, user_id=user.id, fields=fields, now=now)
+        try:
+            async with conn.transaction():   # a savepoint: a concurrent twin application loses cleanly
+                expert_id = await repo.insert_expert(conn, user_id=user.id, fields=fields, now=now)
+        except asyncpg.UniqueViolationError as exc:
+            raise ExpertAlreadyApplied("an application for this account or identity number already exists") from exc
     elif existing.status == "rejected":
         expert_id = existing.id
         await repo.reapply_expert(conn, expert_id, fields=fields, now=now)
@@ -200,6 +211,8 @@ async def my_expert(conn: asyncpg.Connection, user: User) -> Expert:
 
 def _reason(reason: str | None) -> str:
     reason = unicodedata.normalize("NFC", reason or "").strip()
+    if _has_control(reason.replace("\n", " ")):
+        raise ExpertReasonRequired("the reason contains control characters", field="reason")
     if not reason:
         raise ExpertReasonRequired("a reason is required", field="reason")
     if len(reason) > 500:
@@ -301,6 +314,9 @@ def validate_request(data: DrawRequest, *, regime: str, estimated_price_fen: int
                      specialties: Classification) -> list[protocol.Quota]:
     """招标投标法 第三十七条: ≥ 5 members, an odd number, technical and economic experts ≥ 2/3 of the members."""
     problems: list[str] = []
+    if data.size > MAX_SIZE or any(not 0 <= q.count <= MAX_SIZE for q in data.quotas) \
+            or not 0 <= data.tenderer_representatives <= MAX_SIZE:
+        raise DrawRequestInvalid(f"a committee has at most {MAX_SIZE} members", field="size")
     if data.size < 5 or data.size % 2 == 0:
         problems.append(f"the committee must have 5 or more members, an odd number (got {data.size})")
     # 政府采购货物和服务招标投标管理办法 第四十七条: 采购预算金额在1000万元以上 → 7人以上单数
@@ -456,9 +472,9 @@ async def contribute(conn: asyncpg.Connection, clock: Clock, user: User, draw_id
     _require_agency(lot, user)
     if draw["status"] != "committed":
         raise DrawStateInvalid("the agency's value was already contributed for this draw")
-    if not 8 <= len(agency_value) <= 256 or agency_value != agency_value.strip():
-        raise DrawRequestInvalid("the agency's random value must be 8 to 256 characters without surrounding "
-                                 "spaces", field="agency_value")
+    if not 8 <= len(agency_value) <= 256 or agency_value != agency_value.strip() or _has_control(agency_value):
+        raise DrawRequestInvalid("the agency's random value must be 8 to 256 printable characters without "
+                                 "surrounding spaces", field="agency_value")
     root, size = bytes(draw["checkpoint_root"]), draw["checkpoint_size"]   # fixed at the commit
     seed = protocol.seed(draw["server_secret"], agency_value, root)
     quotas = [protocol.Quota(specialty=q["specialty"], count=q["count"]) for q in draw["quotas"]]

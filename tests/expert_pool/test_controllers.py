@@ -194,3 +194,28 @@ async def test_inbox_page_shows_invitations_and_withdrawals(client, factory, exp
     assert page.status_code == 200
     assert "评标邀请" in page.text and "邀请已撤销" in page.text and "投标人不足三家" in page.text
     assert (await client.get("/api/expert-invitations", headers=headers)).json()[0]["status"] == "withdrawn"
+
+
+async def test_hostile_draw_input_is_refused_with_problems(client, factory, experts, clock):
+    lot = await factory.published_lot()
+    agency = lot["agency_headers"]
+    base = {"lot_id": str(lot["lot_id"]), "size": 5, "quotas": [{"specialty": "A0103", "count": 5}],
+            "evaluation_at": (clock.now() + timedelta(days=30)).isoformat(), "alternates": 0}
+    naive = {**base, "evaluation_at": (clock.now() + timedelta(days=30)).replace(tzinfo=None).isoformat()}
+    r = await client.post("/api/expert-draws", headers=agency, json=naive)
+    assert r.status_code == 400 and r.json()["code"] == "validation_error"
+    huge = {**base, "size": 2**40, "quotas": [{"specialty": "A0103", "count": 2**40}]}
+    r = await client.post("/api/expert-draws", headers=agency, json=huge)
+    assert r.status_code == 422 and r.json()["code"] == "draw_request_invalid"
+    r = await client.post("/api/expert-draws", headers=agency, json={**base, "lot_id": "not-a-uuid"})
+    assert r.status_code == 400
+    await experts.pool_of(5)
+    draw_id = (await client.post("/api/expert-draws", headers=agency, json=base)).json()["id"]
+    r = await client.post(f"/api/expert-draws/{draw_id}/contribute", headers=agency,
+                          json={"agency_value": "abc\x00defghij"})
+    assert r.status_code == 422 and r.json()["field"] == "agency_value"
+    user = await experts.user()
+    body = _json(application())
+    body["full_name"] = "张\x00三"
+    r = await client.post("/api/experts/apply", json=body, headers=await _headers(factory, user))
+    assert r.status_code == 422 and r.json()["field"] == "full_name"
