@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--token", default=os.environ.get("TENDERHALL_TOKEN"), help="bearer token (else $TENDERHALL_TOKEN)")
     p.add_argument("--identity-key", required=True, type=Path, help="the custodian's identity key file")
     p.add_argument("--lot-key", required=True, type=Path, help="the custodian's HPKE key file for this lot")
+    p.add_argument("--log-key", default=os.environ.get("TENDERHALL_LOG_KEY"),
+                   help="the platform's log verifier key (C2SP vkey), obtained independently (else $TENDERHALL_LOG_KEY;"
+                        " else the server's own, trusted on first use)")
     p.set_defaults(func=_unseal)
 
 
@@ -53,7 +56,8 @@ def _unseal(args: argparse.Namespace) -> int:
     async def run():
         async with httpx.AsyncClient(base_url=args.server, timeout=120,
                                      headers={"Authorization": f"Bearer {args.token}"}) as client:
-            return await custodian_unseal(client, args.lot, identity_key=identity, hpke_key=hpke_key)
+            return await custodian_unseal(client, args.lot, identity_key=identity, hpke_key=hpke_key,
+                                          log_key=args.log_key)
 
     try:
         result = asyncio.run(run())
@@ -65,6 +69,9 @@ def _unseal(args: argparse.Namespace) -> int:
     except ServerRefused as exc:
         console.print(f"[red]{exc.code}[/]: {exc.detail}")
         return 2
+    if not result["log_key_pinned"]:
+        console.print("[yellow]warning[/]: the log key was taken from the server itself; pass --log-key to check"
+                      " the list against a key you obtained independently")
     console.print(f"released: {result['accepted']} share(s) accepted, {len(result['rejected'])} rejected, "
                   f"{result['ignored']} already settled")
     for s in result["skipped"]:

@@ -66,8 +66,34 @@ def _strings(value: Any) -> set[str]:
     return set()
 
 
-def check_bundle(bundle: OpeningBundle, *, lot_id: str, now: datetime) -> list[tuple[seal_v1.Manifest, str]]:
-    """Check the bundle; return [(manifest, manifest_sha256 hex)] to open, or raise BundleRefused."""
+def _check_in_log(bundle: OpeningBundle, entries: list[tuple[int, bytes]], log_key: str) -> list[str]:
+    """Every entry the decision rests on is in the log the platform signed (RFC 9162 inclusion proofs)."""
+    import base64
+
+    from trading.bids.client import verify_checkpoint
+    from trading.bids.receipt import ReceiptInvalid, verify_inclusion
+
+    if not bundle.checkpoint:
+        return ["no signed checkpoint covers the opening's start entry yet; retry in a few seconds"]
+    try:
+        size, root = verify_checkpoint(bundle.checkpoint, log_key)
+    except (ReceiptInvalid, ValueError) as exc:
+        return [f"the checkpoint is not signed by the platform's log key: {exc}"]
+    problems = []
+    for seq, data in entries:
+        proof = [base64.b64decode(h) for h in bundle.proofs.get(str(seq), [])]
+        leaf = hashlib.sha256(b"\x00" + data).digest()
+        if not verify_inclusion(leaf, seq, size, proof, root):
+            problems.append(f"log entry {seq} is not in the signed log (inclusion proof fails)")
+    return problems
+
+
+def check_bundle(bundle: OpeningBundle, *, lot_id: str, now: datetime, log_key: str | None = None
+                 ) -> list[tuple[seal_v1.Manifest, str]]:
+    """Check the bundle; return [(manifest, manifest_sha256 hex)] to open, or raise BundleRefused.
+
+    With `log_key` (the platform's C2SP verifier key, obtained independently) the deadline, start and bid entries
+    must also be proven included in a checkpoint signed by it."""
     problems: list[str] = []
     deadline = _when(bundle.deadline)
     if bundle.lot_id != lot_id:
@@ -86,6 +112,9 @@ def check_bundle(bundle: OpeningBundle, *, lot_id: str, now: datetime) -> list[t
         problems.append("the deadline entry is not this lot's lot:deadline:pass")
     elif _when(dl.time) < deadline:
         problems.append("the deadline entry is dated before the deadline")
+    if log_key:
+        problems += _check_in_log(bundle, [(dl.seq, bundle.deadline_entry), (start.seq, bundle.start_entry),
+                                           *((e.seq, d) for e, d in zip(bid_entries, bundle.bid_entries))], log_key)
     if start.tag != START_TAG or start.lot != lot_id:
         problems.append("the start entry is not this lot's opening:session:start")
     if start.seq <= dl.seq or start.body.get("deadline_seq") != dl.seq:
@@ -147,14 +176,14 @@ def check_bundle(bundle: OpeningBundle, *, lot_id: str, now: datetime) -> list[t
 
 
 def build_release(bundle: OpeningBundle, *, lot_id: str, custodian_id: str, hpke_key: seal_v1.HpkePrivateKey,
-                  identity_key: Ed25519PrivateKey, now: datetime | None = None
+                  identity_key: Ed25519PrivateKey, now: datetime | None = None, log_key: str | None = None
                   ) -> tuple[bytes, bytes, list[tuple[str, str]]]:
     """Check the bundle, open this custodian's envelopes, sign one release.
 
     Returns (statement, signature, [(bid_id, problem)]) — a bid whose envelope does not open or whose share
     fails its commitment is left out (the server settles it from the other custodians' shares)."""
     now = now or datetime.now(timezone.utc)
-    manifests = check_bundle(bundle, lot_id=lot_id, now=now)
+    manifests = check_bundle(bundle, lot_id=lot_id, now=now, log_key=log_key)
     shares, skipped = [], []
     for m, sha in manifests:
         bid = _uuid(m.bid_id)
@@ -179,9 +208,17 @@ def _uuid(bid_id: bytes) -> str:
 
 
 async def custodian_unseal(client: Any, lot_id: str, *, identity_key: Ed25519PrivateKey,
-                           hpke_key: seal_v1.HpkePrivateKey, now: datetime | None = None) -> dict[str, Any]:
+                           hpke_key: seal_v1.HpkePrivateKey, now: datetime | None = None,
+                           log_key: str | None = None) -> dict[str, Any]:
     """Fetch the bundle, check it, release. `client` is an httpx.AsyncClient already carrying the custodian's
-    bearer token. Returns the server's answer plus the bids this custodian could not open."""
+    bearer token. `log_key` is the platform's verifier key as the custodian knows it; without one the key the
+    server publishes is used (trust on first use — reported as `log_key_pinned: False`). Returns the server's
+    answer plus the bids this custodian could not open."""
+    pinned = log_key is not None
+    if log_key is None:
+        r = await client.get("/.well-known/tenderhall/log-keys")
+        _raise_for(r)
+        log_key = r.text.strip().splitlines()[0]
     me = await client.get("/api/auth/me")
     _raise_for(me)
     custodian_id = me.json()["id"]
@@ -189,12 +226,13 @@ async def custodian_unseal(client: Any, lot_id: str, *, identity_key: Ed25519Pri
     _raise_for(r)
     bundle = msgspec.json.decode(r.content, type=OpeningBundle)
     statement, signature, skipped = build_release(bundle, lot_id=str(lot_id), custodian_id=custodian_id,
-                                                  hpke_key=hpke_key, identity_key=identity_key, now=now)
+                                                  hpke_key=hpke_key, identity_key=identity_key, now=now,
+                                                  log_key=log_key)
     body = msgspec.json.encode({"statement": statement, "signature": signature})
     r = await client.post(f"/api/opening/lots/{lot_id}/releases", content=body,
                           headers={"Content-Type": "application/json"})
     _raise_for(r)
-    return {**r.json(), "skipped": [{"bid_id": b, "problem": p} for b, p in skipped]}
+    return {**r.json(), "skipped": [{"bid_id": b, "problem": p} for b, p in skipped], "log_key_pinned": pinned}
 
 
 class ServerRefused(RuntimeError):

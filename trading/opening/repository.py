@@ -415,5 +415,10 @@ async def count_unanswered_objections(conn: asyncpg.Connection, lot_id: UUID) ->
         "SELECT count(*) FROM opening_objections WHERE lot_id = $1 AND answer IS NULL", lot_id)
 
 
+async def find_checkpoint_covering(conn: asyncpg.Connection, seq: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT tree_size, note FROM log_checkpoints WHERE tree_size > $1 ORDER BY tree_size LIMIT 1", seq)
+
+
 async def get_log_entry(conn: asyncpg.Connection, seq: int) -> bytes:
     return bytes(await conn.fetchval("SELECT entry FROM log_entries WHERE seq = $1", seq))

@@ -173,3 +173,7 @@ class OpeningBundle(msgspec.Struct, kw_only=True):
     manifests: list[bytes]
     # every manifest accepted for the lot before the deadline (all versions), so the client can see replacements
     accepted_manifests: list[bytes] = []
+    # a platform-signed checkpoint covering the start entry, and RFC 9162 inclusion proofs (base64 hashes, by seq)
+    # of every entry above to that checkpoint: the client checks the list against the signed log itself
+    checkpoint: str | None = None
+    proofs: dict[str, list[str]] = {}

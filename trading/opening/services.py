@@ -231,15 +231,38 @@ async def opening_bundle(conn: asyncpg.Connection, lot_id: UUID, user: User) -> 
         raise OpeningFailed("the lot failed (流标): nothing is unsealed")
     bids = await repo.list_bids_on_list(conn, lot_id)
     manifests = [await source.load_manifest_bytes(conn, lot_id, b.bid_id) for b in bids]
+    bid_entries = await source.bid_log_entries(conn, lot_id, session.deadline_seq)
+    checkpoint, proofs = await _proofs(conn, session, bid_entries)
     return OpeningBundle(
         lot_id=str(lot_id), tender_id=str(lot.tender_id), deadline=lot.bid_deadline.isoformat(), k=session.k,
         custodian_id=str(user.id), x=custodian["x"], ceremony_hash=(lot.ceremony_hash or b"").hex(),
         deadline_entry=await repo.get_log_entry(conn, session.deadline_seq),
         start_entry=await repo.get_log_entry(conn, session.start_seq),
-        bid_entries=await source.bid_log_entries(conn, lot_id, session.deadline_seq),
+        bid_entries=bid_entries,
         manifests=manifests,
+        checkpoint=checkpoint, proofs=proofs,
         accepted_manifests=await source.accepted_manifests(conn, lot_id, session.deadline_seq),
     )
+
+
+async def _proofs(conn: asyncpg.Connection, session: OpeningSession, bid_entries: list[bytes]
+                  ) -> tuple[str | None, dict[str, list[str]]]:
+    """The first signed checkpoint covering the start entry and inclusion proofs of the bundle's entries to it."""
+    cp = await repo.find_checkpoint_covering(conn, session.start_seq)
+    if cp is None:
+        return None, {}
+    from trading.records.services import inclusion_proof
+
+    seqs = [session.deadline_seq, session.start_seq,
+            *(msgspec.json.decode(e, type=_Seq).seq for e in bid_entries)]
+    proofs = {}
+    for seq in seqs:
+        proofs[str(seq)] = (await inclusion_proof(conn, seq, cp["tree_size"])).hashes
+    return cp["note"], proofs
+
+
+class _Seq(msgspec.Struct):
+    seq: int
 
 
 async def release_shares(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, user: User, data: ReleaseSubmit,

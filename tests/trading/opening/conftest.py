@@ -156,6 +156,12 @@ class Opening:
         async with self.pool.acquire() as c:
             return await services.opening_bundle(c, self.lot_id, self.custodian(i)["user"])
 
+    def log_key(self) -> str:
+        """The platform's log verifier key, as a custodian would have it from the platform's publication."""
+        from trading.records.keys import platform_verifier_key
+
+        return platform_verifier_key(self.settings)
+
     def hpke(self, i: int) -> seal_v1.HpkePrivateKey:
         return seal_v1.HpkePrivateKey(SUITE_X25519, self.custodian(i)["hpke_private_key"].private_bytes_raw())
 
@@ -164,7 +170,7 @@ class Opening:
         cust = self.custodian(i)
         statement, signature, _ = client.build_release(
             await self.bundle(i), lot_id=str(self.lot_id), custodian_id=str(cust["user"].id), hpke_key=self.hpke(i),
-            identity_key=cust["identity_private_key"], now=self.clock.now())
+            identity_key=cust["identity_private_key"], now=self.clock.now(), log_key=self.log_key())
         if mutate is not None:
             statement = mutate(statement)
             signature = cust["identity_private_key"].sign(b"tenderhall/seal/v1 share-release\n" + statement)

@@ -47,10 +47,11 @@ async def test_opening_end_to_end_with_withdrawal_replacement_late_bid_and_archi
         client.headers["Authorization"] = f"Bearer {await factory.token(cust['user'])}"
         try:
             res = await custodian_unseal(client, str(opening.lot_id), identity_key=cust["identity_private_key"],
-                                         hpke_key=opening.hpke(i), now=opening.clock.now())
+                                         hpke_key=opening.hpke(i), now=opening.clock.now(),
+                                         log_key=opening.log_key())  # the list is checked against the signed log
         finally:
             client.headers.pop("Authorization", None)
-        assert res["accepted"] == 3 and not res["rejected"]
+        assert res["accepted"] == 3 and not res["rejected"] and res["log_key_pinned"]
     r = await client.post(f"{base}/unseal", headers=agency)
     assert r.json()["status"] == "published" and r.json()["opened"] == 3
 

@@ -348,3 +348,30 @@ async def test_failed_lot_hall_shows_outcome_without_names(opening, factory):
         view = await hall_view(c, opening.clock, opening.lot_id, viewer)
     assert view["status"] == "failed" and view["record"]["outcome"] == "failed"
     assert view["bids"] == [] and view["record"]["bids"] == []
+
+
+async def test_custodian_client_refuses_entries_not_in_the_signed_log(opening):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from trading.records.keys import verifier_key
+
+    await _three_bids(opening)
+    opening.after_deadline()
+    await opening.start()
+    bundle = await opening.bundle(0)
+    now = opening.clock.now()
+    assert bundle.checkpoint and len(bundle.proofs) == 2 + len(bundle.bid_entries)
+    assert client.check_bundle(bundle, lot_id=str(opening.lot_id), now=now, log_key=opening.log_key())
+    # An entry the platform never logged (same shape, altered body) is caught by its inclusion proof.
+    start = msgspec.json.decode(bundle.start_entry)
+    start["body"]["k"] = 3
+    forged = msgspec.structs.replace(bundle, start_entry=msgspec.json.encode(start))
+    with pytest.raises(client.BundleRefused, match="not in the signed log"):
+        client.check_bundle(forged, lot_id=str(opening.lot_id), now=now, log_key=opening.log_key())
+    # A checkpoint the custodian cannot verify with the key it holds is refused.
+    other = verifier_key(opening.settings.origin, Ed25519PrivateKey.generate())
+    with pytest.raises(client.BundleRefused, match="not signed by the platform"):
+        client.check_bundle(bundle, lot_id=str(opening.lot_id), now=now, log_key=other)
+    unsigned = msgspec.structs.replace(bundle, checkpoint=None)
+    with pytest.raises(client.BundleRefused, match="no signed checkpoint"):
+        client.check_bundle(unsigned, lot_id=str(opening.lot_id), now=now, log_key=opening.log_key())
