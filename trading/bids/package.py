@@ -177,19 +177,21 @@ def write_package(out: BinaryIO, form: BidForm, attachments: Sequence[Path] = ()
     used: set[str] = set()
     entries: list[tuple[Path, str]] = [(Path(p), _arcname(Path(p), used)) for p in attachments]
     listed: list[Attachment] = []
+    buf = memoryview(bytearray(CHUNK))  # one reused read buffer: no allocation per block
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[arg-type]
         for path, arc in entries:
             h = hashlib.sha256()
             size = 0
             info = zipfile.ZipInfo(ATTACHMENT_DIR + arc, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_STORED
-            with path.open("rb") as src, zf.open(info, "w", force_zip64=True) as dst:
-                while block := src.read(CHUNK):
+            with path.open("rb", buffering=0) as src, zf.open(info, "w", force_zip64=True) as dst:
+                while n := src.readinto(buf):
+                    block = buf[:n]
                     h.update(block)
                     dst.write(block)
-                    size += len(block)
+                    size += n
                     if progress:
-                        progress(len(block))
+                        progress(n)
             listed.append(Attachment(name=arc, size=size, sha256=h.hexdigest()))
         # The form goes last so it can list the attachments' hashes (inside the sealed package only).
         form = msgspec.structs.replace(form, attachments=listed)

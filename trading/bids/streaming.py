@@ -76,7 +76,9 @@ class EncryptingWriter:
             raise ValueError("bad salt or nonce prefix length")
         self._aead = AESGCM(derive_key(dek, salt, associated_data))
         self._sink = sink
-        self._buf = bytearray()
+        # Fixed buffers, reused for every segment: no allocation (and no page faults) per segment.
+        self._buf = memoryview(bytearray(PLAIN_SEGMENT))
+        self._fill = 0
         self._limit = FIRST_PLAIN_SEGMENT
         self._index = 0
         self._out = bytearray(SEGMENT_SIZE)
@@ -104,17 +106,18 @@ class EncryptingWriter:
         pos = 0
         while pos < n:
             # A full buffer is only encrypted once more data arrives: the last segment must carry the flag.
-            if len(self._buf) == self._limit:
-                self._emit(self._buf, last=False)
-                self._buf.clear()
-            if not self._buf and n - pos > self._limit:
+            if self._fill == self._limit:
+                self._emit(self._buf[: self._fill], last=False)
+                self._fill = 0
+            if not self._fill and n - pos > self._limit:
                 # Fast path: encrypt straight from the caller's buffer (there is more after this segment).
                 limit = self._limit  # _emit moves the limit from the first segment's size to the others'
                 self._emit(view[pos: pos + limit], last=False)
                 pos += limit
                 continue
-            take = min(self._limit - len(self._buf), n - pos)
-            self._buf += view[pos: pos + take]
+            take = min(self._limit - self._fill, n - pos)
+            self._buf[self._fill: self._fill + take] = view[pos: pos + take]
+            self._fill += take
             pos += take
         return n
 
@@ -124,8 +127,8 @@ class EncryptingWriter:
     def close(self) -> None:
         if self.closed:
             return
-        self._emit(self._buf, last=True)
-        self._buf = bytearray()
+        self._emit(self._buf[: self._fill], last=True)
+        self._fill = 0
         self.closed = True
 
     def __enter__(self) -> EncryptingWriter:
