@@ -220,6 +220,12 @@ async def has_downloaded_any(conn, tender_id: UUID, org_id: UUID) -> bool:
         " WHERE l.tender_id = $1 AND d.org_id = $2)", tender_id, org_id))
 
 
+async def first_obtained_at(conn, tender_id: UUID, org_id: UUID, lot_id: UUID | None) -> datetime | None:
+    return await conn.fetchval(
+        "SELECT min(d.first_at) FROM document_downloads d JOIN lots l ON l.id = d.lot_id"
+        " WHERE l.tender_id = $1 AND d.org_id = $2 AND ($3::uuid IS NULL OR d.lot_id = $3)", tender_id, org_id, lot_id)
+
+
 async def list_downloader_org_ids(conn, lot_id: UUID) -> list[UUID]:
     rows = await conn.fetch("SELECT org_id FROM document_downloads WHERE lot_id = $1 ORDER BY first_at, org_id",
                             lot_id)

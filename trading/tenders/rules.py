@@ -23,9 +23,12 @@ class RegimeRules(msgspec.Struct, frozen=True, kw_only=True):
     # (招标投标法 第二十三条, 条例 第二十一条: 15 日; 87号令 第二十七条: 15 日).
     amendment_days: int
     amendment_unit: Unit
-    # Objections to the documents: up to this many days before the deadline (条例 第二十二条: 10 日).
+    # Objections to the documents. "before_deadline": up to objection_days before the bid deadline (条例 第二十二条:
+    # 10 日). "after_obtaining": within objection_days of obtaining the documents (政府采购法 第五十二条,
+    # 采购条例 第五十三条: 质疑 within 7 个工作日 of receiving the procurement documents).
     objection_days: int
     objection_unit: Unit
+    objection_from: str = "before_deadline"
     # Bid deposit cap as a fraction of the lot's estimated price (条例 第二十六条; 采购条例 第三十三条: 2%).
     deposit_max: Fraction
 
@@ -46,7 +49,7 @@ GOV_PROCUREMENT = RegimeRules(
     min_bid_unit="calendar",
     min_docs_days=5, min_docs_unit="working",
     amendment_days=15, amendment_unit="calendar",
-    objection_days=10, objection_unit="calendar",
+    objection_days=7, objection_unit="working", objection_from="after_obtaining",
     deposit_max=Fraction(2, 100),
 )
 

@@ -21,6 +21,7 @@ from trading.accounts.schemas import Role, User
 from trading.bids import ceremony
 from trading.blobs import BlobStore
 from trading.clock import Clock
+from trading.dates import calendar as holiday_calendar
 from trading.dates import latest_start_for, local_date, meets_minimum, period_end
 from trading.errors import Invalid
 from trading.events import emit
@@ -75,6 +76,10 @@ list_downloader_org_ids = repo.list_downloader_org_ids
 
 MAX_LOTS = 50
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
+def _add_days(day, n: int, unit):
+    return holiday_calendar().add_days(day, n, unit)
 
 
 def _text(value: str, field: str, max_len: int, *, allow_empty: bool = False) -> str:
@@ -587,19 +592,26 @@ async def file_objection(conn: asyncpg.Connection, clock: Clock, tender_id: UUID
         raise TenderNotPublished("objections are filed against a published tender")
     if data.lot_id is not None:
         await _lot_of(conn, tender_id, data.lot_id)
-        obtained = await repo.has_downloaded(conn, data.lot_id, org.id)
-    else:
-        obtained = await repo.has_downloaded_any(conn, tender_id, org.id)
-    if not obtained:
+    obtained_at = await repo.first_obtained_at(conn, tender_id, org.id, data.lot_id)
+    if obtained_at is None:
         raise DocumentsNotObtained("an objection to the documents is filed by a bidder who obtained them")
     rules = rules_for(tender.regime)
     now = clock.now()
-    # 招标投标法实施条例 第二十二条: objections to the tender documents up to 10 days before the deadline.
-    last_day = latest_start_for(tender.bid_deadline, rules.objection_days, rules.objection_unit)
+    if now >= tender.bid_deadline:
+        raise ObjectionTooLate("the bid deadline has passed")
+    if rules.objection_from == "after_obtaining":
+        # 政府采购法 第五十二条, 实施条例 第五十三条: 质疑 within 7 working days of receiving the documents.
+        last_day = _add_days(local_date(obtained_at), rules.objection_days, rules.objection_unit)
+        why = (f"对采购文件的质疑应在收到采购文件之日起{rules.objection_days}个工作日内提出 (a challenge to the"
+               f" procurement documents is filed within {rules.objection_days} working days of receiving them, at the"
+               f" latest on {last_day}: 政府采购法 第五十二条)")
+    else:
+        # 招标投标法实施条例 第二十二条: objections to the tender documents up to 10 days before the deadline.
+        last_day = latest_start_for(tender.bid_deadline, rules.objection_days, rules.objection_unit)
+        why = (f"对招标文件有异议的，应当在投标截止时间{rules.objection_days}日前提出 (objections to the documents"
+               f" are filed at the latest on {last_day}: 招标投标法实施条例 第二十二条)")
     if local_date(now) > last_day:
-        raise ObjectionTooLate(
-            f"对招标文件有异议的，应当在投标截止时间{rules.objection_days}日前提出 (objections to the documents are"
-            f" filed at the latest on {last_day}: 招标投标法实施条例 第二十二条)", last_day=str(last_day))
+        raise ObjectionTooLate(why, last_day=str(last_day))
     content = _text(data.content, "content", 20000)
     objection = await repo.insert_objection(conn, tender_id=tender_id, lot_id=data.lot_id, org_id=org.id,
                                             user_id=user.id, content=content, now=now)

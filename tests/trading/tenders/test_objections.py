@@ -85,3 +85,23 @@ async def test_only_the_agency_answers(client, factory):
     r = await client.post(f"/api/tenders/{p['tender_id']}/objections/{oid}/answer", headers=headers,
                           json={"answer": "x"})
     assert r.status_code == 403
+
+
+async def test_gov_procurement_challenge_within_seven_working_days_of_obtaining(client, factory, clock):
+    # 政府采购法 第五十二条: documents obtained Monday 2026-03-02 → challenges until Wednesday 03-11.
+    from datetime import datetime
+
+    from trading.clock import SHANGHAI
+
+    p = await factory.published_lot(regime="gov_procurement", procurement_type="goods")
+    _, user, _ = await factory.downloader(p["lot_id"])
+    clock.set(datetime(2026, 3, 11, 17, 0, tzinfo=SHANGHAI))
+    headers = {"Authorization": f"Bearer {await factory.token(user)}"}
+    r = await client.post(f"/api/tenders/{p['tender_id']}/objections", headers=headers, json={"content": TEXT})
+    assert r.status_code == 201, r.text
+    clock.set(datetime(2026, 3, 12, 9, 0, tzinfo=SHANGHAI))
+    headers = {"Authorization": f"Bearer {await factory.token(user)}"}
+    r = await client.post(f"/api/tenders/{p['tender_id']}/objections", headers=headers, json={"content": TEXT})
+    assert r.status_code == 409
+    assert r.json()["code"] == "objection_too_late"
+    assert r.json()["last_day"] == "2026-03-11"
