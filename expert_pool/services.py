@@ -602,7 +602,9 @@ async def confirm_invitation(conn: asyncpg.Connection, clock: Clock, user: User,
     if lot["status"] in CLOSED_LOT_STATES:
         raise InvitationClosed(f"the lot is {lot['status']}: no committee is needed any more")
     await repo.update_member(conn, member_id, status="confirmed", responded_at=now)
-    await append_entry(conn, clock, Tag.EXPERT_INVITATION_CONFIRM, actor=str(user.id), addr=addr,
+    # The actor of an expert's answer is the member row id, a pseudonym regulators resolve: the user id next to
+    # the lot id would put the committee's names into the log (招标投标法 第三十七条).
+    await append_entry(conn, clock, Tag.EXPERT_INVITATION_CONFIRM, actor=str(member_id), addr=addr,
                        tender_id=lot["tender_id"], lot_id=lot["lot_id"],
                        body={"draw": str(draw["id"]), "member": str(member_id)})
     await _after_change(conn, clock, draw["id"], lot)
@@ -633,10 +635,10 @@ async def decline_invitation(conn: asyncpg.Connection, clock: Clock, user: User,
         # 招标投标法 第三十七条: 与投标人有利害关系的人不得进入评标委员会
         await repo.insert_conflict(conn, expert_id=expert.id, lot_id=lot["lot_id"], credit_code=None,
                                    reason=reason, now=now)
-    await append_entry(conn, clock, Tag.EXPERT_INVITATION_DECLINE, actor=str(user.id), addr=addr,
+    await append_entry(conn, clock, Tag.EXPERT_INVITATION_DECLINE, actor=str(member_id), addr=addr,
                        tender_id=lot["tender_id"], lot_id=lot["lot_id"],
                        body={"draw": str(draw["id"]), "member": str(member_id), "conflict": conflict})
-    await _bring_in_next(conn, clock, draw, lot, member["quota"], replaces=member_id, actor=str(user.id),
+    await _bring_in_next(conn, clock, draw, lot, member["quota"], replaces=member_id, actor=None,
                          rules=rules)
     return _find(await repo.list_invitations_for_expert(conn, expert.id), member_id)
 

@@ -649,3 +649,19 @@ async def test_failed_lot_withdraws_invitations_and_tells_the_experts(lot, exper
         assert await services.withdraw_draw(c, clock, lot["lot_id"], reason="again") == 0
     assert view.status == "cancelled"
     assert sorted(n.kind for n in sender.sent).count("withdrawal") == 5
+
+
+async def test_log_entries_of_a_draw_never_name_the_committee(lot, experts, pool, clock):
+    team = await experts.pool_of(7)
+    drawn = await _draw(pool, clock, lot, alternates=1)
+    members = [m for m in await _members(pool, drawn.id) if m["status"] == "invited"]
+    async with pool.acquire() as c, c.transaction():
+        await services.confirm_invitation(c, clock, _user_of(team, members[0]["expert_id"]), members[0]["id"])
+        await services.decline_invitation(c, clock, _user_of(team, members[1]["expert_id"]), members[1]["id"],
+                                          reason="出差", conflict=True)
+        await services.sweep(c, clock, sender=CollectingSender())
+        entries = [bytes(r["entry"]).decode() for r in await c.fetch(
+            "SELECT entry FROM log_entries WHERE lot_id = $1 AND tag LIKE 'expert:%'", lot["lot_id"])]
+    secrets_ = {str(e.id) for _, e in team} | {str(u.id) for u, _ in team} | {e.full_name for _, e in team}
+    assert len(entries) >= 8
+    assert not [s for s in secrets_ if any(s in entry for entry in entries)]
