@@ -130,3 +130,19 @@ def experts(factory):
     from tests.expert_pool.conftest import Experts
 
     return Experts(factory)
+
+
+@pytest.fixture
+def awarded_calls():
+    calls = []
+
+    async def on_awarded(conn, clock, payload):
+        # Inside the award transaction: the notices written by it are visible on the same connection.
+        n = await conn.fetchval("SELECT count(*) FROM award_notices WHERE lot_id = $1", payload["lot_id"])
+        calls.append({**payload, "in_tx": conn.is_in_transaction(), "notices": n})
+
+    from trading import events
+
+    events.subscribe("lot.awarded", on_awarded)
+    yield calls
+    events._HANDLERS["lot.awarded"].remove(on_awarded)

@@ -7,11 +7,9 @@ import subprocess
 from uuid import UUID
 from datetime import timedelta
 
-import pytest
 
 from evaluation import sources
 from tests.evaluation.test_services import full_sheet
-from trading import events
 from trading.records.archive import stream_archive
 from trading.records.keys import platform_verifier_key
 from trading.records.verify import verify_archive
@@ -21,20 +19,6 @@ def _json(sheet):
     import msgspec
 
     return msgspec.to_builtins(sheet)
-
-
-@pytest.fixture
-def awarded_calls():
-    calls = []
-
-    async def on_awarded(conn, clock, payload):
-        # Inside the award transaction: the notices written by it are visible on the same connection.
-        n = await conn.fetchval("SELECT count(*) FROM award_notices WHERE lot_id = $1", payload["lot_id"])
-        calls.append({**payload, "in_tx": conn.is_in_transaction(), "notices": n})
-
-    events.subscribe("lot.awarded", on_awarded)
-    yield calls
-    events._HANDLERS["lot.awarded"].remove(on_awarded)
 
 
 async def test_opened_lot_to_award_notice(make_lot, client, pool, clock, settings, monkeypatch, awarded_calls,
