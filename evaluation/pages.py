@@ -71,6 +71,9 @@ register_labels({
     "ev.none": ("暂无", "None"),
     "ev.remaining": ("尚未完成的评审项", "Items still to score"),
     "ev.chair": ("评标委员会负责人", "Chair"),
+    "ev.quality": ("质量", "Quality"),
+    "ev.project_manager": ("项目负责人", "Project manager"),
+    "ev.form": ("投标函内容", "Bid form"),
     "ev.vote": ("推选", "Vote"),
 })
 

@@ -73,6 +73,8 @@ from trading.records import Tag, append_entry
 
 MIN_PUBLICITY_DAYS = 3  # 招标投标法实施条例 第五十四条
 MAX_CANDIDATES = 3      # 招标投标法实施条例 第五十三条
+# Declared bid-form fields shown on the public candidates page when the lot asks for them.
+PUBLICITY_FORM_FIELDS = ("quality", "project_manager", "project_manager_certificate")
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -846,7 +848,8 @@ async def report_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user: User, sett
 # -------------------------------------------------------------------------------------------------- publicity
 
 async def publish_candidates(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: PublicityIn, *,
-                             actor: User, addr: str | None = None) -> dict[str, Any]:
+                             actor: User, addr: str | None = None,
+                             src: sources.Sources | None = None) -> dict[str, Any]:
     """中标候选人公示 (招标投标法实施条例 第五十四条): the candidates in rank order, for at least 3 days."""
     from trading.tenders.lifecycle import transition_lot
 
@@ -860,8 +863,11 @@ async def publish_candidates(conn: asyncpg.Connection, clock: Clock, lot_id: UUI
     if days < MIN_PUBLICITY_DAYS:
         raise PublicityTooShort("publicity lasts at least 3 days (招标投标法实施条例 第五十四条)")
     report = await repo.find_report(conn, lot_id)
+    # 中标候选人公示 content (RULES 5.2): rank, name, price, duration, quality, project manager, score.
+    forms = {str(b.bid_id): b.form for b in await _bids(conn, lot_id, src)}
     candidates = [{"rank": c["rank"], "bid_id": c["bid_id"], "bidder_name": c["bidder_name"],
-                   "price_fen": c["price_fen"], "duration_days": c["duration_days"], "total": c["total"]}
+                   "price_fen": c["price_fen"], "duration_days": c["duration_days"], "total": c["total"],
+                   **{k: forms.get(c["bid_id"], {}).get(k) for k in PUBLICITY_FORM_FIELDS}}
                   for c in report["content"]["candidates"]]
     starts = clock.now()
     ends = starts + timedelta(days=days)

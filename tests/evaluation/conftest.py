@@ -70,7 +70,9 @@ async def open_bids(pool, clock, lot_id, tender_id, bidders, prices, *, blobs=No
             await opening.insert_opened_bid(
                 c, lot_id=lot_id, bid_id=bid_id, bidder_org_id=org.id, bidder_name=org.name,
                 manifest_sha256=manifest, status="opened", cause=None, detail=None, dek=secrets.token_bytes(32),
-                price_fen=price, duration_days=180 + i, form={"price_fen": price, "duration_days": 180 + i},
+                price_fen=price, duration_days=180 + i,
+                form={"price_fen": price, "duration_days": 180 + i, "quality": "合格",
+                      "project_manager": f"项目经理{i}"},
                 attachments=attachments, plaintext_sha256=secrets.token_hex(32), opened_at=now)
             ids.append(bid_id)
     return ids

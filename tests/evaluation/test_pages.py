@@ -47,6 +47,7 @@ async def test_award_page_publishes_and_public_page_lists_candidates(make_lot, c
     r = await client.get(f"/candidates/{lot['lot_id']}?lang=en")
     assert r.status_code == 200
     assert "Candidates for award" in r.text and "0591-87654321" in r.text
+    assert "Project manager" in r.text and "项目经理" in r.text and "合格" in r.text
     assert r.text.index(pub["candidates"][0]["bidder_name"]) < r.text.index(pub["candidates"][1]["bidder_name"])
     r = await client.get(f"/candidates/{lot['lot_id']}")
     assert "中标候选人公示" in r.text
