@@ -147,7 +147,7 @@ async def lock_ready_bids(conn: asyncpg.Connection, lot_id: UUID, k: int, limit:
              AND (SELECT count(*) FROM opening_shares s
                   WHERE s.lot_id = b.lot_id AND s.bid_id = b.bid_id AND s.status = 'good') >= $2
            ORDER BY b.accepted_at, b.bid_id
-           LIMIT $3 FOR UPDATE OF b SKIP LOCKED""",
+           LIMIT $3 FOR NO KEY UPDATE OF b SKIP LOCKED""",
         lot_id, k, limit,
     )
     return [_to(r, BidToOpen) for r in rows]
@@ -172,7 +172,8 @@ async def list_lots_with_unstored_attachments(conn: asyncpg.Connection) -> list[
 
 async def lock_pending_bids(conn: asyncpg.Connection, lot_id: UUID) -> list[BidToOpen]:
     rows = await conn.fetch(
-        "SELECT * FROM opening_bids WHERE lot_id = $1 AND state = 'pending' ORDER BY accepted_at, bid_id FOR UPDATE",
+        "SELECT * FROM opening_bids WHERE lot_id = $1 AND state = 'pending' ORDER BY accepted_at, bid_id"
+        " FOR NO KEY UPDATE",
         lot_id,
     )
     return [_to(r, BidToOpen) for r in rows]

@@ -1,6 +1,7 @@
 """The opening on real PostgreSQL with real seal/v1 bids: deadline, failure, release, unsealing, attribution."""
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import msgspec
@@ -375,3 +376,26 @@ async def test_custodian_client_refuses_entries_not_in_the_signed_log(opening):
     unsigned = msgspec.structs.replace(bundle, checkpoint=None)
     with pytest.raises(client.BundleRefused, match="no signed checkpoint"):
         client.check_bundle(unsigned, lot_id=str(opening.lot_id), now=now, log_key=opening.log_key())
+
+
+async def test_unsealing_from_two_processes_at_once_settles_each_bid_once(opening, database_url):
+    from trading import db
+
+    await _three_bids(opening, prices=("950000.00", "980000.00", "1010000.00", "1020000.00", "1030000.00"))
+    opening.after_deadline()
+    await opening.start()
+    await opening.release(0)
+    await opening.release(1)
+    other = await db.create_pool(database_url, min_size=1, max_size=4)  # a second app process
+    try:
+        a, b = await asyncio.gather(
+            services.run_unsealing(opening.pool, opening.clock, opening.settings, opening.lot_id),
+            services.run_unsealing(other, opening.clock, opening.settings, opening.lot_id))
+    finally:
+        await other.close()
+    assert "published" in (a.status, b.status)  # whichever settled the last bid published the record
+    async with opening.pool.acquire() as c:
+        final = await services.unseal_report(c, opening.lot_id)
+    assert (final.opened, final.pending, final.status) == (5, 0, "published")
+    tags = await opening.tags()
+    assert tags.count("bid:unseal:ok") == 5 and tags.count("opening:record:publish") == 1
