@@ -19,7 +19,6 @@ Goals (issue 4): seal ≥ 0.7 × the lower openssl figure, ≥ 2 × age, peak me
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import re

@@ -5,7 +5,6 @@ import io
 import os
 
 import pytest
-import tink
 from tink import cleartext_keyset_handle, streaming_aead
 from tink.proto import aes_gcm_hkdf_streaming_pb2, common_pb2, tink_pb2
 

@@ -5,7 +5,6 @@ import base64
 import os
 from datetime import timedelta
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.trading.bids.conftest import (
