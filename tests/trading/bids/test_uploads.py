@@ -56,3 +56,26 @@ async def test_receive_truncates_bytes_past_recorded_offset(tmp_path) -> None:
     uploads.spool_path(store, upload_id).write_bytes(b"A" * 50)  # a crash left 50 bytes, only 20 recorded
     await uploads.receive(store, upload_id, 20, 40, _chunks(b"B" * 20, 10))
     assert uploads.spool_path(store, upload_id).read_bytes() == b"A" * 20 + b"B" * 20
+
+
+async def test_stale_uploads_are_discarded_with_their_spool(client, pool, factory, settings) -> None:
+    from datetime import timedelta
+
+    from tests.trading.bids.conftest import make_bidder, patch_chunk, post_upload, seal_bytes
+    from trading.bids.services import UPLOAD_TTL, discard_stale_uploads
+    from trading.blobs import blob_store
+
+    lot = await factory.published_lot()
+    bidder = await make_bidder(factory, lot["lot_id"])
+    sealed, ct = await seal_bytes(pool, lot["lot_id"], bidder, b"x" * 5000)
+    upload_id = (await post_upload(client, lot["lot_id"], bidder, sealed)).json()["upload_id"]
+    assert (await patch_chunk(client, upload_id, bidder, 0, ct[:100])).status_code == 204
+    store = blob_store(settings)
+    assert uploads.spool_path(store, upload_id).exists()
+    async with pool.acquire() as c, c.transaction():
+        assert await discard_stale_uploads(c, factory.clock, store) == 0  # still fresh
+    factory.clock.advance(UPLOAD_TTL + timedelta(seconds=1))
+    async with pool.acquire() as c, c.transaction():
+        assert await discard_stale_uploads(c, factory.clock, store) == 1
+        assert await c.fetchval("SELECT count(*) FROM bid_uploads") == 0
+    assert not uploads.spool_path(store, upload_id).exists()
