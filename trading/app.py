@@ -73,8 +73,8 @@ _ROUTE_MODULES = ("trading.tenders.controllers", "trading.records.controllers", 
                   "trading.opening.controllers", "deposits.controllers", "expert_pool.controllers",
                   "evaluation.controllers")
 # Background tasks: each module's lifespan_hook(app) returns an async context manager living as long as the app.
-_HOOK_MODULES = ("trading.records.background", "trading.bids.background", "trading.opening.background", "deposits.background",
-                 "expert_pool.background", "evaluation.background")
+_HOOK_MODULES = ("trading.records.background", "trading.bids.background", "trading.opening.background",
+                 "deposits.background", "expert_pool.background", "evaluation.background")
 
 
 def _startup_hooks() -> list[StartupHook]:
