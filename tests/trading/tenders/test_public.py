@@ -125,3 +125,12 @@ async def test_version_probe_serves_each_caller_a_read_started_after_it_called(p
         await c.execute("UPDATE tender_listing_version SET v = v + 1")
     after = await probe.stamp(pool)
     assert after[1] == first[1] + 1
+
+
+async def test_announcement_page_links_documents_for_signed_in_bidders(client, factory):
+    p = await factory.published_lot()
+    anonymous = (await client.get(f"/tenders/{p['tender_id']}")).text
+    assert "招标文件.pdf" in anonymous and "/documents/" not in anonymous
+    _, _, headers = await factory.downloader(p["lot_id"])
+    page = (await client.get(f"/tenders/{p['tender_id']}", headers=headers)).text
+    assert f"/api/tenders/{p['tender_id']}/lots/{p['lot_id']}/documents/" in page
