@@ -147,11 +147,27 @@ async def submit_bid(http: httpx.AsyncClient, name: Path, *, show_progress: bool
     """Upload OUT.ct with OUT.manifest (resuming if interrupted); writes OUT.receipt."""
     files = api.read_sealed(name)
     ct_path, _ = api.new_bid_paths(name)
+    # The upload id is kept next to the files, so running `bid submit` again after an interruption resumes
+    # the same upload from the server's offset instead of sending everything again.
+    marker = name.with_name(name.name + ".upload")
+    upload_id = marker.read_text().strip() if marker.exists() else None
     with _progress() if show_progress else _NoProgress() as prog:
         task = prog.add_task("uploading", total=ct_path.stat().st_size)
-        accepted = await api.upload(http, files.lot_id, files.manifest, files.signature, ct_path, chunk=chunk,
-                                    progress=lambda n: prog.advance(task, n))
+        try:
+            accepted = await api.upload(http, files.lot_id, files.manifest, files.signature, ct_path, chunk=chunk,
+                                        progress=lambda n: prog.advance(task, n), upload_id=upload_id,
+                                        on_created=marker.write_text)
+        except api.ClientError as exc:
+            if upload_id and exc.code == "upload_not_found":
+                # refused or expired meanwhile: start a new upload
+                marker.unlink(missing_ok=True)
+                accepted = await api.upload(http, files.lot_id, files.manifest, files.signature, ct_path,
+                                            chunk=chunk, progress=lambda n: prog.advance(task, n),
+                                            on_created=marker.write_text)
+            else:
+                raise
     name.with_name(name.name + ".receipt").write_text(accepted["receipt"], encoding="utf-8")
+    marker.unlink(missing_ok=True)
     return accepted
 
 

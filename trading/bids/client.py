@@ -112,7 +112,8 @@ async def latest_bid(http: httpx.AsyncClient, lot_id: str) -> dict[str, Any] | N
 
 async def upload(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signature: bytes, ct: Path | bytes, *,
                  chunk: int = CHUNK, progress: Callable[[int], object] | None = None,
-                 upload_id: str | None = None) -> dict[str, Any]:
+                 upload_id: str | None = None, on_created: Callable[[str], object] | None = None
+                 ) -> dict[str, Any]:
     """Create (or resume) the upload, send the ciphertext in chunks, finalise; returns the acceptance.
 
     A dropped request is retried: a chunk from the offset the server reports (HEAD), so an interrupted upload
@@ -123,6 +124,8 @@ async def upload(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signatur
         body = {"manifest": base64.b64encode(manifest).decode(), "signature": base64.b64encode(signature).decode()}
         created = _check(await _retry(lambda: http.post(f"/api/lots/{lot_id}/bids/uploads", json=body)), 201).json()
         upload_id = created["upload_id"]
+        if on_created:
+            on_created(upload_id)
     src = io.BytesIO(ct) if isinstance(ct, (bytes, bytearray)) else None
     total = len(ct) if src is not None else Path(ct).stat().st_size  # type: ignore[arg-type]
     url = f"/api/bids/uploads/{upload_id}"

@@ -231,3 +231,31 @@ async def test_identity_key_approval_is_admin_only(client, factory, tmp_path) ->
         with pytest.raises(api.ClientError) as exc:
             await cli.register_identity(client, tmp_path / "k", PW)  # the same key twice
     assert exc.value.code == "identity_key_exists"
+
+
+async def test_submit_resumes_an_interrupted_upload(client, pool, factory, tmp_path) -> None:
+    from tests.trading.bids.conftest import make_bidder, patch_chunk, post_upload, seal_bytes
+
+    lot = await factory.published_lot()
+    bidder = await make_bidder(factory, lot["lot_id"])
+    sealed, ct = await seal_bytes(pool, lot["lot_id"], bidder, os.urandom(2_000_000))
+    out = tmp_path / "bid"
+    (tmp_path / "bid.ct").write_bytes(ct)
+    api.write_sealed(out, str(lot["lot_id"]), sealed)
+    # a first run created the upload and sent 700,000 bytes before it was interrupted
+    upload_id = (await post_upload(client, lot["lot_id"], bidder, sealed)).json()["upload_id"]
+    assert (await patch_chunk(client, upload_id, bidder, 0, ct[:700_000])).status_code == 204
+    (tmp_path / "bid.upload").write_text(upload_id)
+    sent: list[int] = []
+
+    async def record(req) -> None:
+        if req.method == "PATCH":
+            sent.append(int(req.headers["Upload-Offset"]))
+
+    client.event_hooks["request"].append(record)
+    with _As(client, bidder.headers):
+        accepted = await cli.submit_bid(client, out, show_progress=False, chunk=1_000_000)
+    client.event_hooks["request"].clear()
+    assert sent[0] == 700_000  # resumed, not restarted
+    assert accepted["manifest_sha256"] == sealed.manifest_sha256.hex()
+    assert not (tmp_path / "bid.upload").exists() and (tmp_path / "bid.receipt").exists()
