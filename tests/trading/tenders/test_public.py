@@ -134,3 +134,12 @@ async def test_announcement_page_links_documents_for_signed_in_bidders(client, f
     _, _, headers = await factory.downloader(p["lot_id"])
     page = (await client.get(f"/tenders/{p['tender_id']}", headers=headers)).text
     assert f"/api/tenders/{p['tender_id']}/lots/{p['lot_id']}/documents/" in page
+
+
+async def test_openapi_documents_the_tender_routes(client):
+    r = await client.get("/api/docs/openapi.json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    for path in ("/api/tenders", "/api/tenders/{tender_id}", "/api/tenders/{tender_id}/publish",
+                 "/api/tenders/{tender_id}/lots/{lot_id}/obtain", "/api/tenders/{tender_id}/lots/{lot_id}/downloads"):
+        assert path in paths
