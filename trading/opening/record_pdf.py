@@ -95,6 +95,11 @@ def render_record_pdf(record: dict[str, Any], cause_labels: dict[str, str], *,
         story.append(table)
     for c in confirmations or []:
         story += [Spacer(1, 2 * mm), p(f'确认 Confirmed: {c["org_name"]} · {c["at"]}')]
+    if record.get("unconfirmed"):
+        note = "；".join(record["unconfirmed"])
+        story += [Spacer(1, 2 * mm), p(
+            f"未确认 Not confirmed: {note}" + ("（视为认可开标记录，政府采购货物和服务招标投标管理办法 第四十二条）"
+                                              if record.get("unconfirmed_deemed_accepted") else ""))]
     for o in objections or []:
         story += [Spacer(1, 2 * mm), p(f'异议 Objection（{o["org_name"]}，{o["raised_at"]}）：{o["content"]}\n'
                                        f'答复 Answer（{o["answered_at"]}）：{o["answer"]}')]

@@ -680,6 +680,11 @@ async def close_opening(conn: asyncpg.Connection, clock: Clock, settings: Settin
     final["objections"] = [{"org_name": o.org_name, "content": o.content, "raised_at": show(o.raised_at),
                             "answer": o.answer, "answered_at": show(o.answered_at)} for o in objections]
     final["closed_at"] = clock.now().isoformat()
+    confirmed = {str(o) for o in confirmations}
+    final["unconfirmed"] = [r["bidder_name"] for r in final["bids"] if r["bidder_org_id"] not in confirmed]
+    if lot.regime == "gov_procurement":
+        # 政府采购货物和服务招标投标管理办法 第四十二条: a bidder that neither confirms nor objects accepts the record.
+        final["unconfirmed_deemed_accepted"] = True
     pdf = await asyncio.to_thread(_render_record_pdf, final, objections=final["objections"],
                                   confirmations=final["confirmations"])
     pdf_sha = await _store_pdf(conn, clock, settings, lot, pdf, filename=f"opening-record-lot{lot.number}-final.pdf",

@@ -255,6 +255,10 @@ async def test_close_refused_while_objection_unanswered_then_lot_goes_to_evaluat
         session = await services.close_opening(c, opening.clock, opening.settings, opening.lot_id, agency)
     assert session.status == "closed"
     assert await opening.lot_status() == "evaluation"
+    async with opening.pool.acquire() as c:
+        final = (await repo.find_record(c, opening.lot_id)).final_record
+    assert sorted(final["unconfirmed"]) == sorted([bidders[0].org.name, bidders[2].org.name])
+    assert [o["answer"] for o in final["objections"]] == ["一致，见开标记录表。"]
     assert seen and seen[-1]["lot_id"] == opening.lot_id
     tags = await opening.tags()
     for tag in ("opening:bidder:signin", "opening:record:confirm", "opening:objection:raise",
