@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
@@ -102,22 +103,30 @@ def _fields(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-async def seal_bid(http: httpx.AsyncClient, lot_id: str, out: Path, *, price: str, duration: str | None = None,
-                   fields: dict[str, Any] | None = None, attachments: list[Path] = (),  # type: ignore[assignment]
+async def seal_bid(http: httpx.AsyncClient | None, lot_id: str, out: Path, *, price: str,
+                   duration: str | None = None, fields: dict[str, Any] | None = None,
+                   attachments: list[Path] = (),  # type: ignore[assignment]
                    key_path: Path | None = None, pw: str | None = None, replace: bool = False,
-                   show_progress: bool = True) -> seal.Sealed:
+                   show_progress: bool = True, pack: dict[str, Any] | None = None) -> seal.Sealed:
     """Build the bid package from the form and files, seal it to the lot's ceremony, sign the manifest.
 
     Writes OUT.ct (ciphertext) and OUT.manifest. The ceremony record is checked against the lot's pinned hash.
+    With `pack` (from `bid prepare`), no network is used: the bid is prepared and sealed offline.
     """
     identity = load_identity(key_path, pw)
-    me = await api.whoami(http)
-    info = await api.seal_info(http, lot_id)
+    if pack is None:
+        if http is None:
+            raise CommandError("sealing needs the server, or a lot pack from `tenderhall bid prepare`")
+        pack = await api.fetch_pack(http, lot_id)
+    if pack.get("v") != api.PACK_VERSION or pack.get("lot_id") != lot_id:
+        raise CommandError("the lot pack is not for this lot")
+    me = pack["me"]
+    info = api.checked_seal_info(pack["seal_info"])
     form = package.build_form(tender_id=info["tender_id"], lot_id=lot_id, bidder_org_id=me["org_id"],
                               price_yuan=price, bid_fields=info["bid_fields"], values=fields or {},
                               duration_days=duration, max_price_fen=info.get("max_price_fen"))
     version, previous = 1, None
-    latest = await api.latest_bid(http, lot_id)
+    latest = pack.get("latest")
     if latest is not None:
         if not replace and latest["status"] == "active":
             raise CommandError(f"you already have version {latest['version']} on this lot: use --replace")
@@ -268,12 +277,25 @@ def _cmd_custodian_keygen(args: argparse.Namespace) -> int:
 
 
 @_guard
+def _cmd_bid_prepare(args: argparse.Namespace) -> int:
+    out = Path(args.out or f"lot-{args.lot[:8]}.pack.json")
+    pack = _run(lambda http: api.fetch_pack(http, args.lot), args)
+    out.write_bytes(msgspec.json.encode(pack))
+    console.print(f"lot pack written to {out}: seal offline with `tenderhall bid seal --lot {args.lot} --pack {out}`")
+    return 0
+
+
+@_guard
 def _cmd_bid_seal(args: argparse.Namespace) -> int:
     out = Path(args.out or f"bid-{args.lot[:8]}")
-    sealed = _run(lambda http: seal_bid(
-        http, args.lot, out, price=args.price, duration=args.duration, fields=_fields(args.field or []),
-        attachments=[Path(p) for p in args.attach or []], key_path=Path(args.key) if args.key else None,
-        replace=args.replace), args)
+    kw = dict(price=args.price, duration=args.duration, fields=_fields(args.field or []),
+              attachments=[Path(p) for p in args.attach or []], key_path=Path(args.key) if args.key else None,
+              replace=args.replace)
+    if args.pack:
+        pack = msgspec.json.decode(Path(args.pack).read_bytes())
+        sealed = asyncio.run(seal_bid(None, args.lot, out, pack=pack, **kw))  # type: ignore[arg-type]
+    else:
+        sealed = _run(lambda http: seal_bid(http, args.lot, out, **kw), args)  # type: ignore[arg-type]
     console.print(f"sealed version {sealed.manifest.version}: {out}.ct ({sealed.manifest.ct_len} bytes) and "
                   f"{out}.manifest — submit with `tenderhall bid submit {out}`")
     return 0
@@ -362,9 +384,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attach", action="append", help="a file to include (repeatable)")
     p.add_argument("--out", help="output name: writes OUT.ct and OUT.manifest")
     p.add_argument("--replace", action="store_true", help="seal a new version replacing your current bid")
+    p.add_argument("--pack", help="a lot pack from `bid prepare`: seal offline, without the server")
     _key(p)
     _net(p)
     p.set_defaults(func=_cmd_bid_seal)
+    p = bs.add_parser("prepare", help="save what sealing needs (lot pack) to seal offline later")
+    p.add_argument("--lot", required=True)
+    p.add_argument("--out", help="pack file (default lot-XXXXXXXX.pack.json)")
+    _net(p)
+    p.set_defaults(func=_cmd_bid_prepare)
     p = bs.add_parser("submit", help="upload a sealed bid (resumable) and save the signed receipt")
     p.add_argument("name", help="the OUT given to `bid seal`")
     p.add_argument("--chunk-mib", type=int, default=8)

@@ -71,7 +71,11 @@ async def whoami(http: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def seal_info(http: httpx.AsyncClient, lot_id: str) -> dict[str, Any]:
-    info = _check(await http.get(f"/api/lots/{lot_id}/seal-info")).json()
+    return checked_seal_info(_check(await http.get(f"/api/lots/{lot_id}/seal-info")).json())
+
+
+def checked_seal_info(info: dict[str, Any]) -> dict[str, Any]:
+    info = dict(info)
     record = base64.b64decode(info["ceremony_record"])
     pinned = base64.b64decode(info["ceremony_hash"])
     # Never trust the server's pairing: the record must hash to the pinned ceremony hash.
@@ -80,6 +84,19 @@ async def seal_info(http: httpx.AsyncClient, lot_id: str) -> dict[str, Any]:
     info["ceremony_record_bytes"] = record
     info["ceremony_hash_bytes"] = pinned
     return info
+
+
+PACK_VERSION = "tenderhall/lot-pack/v1"
+
+
+async def fetch_pack(http: httpx.AsyncClient, lot_id: str) -> dict[str, Any]:
+    """Everything `bid seal` needs, saved for sealing offline (电子招标投标办法 第二十六条): who you are, the
+    lot's published ceremony record and bid fields, and your latest version (for a replacement)."""
+    me = await whoami(http)
+    raw = _check(await http.get(f"/api/lots/{lot_id}/seal-info")).json()
+    checked_seal_info(raw)
+    return {"v": PACK_VERSION, "lot_id": lot_id, "me": {"id": me["id"], "org_id": me["org_id"]},
+            "seal_info": raw, "latest": await latest_bid(http, lot_id)}
 
 
 async def register_identity_key(http: httpx.AsyncClient, key: Ed25519PrivateKey) -> dict[str, Any]:

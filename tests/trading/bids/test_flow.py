@@ -259,3 +259,38 @@ async def test_submit_resumes_an_interrupted_upload(client, pool, factory, tmp_p
     assert sent[0] == 700_000  # resumed, not restarted
     assert accepted["manifest_sha256"] == sealed.manifest_sha256.hex()
     assert not (tmp_path / "bid.upload").exists() and (tmp_path / "bid.receipt").exists()
+
+
+async def test_seal_offline_from_a_lot_pack(client, pool, factory, tmp_path) -> None:
+    """电子招标投标办法 第二十六条: prepare and encrypt offline; only the submission needs the network."""
+    import msgspec
+
+    from tests.trading.bids.conftest import submit
+
+    _, admin_headers = await factory.signed_in(Role.ADMIN)
+    lot = await factory.published_lot()
+    org, user, headers = await factory.downloader(lot["lot_id"])
+    await _approved_identity(client, factory, headers, admin_headers, tmp_path / "b.key")
+    with _As(client, headers):
+        pack = await api.fetch_pack(client, str(lot["lot_id"]))
+    (tmp_path / "pack.json").write_bytes(msgspec.json.encode(pack))
+    sealed = await cli.seal_bid(None, str(lot["lot_id"]), tmp_path / "bid", price="500000", duration="200",
+                                key_path=tmp_path / "b.key", pw=PW, show_progress=False,
+                                pack=msgspec.json.decode((tmp_path / "pack.json").read_bytes()))
+    from tests.trading.bids.conftest import Bidder
+
+    bidder = Bidder(org, user, headers, keys.load_identity_key((tmp_path / "b.key").read_bytes(), PW))
+    r = await submit(client, lot["lot_id"], bidder, sealed, (tmp_path / "bid.ct").read_bytes())
+    assert r.status_code == 201, r.text
+    # a pack whose ceremony record was swapped is refused before anything is sealed
+    bad = dict(pack)
+    bad["seal_info"] = {**pack["seal_info"], "ceremony_hash": base64_of(os.urandom(32))}
+    with pytest.raises(seal.ManifestInvalid):
+        await cli.seal_bid(None, str(lot["lot_id"]), tmp_path / "bid2", price="1", duration="1",
+                           key_path=tmp_path / "b.key", pw=PW, show_progress=False, pack=bad)
+
+
+def base64_of(b: bytes) -> str:
+    import base64
+
+    return base64.b64encode(b).decode()
