@@ -20,6 +20,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from trading import db
+from trading.accounts import passwords
 from trading.accounts import services as account_services
 from trading.accounts.credit_code import make_credit_code
 from trading.accounts.schemas import OrganisationCreate, Role, UserCreate
@@ -28,6 +29,9 @@ from trading.clock import FixedClock
 from trading.settings import Settings
 
 PASSWORD = "correct horse battery"
+
+# Real argon2id, cheaper parameters: the suite creates hundreds of accounts (production keeps the defaults).
+passwords.set_hasher_parameters(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def _server_url() -> str:

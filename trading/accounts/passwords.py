@@ -10,6 +10,14 @@ _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("tenderhall-no-such-user")
 
 
+def set_hasher_parameters(**params: int) -> None:
+    """Replace the argon2id parameters (time_cost, memory_cost in KiB, parallelism). Production keeps the
+    defaults; the test suite lowers the cost so that hundreds of accounts do not dominate its run time."""
+    global _hasher, _DUMMY
+    _hasher = PasswordHasher(**params)
+    _DUMMY = _hasher.hash("tenderhall-no-such-user")
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
