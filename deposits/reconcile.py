@@ -68,17 +68,16 @@ async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
     basics: dict[UUID, list[BasicAccountIn]] = defaultdict(list)
     for b in await conn.fetch(
             """SELECT org_id, account_number, valid_from, valid_until FROM basic_accounts
-                WHERE org_id IN (SELECT org_id FROM deposit_requirements WHERE lot_id = ANY($1::uuid[]))""", lot_ids):
+                WHERE org_id = ANY($1::uuid[])""", list({r["org_id"] for r in req_rows})):
         basics[b["org_id"]].append(BasicAccountIn(b["account_number"], b["valid_from"], b["valid_until"]))
     waived: dict[Any, set[tuple[Any, str]]] = defaultdict(set)
     for d in await conn.fetch(
             """SELECT DISTINCT ON (coalesce(d.txn_id::text, d.requirement_id::text), d.flag)
                       d.txn_id, d.requirement_id, d.flag, d.decision, coalesce(m.requirement_id, d.requirement_id) AS req
                  FROM deposit_flag_decisions d LEFT JOIN deposit_matches m ON m.txn_id = d.txn_id
-                WHERE coalesce(m.requirement_id, d.requirement_id) IN (
-                      SELECT id FROM deposit_requirements WHERE lot_id = ANY($1::uuid[]))
+                WHERE coalesce(m.requirement_id, d.requirement_id) = ANY($1::uuid[])
                 ORDER BY coalesce(d.txn_id::text, d.requirement_id::text), d.flag, d.decided_at DESC, d.id""",
-            lot_ids):
+            [r["id"] for r in req_rows]):
         if d["decision"] == "waive":
             waived[d["req"]].add((d["txn_id"] if d["txn_id"] is not None else d["requirement_id"], d["flag"]))
     reqs = [RequirementIn(id=r["id"], lot_id=r["lot_id"], org_id=r["org_id"], org_name=r["org_name"],

@@ -234,8 +234,8 @@ async def create_import_tmp(conn: asyncpg.Connection) -> None:
 
 async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: UUID,
                            now: datetime) -> dict[str, int]:
-    if await conn.fetchval("SELECT count(*) > 1000 FROM deposit_import_tmp"):
-        await conn.execute("ANALYZE deposit_import_tmp")
+    # statistics for the staging table, else the planner guesses its size and may scan bank_txns whole
+    await conn.execute("ANALYZE deposit_import_tmp")
     await conn.execute(
         """WITH ins AS (
                INSERT INTO bank_txns (bank_id, txn_key, content_hash, file_id, statement_id, account, direction,
@@ -267,6 +267,7 @@ async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: 
                RETURNING b.id)
            INSERT INTO deposit_import_new (id, promoted) SELECT id, true FROM up ON CONFLICT DO NOTHING""",
         bank_id, file_id)
+    await conn.execute("ANALYZE deposit_import_new")
     row = await conn.fetchrow("SELECT count(*) FILTER (WHERE NOT promoted) AS new, "
                               "count(*) FILTER (WHERE promoted) AS promoted FROM deposit_import_new")
     return {"new": row["new"], "promoted": row["promoted"], "conflicts": conflicts}
