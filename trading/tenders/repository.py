@@ -42,16 +42,18 @@ async def find_tender_by_code(conn, code: str) -> Tender | None:
 
 async def insert_tender(conn, *, code, title, description, regime, must_tender, procurement_type, region,
                         tenderer_org_id, agency_org_id, docs_from, docs_until, clarification_deadline,
-                        bid_deadline, created_by, now) -> Tender:
+                        bid_deadline, created_by, now) -> Tender | None:
+    """None when the code is taken (a concurrent creation won the race)."""
     row = await conn.fetchrow(
         "INSERT INTO tenders (code, title, description, regime, must_tender, procurement_type, region,"
         " tenderer_org_id, agency_org_id, docs_from, docs_until, clarification_deadline, bid_deadline,"
         " created_by, created_at, updated_at)"
-        f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING {_TENDER_COLS}",
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)"
+        f" ON CONFLICT (code) DO NOTHING RETURNING {_TENDER_COLS}",
         code, title, description, regime, must_tender, procurement_type, region, tenderer_org_id, agency_org_id,
         docs_from, docs_until, clarification_deadline, bid_deadline, created_by, now,
     )
-    return _tender(row)
+    return _tender(row) if row else None
 
 
 async def get_tender(conn, tender_id: UUID) -> Tender:
@@ -168,9 +170,9 @@ async def list_approved_identity_keys(conn, user_id: UUID) -> list[bytes]:
     return [bytes(r["public_key"]) for r in rows]
 
 
-async def list_users_roles(conn, user_ids: list[UUID]) -> dict[UUID, tuple[list[str], bool]]:
-    rows = await conn.fetch("SELECT id, roles, active FROM users WHERE id = ANY($1::uuid[])", user_ids)
-    return {r["id"]: (list(r["roles"]), r["active"]) for r in rows}
+async def list_users_roles(conn, user_ids: list[UUID]) -> dict[UUID, tuple[list[str], bool, UUID | None]]:
+    rows = await conn.fetch("SELECT id, roles, active, org_id FROM users WHERE id = ANY($1::uuid[])", user_ids)
+    return {r["id"]: (list(r["roles"]), r["active"], r["org_id"]) for r in rows}
 
 
 # ---------------------------------------------------------------- documents

@@ -216,8 +216,8 @@ async def create_tender(conn: asyncpg.Connection, clock: Clock, data: TenderCrea
     if agency.kind != "agency" or not agency.approved:
         raise NotTheAgency("tenders are created by users of an approved agency organisation")
     tenderer = await accounts_repo.get_organisation(conn, data.tenderer_org_id)
-    if tenderer.kind != "tenderer":
-        raise Invalid("tenderer_org_id must be an organisation of kind 'tenderer'", field="tenderer_org_id")
+    if tenderer.kind != "tenderer" or not tenderer.approved:
+        raise Invalid("tenderer_org_id must be an approved organisation of kind 'tenderer'", field="tenderer_org_id")
     if not data.lots or len(data.lots) > MAX_LOTS:
         raise LotInvalid(f"a tender has 1 to {MAX_LOTS} lots", field="lots")
     rules = rules_for(data.regime)
@@ -229,8 +229,6 @@ async def create_tender(conn: asyncpg.Connection, clock: Clock, data: TenderCrea
                    clarification_deadline=data.clarification_deadline, bid_deadline=data.bid_deadline, now=now)
     lots = [_lot_values(rules, i, lot) for i, lot in enumerate(data.lots, start=1)]
     code = _text(data.code, "code", 64)
-    if await repo.find_tender_by_code(conn, code):
-        raise TenderCodeTaken(f"tender code {code!r} is already used")
     region = data.region.strip()
     if not region.isdigit() or not 2 <= len(region) <= 12:
         raise Invalid("region must be an administrative division code, e.g. 350100", field="region")
@@ -242,6 +240,8 @@ async def create_tender(conn: asyncpg.Connection, clock: Clock, data: TenderCrea
         clarification_deadline=data.clarification_deadline, bid_deadline=data.bid_deadline, created_by=user.id,
         now=now,
     )
+    if tender is None:
+        raise TenderCodeTaken(f"tender code {code!r} is already used")
     lot_ids = [str(await repo.insert_lot(conn, tender_id=tender.id, **lot)) for lot in lots]
     await append_entry(conn, clock, Tag.TENDER_PROJECT_CREATE, actor=str(user.id), tender_id=tender.id, addr=addr,
                        body={"tender": str(tender.id), "code": tender.code, "lots": lot_ids})
@@ -261,10 +261,19 @@ async def assign_custodians(conn: asyncpg.Connection, clock: Clock, tender_id: U
         raise CustodiansInvalid(f"the lot needs {lot.custodian_n} distinct custodians, got {len(custodian_ids)}",
                                 field="custodian_ids")
     found = await repo.list_users_roles(conn, custodian_ids)
+    per_org: dict[UUID, int] = {}
     for cid in custodian_ids:
-        roles, active = found.get(cid, ([], False))
+        roles, active, org_id = found.get(cid, ([], False, None))
         if "custodian" not in roles or not active:
             raise CustodiansInvalid(f"user {cid} is not an active custodian", field="custodian_ids")
+        if org_id is not None:
+            per_org[org_id] = per_org.get(org_id, 0) + 1
+    # DESIGN §6: no single party — the agency included — may hold k shares and unseal bids alone.
+    crowded = [org for org, count in per_org.items() if count >= lot.custodian_k]
+    if crowded:
+        raise CustodiansInvalid(f"at most {lot.custodian_k - 1} of the lot's custodians may belong to one"
+                                f" organisation (k = {lot.custodian_k}); organisation {crowded[0]} has more",
+                                field="custodian_ids")
     await repo.replace_custodians(conn, lot_id, custodian_ids)
     await append_entry(conn, clock, Tag.TENDER_CUSTODIAN_ASSIGN, actor=str(user.id), tender_id=tender_id,
                        lot_id=lot_id, addr=addr,

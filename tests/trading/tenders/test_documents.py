@@ -184,3 +184,27 @@ async def test_agency_lists_its_own_tenders_with_drafts(client, clock, agency, f
     other = await factory.org("agency")
     _, headers = await factory.signed_in(Role.AGENCY, org_id=other.id)
     assert (await client.get("/api/agency/tenders", headers=headers)).json() == []
+
+
+async def test_no_single_organisation_may_hold_k_custodians(client, clock, factory, agency):
+    # With k = 2, two custodians of the agency itself could unseal every bid: refused.
+    t = await agency.create(client, clock)
+    lot_id = t["lots"][0]["id"]
+    own = [await factory.user(Role.CUSTODIAN, org_id=agency.org.id) for _ in range(2)]
+    outsider = await factory.user(Role.CUSTODIAN)
+    url = f"/api/tenders/{t['id']}/lots/{lot_id}/custodians"
+    r = await client.post(url, headers=agency.headers, json={"custodian_ids": [str(u.id) for u in [*own, outsider]]})
+    assert r.status_code == 422
+    assert r.json()["code"] == "custodians_invalid"
+    others = [await factory.user(Role.CUSTODIAN) for _ in range(2)]
+    r = await client.post(url, headers=agency.headers,
+                          json={"custodian_ids": [str(u.id) for u in [own[0], *others]]})
+    assert r.status_code == 200, r.text
+
+
+async def test_tender_code_is_unique(client, clock, agency):
+    r = await client.post("/api/tenders", json=agency.payload(clock, code="FZ-2026-0001"), headers=agency.headers)
+    assert r.status_code == 201
+    r = await client.post("/api/tenders", json=agency.payload(clock, code="FZ-2026-0001"), headers=agency.headers)
+    assert r.status_code == 409
+    assert r.json()["code"] == "tender_code_taken"
