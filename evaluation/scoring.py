@@ -123,12 +123,15 @@ def scheme_problems(scheme: Scheme) -> list[Problem]:
         if i.group not in GROUPS:
             out.append(Problem("group_unknown", f"item {i.name or i.id}: group must be technical or commercial",
                                item_id=i.id))
-        if not i.max_points > 0 or i.max_points.as_tuple().exponent < -2:
-            out.append(Problem("max_points_invalid", f"item {i.name or i.id}: maximum must be > 0 with at most "
-                               "two decimals", item_id=i.id))
+        if not 0 < i.max_points < 100000 or i.max_points.as_tuple().exponent < -2:
+            out.append(Problem("max_points_invalid", f"item {i.name or i.id}: maximum must be > 0 and < 100000 "
+                               "with at most two decimals", item_id=i.id))
     for share, name in ((scheme.outlier_share, "outlier_share"), (scheme.comment_below_share, "comment_below_share")):
         if not Decimal(0) <= share <= Decimal(1):
             out.append(Problem("share_invalid", f"{name} must be between 0 and 1"))
+    for name in ("technical_weight", "commercial_weight", "price_weight", "outlier_share", "comment_below_share"):
+        if getattr(scheme, name).as_tuple().exponent < -4:
+            out.append(Problem("precision_invalid", f"{name} has more than four decimals"))
     if scheme.method == "comprehensive":
         weights = (scheme.technical_weight, scheme.commercial_weight, scheme.price_weight)
         if any(w < 0 for w in weights) or sum(weights) != 1:

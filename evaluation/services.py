@@ -72,6 +72,7 @@ from trading.events import emit
 from trading.records import Tag, append_entry
 
 MIN_PUBLICITY_DAYS = 3  # 招标投标法实施条例 第五十四条
+MAX_PUBLICITY_DAYS = 30
 MAX_CANDIDATES = 3      # 招标投标法实施条例 第五十三条
 # Declared bid-form fields shown on the public candidates page when the lot asks for them.
 PUBLICITY_FORM_FIELDS = ("quality", "project_manager", "project_manager_certificate")
@@ -96,13 +97,13 @@ def _text(value: str | None, field: str, *, max_len: int = 5000, required: bool 
     return text
 
 
-def _decimal(text: str | None, field: str) -> Decimal:
+def _decimal(text: str | None, field: str, error: type[Exception] = SheetInvalid) -> Decimal:
     try:
         value = Decimal(str(text).strip())
     except (InvalidOperation, ValueError):
-        raise SheetInvalid(f"{field}: {text!r} is not a decimal number", field=field) from None
+        raise error(f"{field}: {text!r} is not a decimal number", field=field) from None
     if not value.is_finite():
-        raise SheetInvalid(f"{field}: {text!r} is not a decimal number", field=field)
+        raise error(f"{field}: {text!r} is not a decimal number", field=field)
     return value
 
 
@@ -190,12 +191,14 @@ async def set_scheme(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data:
     if await repo.find_evaluation(conn, lot_id) or lot.status in ("publicity", "awarded", "failed", "cancelled"):
         raise SchemeFrozen("the scheme is frozen once evaluation has started")
     items = [{"id": i.id, "name": _text(i.name, "item name", max_len=200), "group": i.group,
-              "max_points": _decimal(i.max_points, f"items.{i.id}.max_points"), "guidance": i.guidance.strip()}
+              "max_points": _decimal(i.max_points, f"items.{i.id}.max_points", SchemeInvalid),
+              "guidance": i.guidance.strip()[:2000]}
              for i in data.items]
     criteria = [{"id": c.id, "name": _text(c.name, "criterion name", max_len=200), "reason_code": c.reason_code}
                 for c in data.criteria]
-    weights = {g: _decimal(getattr(data, f"{g}_weight"), f"{g}_weight") for g in ("technical", "commercial", "price")}
-    shares = {k: _decimal(getattr(data, k), k) for k in ("outlier_share", "comment_below_share")}
+    weights = {g: _decimal(getattr(data, f"{g}_weight"), f"{g}_weight", SchemeInvalid)
+               for g in ("technical", "commercial", "price")}
+    shares = {k: _decimal(getattr(data, k), k, SchemeInvalid) for k in ("outlier_share", "comment_below_share")}
     scheme = scoring.Scheme(
         method=lot.evaluation_method,  # type: ignore[arg-type]
         items=tuple(scoring.Item(i["id"], i["group"], i["max_points"], i["name"]) for i in items),
@@ -211,8 +214,9 @@ async def set_scheme(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data:
         if weights["price"] < floor:
             problems.append(scoring.Problem("price_weight_too_low", f"the price weight must be at least {floor} "
                                             f"for {lot.procurement_type} (87号令 第五十五条)"))
-    if data.publicity_days < MIN_PUBLICITY_DAYS:
-        problems.append(scoring.Problem("publicity_too_short", "publicity lasts at least 3 days (条例 第五十四条)"))
+    if not MIN_PUBLICITY_DAYS <= data.publicity_days <= MAX_PUBLICITY_DAYS:
+        problems.append(scoring.Problem("publicity_days_invalid", f"publicity lasts 3 to {MAX_PUBLICITY_DAYS} days"
+                                        " (条例 第五十四条: at least 3)"))
     if problems:
         raise SchemeInvalid("; ".join(p.message for p in problems), problems=[p.code for p in problems])
     # The scheme's hash, logged now and printed in the report: what the committee evaluated against.
@@ -225,8 +229,8 @@ async def set_scheme(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data:
                                   comment_below_share=shares["comment_below_share"],
                                   publicity_days=data.publicity_days, items=items, criteria=criteria,
                                   scheme_sha256=digest, set_by=actor.id, now=clock.now())
-    except asyncpg.CheckViolationError as exc:
-        raise SchemeInvalid(f"the scheme breaks a constraint: {exc.constraint_name}") from exc
+    except (asyncpg.CheckViolationError, asyncpg.NumericValueOutOfRangeError) as exc:
+        raise SchemeInvalid(f"the scheme breaks a constraint: {getattr(exc, 'constraint_name', None) or exc}") from exc
     await append_entry(conn, clock, Tag.EVALUATION_SCHEME_SET, actor=str(actor.id), tender_id=lot.tender_id,
                        lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "scheme_sha256": digest,
                                                        "items": len(items), "criteria": len(criteria)})
@@ -862,6 +866,8 @@ async def publish_candidates(conn: asyncpg.Connection, clock: Clock, lot_id: UUI
     days = data.days if data.days is not None else scheme_row["publicity_days"]
     if days < MIN_PUBLICITY_DAYS:
         raise PublicityTooShort("publicity lasts at least 3 days (招标投标法实施条例 第五十四条)")
+    if days > MAX_PUBLICITY_DAYS:
+        raise PublicityTooShort(f"publicity lasts at most {MAX_PUBLICITY_DAYS} days here", field="days")
     report = await repo.find_report(conn, lot_id)
     # 中标候选人公示 content (RULES 5.2): rank, name, price, duration, quality, project manager, score.
     forms = {str(b.bid_id): b.form for b in await _bids(conn, lot_id, src)}
