@@ -32,6 +32,7 @@ class Tag(StrEnum):
     TENDER_LOT_CANCEL = "tender:lot:cancel"
     TENDER_CUSTODIAN_ASSIGN = "tender:custodian:assign"
     TENDER_DOCUMENT_ADD = "tender:document:add"
+    TENDER_PROJECT_EDIT = "tender:project:edit"
     # bids (trading/bids): identity keys, custodians' lot keys, sealed bids (seal/v1). Bid entries carry no
     # bidder identity (no actor, no address) before the deadline: 招标投标法 第二十二条.
     ACCOUNT_KEY_REGISTER = "account:key:register"
@@ -88,6 +89,7 @@ class Tag(StrEnum):
     EVALUATION_SCORE_VOID = "evaluation:score:void"
     EVALUATION_RESULT_COMPUTE = "evaluation:result:compute"
     EVALUATION_FLAG_ANSWER = "evaluation:flag:answer"
+    EVALUATION_SCORE_CORRECT = "evaluation:score:correct"
     EVALUATION_BIDS_REJECT = "evaluation:bids:reject"
     EVALUATION_REPORT_DRAFT = "evaluation:report:draft"
     EVALUATION_REPORT_CONFIRM = "evaluation:report:confirm"
