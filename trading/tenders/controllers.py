@@ -6,7 +6,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
@@ -33,6 +33,7 @@ from trading.tenders.schemas import (
     ObjectionCreate,
     TenderCreate,
     TenderPage,
+    TenderUpdate,
     TenderView,
 )
 
@@ -60,6 +61,13 @@ class PublicTenderController(Controller):
                      data: TenderCreate) -> TenderView:
         tender = await services.create_tender(conn, clock, data, user=user, addr=addr)
         return await services.tender_view(conn, clock, tender.id, user)
+
+    @patch("/{tender_id:uuid}", guards=[agency_only], operation_id="UpdateDraftTender")
+    async def update_draft(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                           tender_id: UUID, data: TenderUpdate) -> TenderView:
+        """Edit a draft; a published tender changes only by amendment."""
+        await services.update_draft(conn, clock, tender_id, data, user=user, addr=addr)
+        return await services.tender_view(conn, clock, tender_id, user)
 
     @get("/{tender_id:uuid}", opt=PUBLIC, operation_id="GetTender")
     async def get_tender(self, conn: asyncpg.Connection, clock: Clock, maybe_user: User | None,

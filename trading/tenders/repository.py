@@ -366,3 +366,19 @@ async def list_notices_for_org(conn, org_id: UUID, limit: int) -> list[asyncpg.R
         " WHERE v.kind <> 'publish' AND EXISTS (SELECT 1 FROM document_downloads d JOIN lots l ON l.id = d.lot_id"
         "   WHERE l.tender_id = v.tender_id AND d.org_id = $1)"
         " ORDER BY v.created_at DESC, v.version DESC LIMIT $2", org_id, limit)
+
+
+async def update_draft(conn, tender_id: UUID, *, title, description, region, docs_from, docs_until,
+                       clarification_deadline, bid_deadline, now) -> None:
+    await conn.execute(
+        "UPDATE tenders SET title = $2, description = $3, region = $4, docs_from = $5, docs_until = $6,"
+        " clarification_deadline = $7, bid_deadline = $8, updated_at = $9 WHERE id = $1 AND status = 'draft'",
+        tender_id, title, description, region, docs_from, docs_until, clarification_deadline, bid_deadline, now)
+
+
+async def update_draft_lot(conn, lot_id: UUID, *, name, estimated_price_fen, deposit_fen, max_price_fen,
+                           evaluation_method) -> None:
+    await conn.execute(
+        "UPDATE lots SET name = $2, estimated_price_fen = $3, deposit_fen = $4, max_price_fen = $5,"
+        " evaluation_method = $6 WHERE id = $1 AND status = 'draft'",
+        lot_id, name, estimated_price_fen, deposit_fen, max_price_fen, evaluation_method)

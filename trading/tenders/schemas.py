@@ -331,3 +331,29 @@ class AgencyTenderItem(msgspec.Struct, kw_only=True):
     status: str
     publish_at: datetime | None
     bid_deadline: datetime
+
+
+class LotUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    id: UUID
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    estimated_price: str | msgspec.UnsetType = msgspec.UNSET
+    deposit: str | msgspec.UnsetType = msgspec.UNSET
+    max_price: str | None | msgspec.UnsetType = msgspec.UNSET
+    evaluation_method: EvaluationMethod | msgspec.UnsetType = msgspec.UNSET
+    min_price: Any = msgspec.UNSET
+    minimum_price: Any = msgspec.UNSET
+
+
+class TenderUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Edit a draft (unset fields stay). A published tender changes only by amendment."""
+
+    title: str | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType = msgspec.UNSET
+    region: str | msgspec.UnsetType = msgspec.UNSET
+    docs_from: datetime | msgspec.UnsetType = msgspec.UNSET
+    docs_until: datetime | msgspec.UnsetType = msgspec.UNSET
+    clarification_deadline: datetime | msgspec.UnsetType = msgspec.UNSET
+    bid_deadline: datetime | msgspec.UnsetType = msgspec.UNSET
+    lots: list[LotUpdate] = []
+    min_price: Any = msgspec.UNSET
+    minimum_price: Any = msgspec.UNSET

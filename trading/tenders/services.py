@@ -66,6 +66,7 @@ from trading.tenders.schemas import (
     ObjectionCreate,
     Tender,
     TenderCreate,
+    TenderUpdate,
 )
 
 # Re-exported for other packages (contract).
@@ -246,6 +247,62 @@ async def create_tender(conn: asyncpg.Connection, clock: Clock, data: TenderCrea
     await append_entry(conn, clock, Tag.TENDER_PROJECT_CREATE, actor=str(user.id), tender_id=tender.id, addr=addr,
                        body={"tender": str(tender.id), "code": tender.code, "lots": lot_ids})
     return tender
+
+
+async def update_draft(conn: asyncpg.Connection, clock: Clock, tender_id: UUID, data: "TenderUpdate", *,
+                       user: User, addr: str | None = None) -> Tender:
+    """Edit a draft; every rule is checked again on the result (and once more at publication)."""
+    _refuse_minimum_price(data, *data.lots)
+    tender = await repo.lock_tender(conn, tender_id)
+    _require_agency(user, tender)
+    if tender.status != "draft":
+        raise TenderNotDraft("a published tender changes only by amendment (澄清/修改)")
+
+    def pick(name: str, value: Any) -> Any:
+        return getattr(tender, name) if value is msgspec.UNSET else value
+
+    new = {f: pick(f, getattr(data, f)) for f in ("title", "description", "region", "docs_from", "docs_until",
+                                                   "clarification_deadline", "bid_deadline")}
+    for f in ("docs_from", "docs_until", "clarification_deadline", "bid_deadline"):
+        _aware(new[f], f)
+    new["title"] = _text(new["title"], "title", 300)
+    new["description"] = _text(new["description"], "description", 20000, allow_empty=True)
+    new["region"] = new["region"].strip()
+    if not new["region"].isdigit() or not 2 <= len(new["region"]) <= 12:
+        raise Invalid("region must be an administrative division code, e.g. 350100", field="region")
+    rules = rules_for(tender.regime)
+    now = clock.now()
+    check_timeline(rules, procurement_type=tender.procurement_type, must_tender=tender.must_tender,
+                   first_issue=max(new["docs_from"], now), docs_until=new["docs_until"],
+                   clarification_deadline=new["clarification_deadline"], bid_deadline=new["bid_deadline"], now=now)
+    lots = {lot.id: lot for lot in await repo.list_lots_for_tender(conn, tender_id)}
+    changes = []
+    for upd in data.lots:
+        lot = lots.get(upd.id)
+        if lot is None:
+            from trading.tenders.errors import LotNotFound
+
+            raise LotNotFound(f"lot {upd.id} is not a lot of tender {tender_id}")
+        values = {
+            "name": _text(upd.name, "lot name", 300) if upd.name is not msgspec.UNSET else lot.name,
+            "estimated_price_fen": yuan_to_fen(upd.estimated_price, "estimated_price")
+            if upd.estimated_price is not msgspec.UNSET else lot.estimated_price_fen,
+            "deposit_fen": yuan_to_fen(upd.deposit, "deposit") if upd.deposit is not msgspec.UNSET else lot.deposit_fen,
+            "max_price_fen": (yuan_to_fen(upd.max_price, "max_price") if upd.max_price is not None else None)
+            if upd.max_price is not msgspec.UNSET else lot.max_price_fen,
+            "evaluation_method": upd.evaluation_method if upd.evaluation_method is not msgspec.UNSET
+            else lot.evaluation_method,
+        }
+        if values["estimated_price_fen"] <= 0 or (values["max_price_fen"] is not None and values["max_price_fen"] <= 0):
+            raise LotInvalid(f"lot {lot.number}: prices must be positive", field="estimated_price")
+        check_deposit(rules, values["estimated_price_fen"], values["deposit_fen"], lot_number=lot.number)
+        changes.append((lot.id, values))
+    await repo.update_draft(conn, tender_id, now=now, **new)
+    for lot_id, values in changes:
+        await repo.update_draft_lot(conn, lot_id, **values)
+    await append_entry(conn, clock, Tag.TENDER_PROJECT_EDIT, actor=str(user.id), tender_id=tender_id, addr=addr,
+                       body={"tender": str(tender_id), "lots": [str(lot_id) for lot_id, _ in changes]})
+    return await repo.get_tender(conn, tender_id)
 
 
 # ---------------------------------------------------------------- custodians

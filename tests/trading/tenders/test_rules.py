@@ -214,3 +214,31 @@ async def test_utc_input_is_accepted(client, clock, agency):
     assert r.status_code == 201
     assert r.json()["bid_deadline"].startswith("2026-03-27T01:00:00")
     assert timedelta(0) == timedelta(0)
+
+
+async def test_draft_edit_checks_the_rules_again(client, clock, agency):
+    t = await agency.create(client, clock)
+    lot = t["lots"][0]
+    r = await client.patch(f"/api/tenders/{t['id']}", headers=agency.headers,
+                           json={"lots": [{"id": lot["id"], "deposit": "20000.01"}]})
+    assert r.status_code == 422
+    assert r.json()["code"] == "deposit_too_high"
+    r = await client.patch(f"/api/tenders/{t['id']}", headers=agency.headers,
+                           json={"lots": [{"id": lot["id"], "min_price": "1"}]})
+    assert r.json()["code"] == "minimum_price_forbidden"
+    r = await client.patch(f"/api/tenders/{t['id']}", headers=agency.headers,
+                           json={"bid_deadline": at(2026, 3, 20).isoformat(), "docs_until": at(2026, 3, 20).isoformat()})
+    assert r.json()["code"] == "bid_period_too_short"
+    r = await client.patch(f"/api/tenders/{t['id']}", headers=agency.headers,
+                           json={"title": "更正后的项目名称", "lots": [{"id": lot["id"], "estimated_price": "2000000.00",
+                                                                  "deposit": "40000.00"}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["title"] == "更正后的项目名称"
+    assert r.json()["lots"][0]["deposit_capital"] == "肆万元整"
+
+
+async def test_published_tender_cannot_be_edited_as_a_draft(client, clock, factory, pool, agency):
+    t = await agency.published(client, clock, factory, pool)
+    r = await client.patch(f"/api/tenders/{t['id']}", headers=agency.headers, json={"title": "x"})
+    assert r.status_code == 409
+    assert r.json()["code"] == "tender_not_draft"
