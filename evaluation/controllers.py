@@ -13,6 +13,7 @@ from evaluation.schemas import (
     AwardIn,
     ChairVoteIn,
     ConfirmIn,
+    CorrectionIn,
     DeclarationIn,
     FlagAnswerIn,
     ObjectionAnswerIn,
@@ -115,6 +116,11 @@ class EvaluationController(Controller):
     async def answer_flag(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
                           lot_id: UUID, flag_id: UUID, data: FlagAnswerIn) -> dict[str, Any]:
         return await services.answer_flag(conn, clock, lot_id, flag_id, data, user=user, addr=addr)
+
+    @post("/corrections", guards=[expert], operation_id="CorrectScore", status_code=200)
+    async def correct(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                      data: CorrectionIn) -> dict[str, Any]:
+        return await services.correct_score(conn, clock, lot_id, data, user=user, addr=addr)
 
     @post("/reject", guards=[expert], operation_id="RejectAllBids", status_code=200)
     async def reject(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,

@@ -102,6 +102,10 @@ def _footer(text: str):
     return on_page
 
 
+CORRECTION_REASONS = {"adding_error": "计分错误 adding-up error", "out_of_range": "分值超出范围 out of range",
+                      "objective_inconsistent": "客观分不一致 inconsistent objective score",
+                      "extreme": "畸高畸低 extreme score"}
+
 METHOD_NAMES = {"comprehensive": "综合评估法 comprehensive scoring",
                 "lowest_price": "经评审的最低投标价法 lowest evaluated price"}
 
@@ -164,6 +168,14 @@ def render_report(content: dict[str, Any], content_sha256: str) -> bytes:
                        f["others_mean"], f["status"], f["new_points"] or "", f["answer"] or ""]
                       for f in content["flags"]],
                      [usable * f for f in (0.1, 0.18, 0.14, 0.07, 0.09, 0.08, 0.07, 0.27)])
+
+    if content.get("corrections"):
+        story.append(_p("五之二、评分修改（87号令 第六十四条）Score corrections", st["h"]))
+        story += _tables(["专家", "投标人", "评审项", "原分值", "新分值", "原因", "说明"],
+                         [[c["expert"], bidders.get(c["bid_id"], ""), items.get(c["item_id"], c["item_id"]),
+                           c["old_points"], c["new_points"], CORRECTION_REASONS.get(c["reason_code"], c["reason_code"]),
+                           c["reason"]] for c in content["corrections"]],
+                         [usable * f for f in (0.1, 0.18, 0.14, 0.08, 0.08, 0.15, 0.27)])
 
     story.append(_p("六、确认与不同意见 Confirmations and dissenting opinions (条例 第五十三条)", st["h"]))
     story += _tables(["专家 Expert", "意见 Opinion", "时间 Time", "不同意见 Dissent"],

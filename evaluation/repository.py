@@ -278,6 +278,25 @@ async def list_results(conn, lot_id: UUID) -> list[asyncpg.Record]:
                             " ORDER BY rank NULLS LAST, bid_id", lot_id)
 
 
+async def insert_correction(conn, lot_id: UUID, expert_id: UUID, bid_id: UUID, item_id: str, *,
+                            old_points: Decimal, new_points: Decimal, reason_code: str, reason: str,
+                            now: datetime) -> UUID:
+    return await conn.fetchval(
+        "INSERT INTO evaluation_corrections (lot_id, expert_id, bid_id, item_id, old_points, new_points, reason_code,"
+        " reason, corrected_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        lot_id, expert_id, bid_id, item_id, old_points, new_points, reason_code, reason, now)
+
+
+async def list_corrections(conn, lot_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM evaluation_corrections WHERE lot_id = $1 ORDER BY corrected_at, id",
+                            lot_id)
+
+
+async def find_score(conn, lot_id: UUID, expert_id: UUID, bid_id: UUID, item_id: str) -> Decimal | None:
+    return await conn.fetchval("SELECT points FROM evaluation_scores WHERE lot_id = $1 AND expert_id = $2"
+                               " AND bid_id = $3 AND item_id = $4", lot_id, expert_id, bid_id, item_id)
+
+
 # accesses -----------------------------------------------------------------------------------------------------
 
 async def insert_access(conn, lot_id: UUID, expert_id: UUID, bid_id: UUID, what: str, now: datetime,

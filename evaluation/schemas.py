@@ -87,6 +87,14 @@ class FlagAnswerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     new_points: str | None = None
 
 
+class CorrectionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    bid_id: UUID
+    item_id: str
+    new_points: str
+    reason_code: Literal["adding_error", "out_of_range", "objective_inconsistent", "extreme"]
+    reason: str
+
+
 class RejectIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: str
 

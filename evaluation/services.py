@@ -55,6 +55,7 @@ from evaluation.errors import (
 from evaluation.schemas import (
     AwardIn,
     ConfirmIn,
+    CorrectionIn,
     DeclarationIn,
     FlagAnswerIn,
     Member,
@@ -645,6 +646,7 @@ async def _table(conn, lot_id: UUID, ev, *, src=None, with_sheets: bool = True) 
     results = await repo.list_results(conn, lot_id)
     sheets = await _sheets(conn, lot_id, [m.expert_id for m in active]) if with_sheets else {}
     flags = await repo.list_flags(conn, lot_id)
+    corrections = await repo.list_corrections(conn, lot_id)
     names = {m.expert_id: m.name for m in members}
     return {
         "lot_id": str(lot_id), "status": ev.status, "method": ev.method,
@@ -673,6 +675,10 @@ async def _table(conn, lot_id: UUID, ev, *, src=None, with_sheets: bool = True) 
                    "bid_id": str(f.bid_id), "item_id": f.item_id, "points": f.points, "others_mean": f.others_mean,
                    "max_points": f.max_points, "status": f.status, "new_points": f.new_points, "answer": f.answer}
                   for f in flags],
+        "corrections": [{"id": str(c["id"]), "expert_id": str(c["expert_id"]), "expert": names.get(c["expert_id"], ""),
+                         "bid_id": str(c["bid_id"]), "item_id": c["item_id"], "old_points": str(c["old_points"]),
+                         "new_points": str(c["new_points"]), "reason_code": c["reason_code"], "reason": c["reason"]}
+                        for c in corrections],
     }
 
 
@@ -716,6 +722,42 @@ async def answer_flag(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, flag
     await append_entry(conn, clock, Tag.EVALUATION_FLAG_ANSWER, actor=str(user.id), tender_id=ev.tender_id,
                        lot_id=lot_id, addr=addr, body=body)
     return {"flag_id": str(flag_id), "status": "revised" if new_points is not None else "confirmed"}
+
+
+async def correct_score(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: CorrectionIn, *, user: User,
+                        addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """Once totalled, a score changes only for an adding-up error, a score out of range, inconsistent objective
+    scores or an extreme score — by the expert who gave it, with the reason, logged
+    (政府采购货物和服务招标投标管理办法 第六十四条). The results are recomputed."""
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "review":
+        raise EvaluationStateWrong("scores are corrected after every member has submitted, before the report")
+    member = await _member(conn, lot_id, user)
+    old = await repo.find_score(conn, lot_id, member.expert_id, data.bid_id, data.item_id)
+    if old is None:
+        raise SheetInvalid("you gave no score for that bid and item", field="item_id")
+    lot = await _lot(conn, lot_id)
+    scheme, _ = await _scheme_for(conn, lot)
+    item = next(i for i in scheme.items if i.id == data.item_id)
+    new = _decimal(data.new_points, "new_points")
+    if not (Decimal(0) <= new <= item.max_points) or new.as_tuple().exponent < -2:
+        raise SheetInvalid(f"new_points must be within 0..{item.max_points} with at most two decimals",
+                           field="new_points")
+    reason = _text(data.reason, "reason", max_len=2000)
+    await repo.update_score(conn, lot_id, member.expert_id, data.bid_id, data.item_id, new)
+    correction = await repo.insert_correction(conn, lot_id, member.expert_id, data.bid_id, data.item_id,
+                                              old_points=old, new_points=new, reason_code=data.reason_code,
+                                              reason=reason, now=clock.now())
+    members = await repo.list_members(conn, lot_id, active_only=True)
+    outcome, _ = await _outcome(conn, lot_id, scheme, await _bids(conn, lot_id, src), members)
+    digest = await _store_outcome(conn, lot_id, outcome)
+    await append_entry(conn, clock, Tag.EVALUATION_SCORE_CORRECT, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "correction": str(correction), "expert": str(member.expert_id),
+                             "bid": str(data.bid_id), "item": data.item_id, "old": str(old), "new": str(new),
+                             "reason_code": data.reason_code, "reason_sha256": _sha256(reason),
+                             "results_sha256": digest})
+    return {"correction_id": str(correction), "old_points": str(old), "new_points": str(new)}
 
 
 # ------------------------------------------------------------------------------------------- reject, report
@@ -770,7 +812,8 @@ async def draft_report(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
         "lot": {"id": str(lot.id), "tender_id": str(lot.tender_id), "tender_code": lot.tender_code,
                 "tender_title": lot.tender_title, "number": lot.number, "name": lot.name,
                 "regime": lot.regime, "max_price_fen": lot.max_price_fen},
-        **{k: table[k] for k in ("method", "chair", "members", "scheme", "results", "sheets", "flags")},
+        **{k: table[k] for k in ("method", "chair", "members", "scheme", "results", "sheets", "flags",
+                                 "corrections")},
         "candidates": [r for r in table["results"] if r["valid"]][:MAX_CANDIDATES],
         "drafted_at": clock.now().isoformat(),
     }

@@ -87,6 +87,10 @@ async def test_opened_lot_to_award_notice(make_lot, client, pool, clock, setting
                           json={"action": "revise", "reason": "复核施工方案后调整", "new_points": "21"},
                           headers=sitting[3]["headers"])
     assert r.status_code == 200, r.text
+    r = await client.post(f"{base}/corrections", headers=sitting[1]["headers"],
+                          json={"bid_id": str(bids[1]), "item_id": "c1", "new_points": "16",
+                                "reason_code": "objective_inconsistent", "reason": "业绩证明份数应为4份"})
+    assert r.status_code == 200, r.text
     r = await client.post(f"{base}/report", headers=chair["headers"])
     assert r.status_code == 200, r.text
     candidates = r.json()["candidates"]
@@ -100,6 +104,7 @@ async def test_opened_lot_to_award_notice(make_lot, client, pool, clock, setting
     path.write_bytes(pdf)
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
     assert "评标报告" in text and "对第二名的技术分有保留意见" in text and "复核施工方案后调整" in text
+    assert "评分修改" in text and "业绩证明份数应为4份" in text
     assert sitting[1]["member"].name in text          # names revealed in the report
     sig = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
     assert "Signature is Valid" in sig

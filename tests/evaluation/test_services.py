@@ -317,3 +317,35 @@ async def test_lowest_price_method_ranks_by_price_with_qualification_only(make_l
         out = await tx(pool, services.confirm_report, clock, lot["lot_id"], ConfirmIn(agrees=True), user=p["user"],
                        settings=settings)
     assert out["status"] == "signed"
+
+
+async def test_score_correction_only_after_totalling_with_reason_and_recomputes(make_lot, pool, clock, settings):
+    from evaluation.schemas import CorrectionIn
+
+    lot = await make_lot()
+    await declare_all(pool, clock, lot)
+    p = lot["experts"][1]
+    fix = CorrectionIn(bid_id=lot["bid_ids"][0], item_id="t1", new_points="30", reason_code="adding_error",
+                       reason="汇总时漏计一项")
+    await score_all(pool, clock, lot, people=lot["experts"][:4])
+    with pytest.raises(errors.EvaluationStateWrong):           # not before every member has submitted
+        await tx(pool, services.correct_score, clock, lot["lot_id"], fix, user=p["user"], src=lot["roster"])
+    await score_all(pool, clock, lot, people=lot["experts"][4:])
+    before = await tx(pool, services.committee_table, lot["lot_id"], user=p["user"], src=lot["roster"])
+    with pytest.raises(errors.ReasonRequired):
+        await tx(pool, services.correct_score, clock, lot["lot_id"],
+                 CorrectionIn(**{**{f: getattr(fix, f) for f in fix.__struct_fields__}, "reason": " "}),
+                 user=p["user"], src=lot["roster"])
+    with pytest.raises(errors.SheetInvalid):
+        await tx(pool, services.correct_score, clock, lot["lot_id"],
+                 CorrectionIn(**{**{f: getattr(fix, f) for f in fix.__struct_fields__}, "new_points": "31"}),
+                 user=p["user"], src=lot["roster"])
+    out = await tx(pool, services.correct_score, clock, lot["lot_id"], fix, user=p["user"], src=lot["roster"])
+    assert (out["old_points"], out["new_points"]) == ("24.00", "30")
+    after = await tx(pool, services.committee_table, lot["lot_id"], user=p["user"], src=lot["roster"])
+    total = {r["bid_id"]: r["total"] for r in after["results"]}
+    old_total = {r["bid_id"]: r["total"] for r in before["results"]}
+    # +6 points of 50 technical for one of five experts: +100·6/50·0.5/5 = +1.20
+    bid = str(lot["bid_ids"][0])
+    assert Decimal(total[bid]) - Decimal(old_total[bid]) == Decimal("1.20")
+    assert after["corrections"][0]["reason_code"] == "adding_error"
