@@ -45,6 +45,19 @@ class Seat(msgspec.Struct, kw_only=True):
     registered_at: datetime | None
 
 
+class Standing(msgspec.Struct, kw_only=True):
+    """Everything a submission check needs about the bidder, in one round trip."""
+
+    org_ok: bool
+    downloaded: bool
+    bid_id_taken: bool
+    key_ids: list[UUID]
+    keys: list[bytes]
+    latest_bid_id: UUID | None
+    latest_version: int | None
+    latest_manifest_sha256: bytes | None
+
+
 class Upload(msgspec.Struct, kw_only=True):
     id: UUID
     lot_id: UUID
@@ -187,6 +200,23 @@ async def has_downloaded(conn: asyncpg.Connection, lot_id: UUID, org_id: UUID) -
 async def org_is_approved_bidder(conn: asyncpg.Connection, org_id: UUID) -> bool:
     return bool(await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM organisations WHERE id = $1 AND approved AND kind = 'bidder')", org_id))
+
+
+async def bidder_standing(conn: asyncpg.Connection, lot_id: UUID, org_id: UUID, user_id: UUID, bid_id: UUID
+                          ) -> Standing:
+    row = await conn.fetchrow(
+        "WITH latest AS (SELECT bid_id, version, manifest_sha256 FROM bids WHERE lot_id = $1 AND bidder_org_id = $2"
+        "                ORDER BY version DESC LIMIT 1),"
+        " k AS (SELECT id, public_key FROM identity_keys WHERE user_id = $3 AND status = 'approved'"
+        "       ORDER BY registered_at)"
+        " SELECT coalesce((SELECT approved AND kind = 'bidder' FROM organisations WHERE id = $2), false) AS org_ok,"
+        " EXISTS (SELECT 1 FROM document_downloads WHERE lot_id = $1 AND org_id = $2) AS downloaded,"
+        " EXISTS (SELECT 1 FROM bids WHERE bid_id = $4) AS bid_id_taken,"
+        " coalesce((SELECT array_agg(id) FROM k), '{}') AS key_ids,"
+        " coalesce((SELECT array_agg(public_key) FROM k), '{}') AS keys,"
+        " (SELECT bid_id FROM latest) AS latest_bid_id, (SELECT version FROM latest) AS latest_version,"
+        " (SELECT manifest_sha256 FROM latest) AS latest_manifest_sha256", lot_id, org_id, user_id, bid_id)
+    return msgspec.convert({**dict(row), "keys": [bytes(k) for k in row["keys"]]}, Standing)
 
 
 # uploads ------------------------------------------------------------------------------------------------------

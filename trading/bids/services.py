@@ -205,8 +205,9 @@ def _check_open(lot: repo.LotForBids, now: datetime) -> None:
 
 
 async def _check_manifest(conn: asyncpg.Connection, lot: repo.LotForBids, user: User, manifest_bytes: bytes,
-                          signature: bytes, now: datetime) -> tuple[seal.Manifest, UUID]:
-    """Every check a manifest must pass, at upload creation and again at finalisation."""
+                          signature: bytes, now: datetime) -> tuple[seal.Manifest, UUID, repo.Standing]:
+    """Every check a manifest must pass, at upload creation and again at finalisation. Read-only: a refusal
+    leaves nothing to roll back."""
     try:
         m = seal.decode_manifest(manifest_bytes)
     except seal.ManifestInvalid as exc:
@@ -216,9 +217,15 @@ async def _check_manifest(conn: asyncpg.Connection, lot: repo.LotForBids, user: 
     if not user.has(Role.BIDDER) or user.org_id is None or m.bidder_org_id != str(user.org_id) \
             or m.signer_id != str(user.id):
         raise BidderNotEligible("the manifest must name your organisation and you as its signer")
-    if not await repo.org_is_approved_bidder(conn, user.org_id):
+    st = await repo.bidder_standing(conn, lot.lot_id, user.org_id, user.id, UUID(bytes=m.bid_id))
+    if not st.org_ok:
         raise BidderNotEligible("your organisation is not an approved bidder")
-    key_id = await _signing_key(conn, user.id, seal.manifest_signed_bytes(manifest_bytes), signature)
+    if not st.keys:
+        raise IdentityKeyNotApproved("no approved identity key: register one (tenderhall keys register) and ask an"
+                                     " administrator to approve it")
+    signed = seal.manifest_signed_bytes(manifest_bytes)
+    key_id = next((kid for kid, pub in zip(st.key_ids, st.keys) if seal.verify_signature(pub, signature, signed)),
+                  None)
     if key_id is None:
         raise ManifestSignatureInvalid("the manifest signature does not verify under your approved identity key")
     _check_open(lot, now)
@@ -229,26 +236,27 @@ async def _check_manifest(conn: asyncpg.Connection, lot: repo.LotForBids, user: 
     if m.k != record.k or sorted((s.custodian_id, s.x) for s in m.shares) != expected:
         raise ManifestRefused("the shares do not match the lot's custodians and threshold")
     # 电子招标投标办法 第二十条: obtaining the documents is recorded, not a gate for anything else; a bid needs it.
-    if not await repo.has_downloaded(conn, lot.lot_id, user.org_id):
+    if not st.downloaded:
         raise DocumentsNotObtained("your organisation has not obtained this lot's bidding documents")
     if m.ct_len > MAX_BID_BYTES:
         raise BidTooLarge(f"a sealed bid may be at most {MAX_BID_BYTES} bytes")
-    latest = await repo.find_latest_bid(conn, lot.lot_id, user.org_id)
-    if latest is None:
+    if st.latest_version is None:
         if m.version != 1:
             raise BidVersionConflict("you have no bid on this lot yet: seal version 1")
-    elif m.version != latest.version + 1 or m.previous != latest.manifest_sha256:
+    elif m.version != st.latest_version + 1 or m.previous != st.latest_manifest_sha256:
         # 招标投标法 第二十九条: a replacement names the version it replaces, so versions form one signed chain.
-        raise BidVersionConflict(f"a replacement must be version {latest.version + 1} naming the manifest of"
-                                 f" version {latest.version}", latest_version=latest.version,
-                                 latest_manifest_sha256=latest.manifest_sha256.hex())
-    return m, key_id
+        raise BidVersionConflict(f"a replacement must be version {st.latest_version + 1} naming the manifest of"
+                                 f" version {st.latest_version}", latest_version=st.latest_version,
+                                 latest_manifest_sha256=(st.latest_manifest_sha256 or b"").hex())
+    if st.bid_id_taken:
+        raise ManifestRefused("this bid_id is already used: seal again (bid ids are random)")
+    return m, key_id, st
 
 
 async def start_upload(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, user: User, data: UploadCreate,
                        addr: str | None = None) -> UploadState:
     lot = await repo.get_lot_for_bids(conn, lot_id)
-    m, key_id = await _check_manifest(conn, lot, user, data.manifest, data.signature, clock.now())
+    m, key_id, _ = await _check_manifest(conn, lot, user, data.manifest, data.signature, clock.now())
     assert user.org_id is not None
     upload = await repo.insert_upload(
         conn, lot_id=lot_id, bidder_org_id=user.org_id, user_id=user.id, identity_key_id=key_id,
@@ -302,7 +310,7 @@ async def finalize_upload(conn: asyncpg.Connection, clock: Clock, settings: Any,
     up = await repo.get_upload(conn, upload_id, user.id, lock=True)
     lot = await repo.get_lot_for_bids(conn, up.lot_id)
     await repo.lock_bidder_lot(conn, lot.lot_id, up.bidder_org_id)
-    m, key_id = await _check_manifest(conn, lot, user, up.manifest, up.signature, clock.now())
+    m, key_id, standing = await _check_manifest(conn, lot, user, up.manifest, up.signature, clock.now())
     if up.received != up.ct_len:
         raise UploadIncomplete(f"truncated: {up.received} of {up.ct_len} bytes received", offset=up.received)
     digest, size = await uploads.digest(store, up.id, up.ct_len)
@@ -311,9 +319,9 @@ async def finalize_upload(conn: asyncpg.Connection, clock: Clock, settings: Any,
     verified_at = clock.now()
     _check_open(lot, verified_at)  # the hash is verified; is it still before the deadline instant?
     accepted_at = _ms(verified_at)
-    latest = await repo.find_latest_bid(conn, lot.lot_id, up.bidder_org_id)
-    if latest is not None:
-        await repo.mark_superseded(conn, latest.bid_id, accepted_at)
+    # Everything above only read: a refusal there leaves nothing behind. From here on, the bid is accepted.
+    if standing.latest_bid_id is not None:
+        await repo.mark_superseded(conn, standing.latest_bid_id, accepted_at)
     bid_id = UUID(bytes=m.bid_id)
     manifest_hex = up.manifest_sha256.hex()
     # Store the ciphertext before taking the log's single-writer lock, to keep that critical section short (a
@@ -393,8 +401,8 @@ async def start_upload_or_refuse(conn: asyncpg.Connection, clock: Clock, lot_id:
                                  data: UploadCreate, addr: str | None = None) -> UploadState | DomainError:
     """start_upload, or the refusal — logged and committed while nothing of the attempt is stored."""
     try:
-        async with conn.transaction():  # a savepoint: a refusal rolls back everything the attempt wrote
-            return await start_upload(conn, clock, lot_id, user, data, addr)
+        # start_upload refuses before it writes anything, so the refusal's entry commits alone.
+        return await start_upload(conn, clock, lot_id, user, data, addr)
     except DomainError as exc:
         await record_refusal(conn, clock, None, lot_id, "create", exc, manifest=data.manifest)
         return exc
@@ -404,8 +412,8 @@ async def finalize_or_refuse(conn: asyncpg.Connection, clock: Clock, settings: A
                              upload_id: UUID, user: User, addr: str | None = None) -> BidAccepted | DomainError:
     """finalize_upload, or the refusal: the upload and its spool are dropped, the attempt logged."""
     try:
-        async with conn.transaction():
-            return await finalize_upload(conn, clock, settings, store, upload_id, user, addr)
+        # finalize_upload refuses before it writes anything, so the refusal's entry commits alone.
+        return await finalize_upload(conn, clock, settings, store, upload_id, user, addr)
     except DomainError as exc:
         try:
             up = await repo.get_upload(conn, upload_id, user.id)

@@ -204,3 +204,20 @@ async def test_upload_of_another_bidder_is_not_found(client, pool, factory, lot)
     upload_id = (await post_upload(client, lot["lot_id"], a, sealed)).json()["upload_id"]
     r = await patch_chunk(client, upload_id, b, 0, ct)
     assert r.status_code == 404
+
+
+async def test_submit_refuses_a_reused_bid_id(client, pool, factory, lot) -> None:
+    import msgspec
+
+    from trading.bids import seal
+
+    a = await make_bidder(factory, lot["lot_id"])
+    b = await make_bidder(factory, lot["lot_id"])
+    sa, cta = await seal_bytes(pool, lot["lot_id"], a, b"a")
+    assert (await submit(client, lot["lot_id"], a, sa, cta)).status_code == 201
+    sb, _ = await seal_bytes(pool, lot["lot_id"], b, b"b")
+    forged = seal.encode_manifest(msgspec.structs.replace(sb.manifest, bid_id=sa.manifest.bid_id))
+    r = await client.post(f"/api/lots/{lot['lot_id']}/bids/uploads", headers=b.headers, json={
+        "manifest": base64.b64encode(forged).decode(),
+        "signature": base64.b64encode(seal.sign_manifest(b.key, forged)).decode()})
+    assert r.status_code == 422 and r.json()["code"] == "manifest_invalid"
