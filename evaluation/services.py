@@ -132,14 +132,18 @@ async def _sync_committee(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, 
     """An alternate invited after a replacement joins the sitting committee once it has confirmed."""
     members = await repo.list_members(conn, lot_id)
     ev = await repo.find_evaluation(conn, lot_id)
-    if ev is None or sum(1 for m in members if m.status == "active") >= ev.committee_size:
+    if ev is None:
         return
-    known = {m.expert_id for m in members}
+    sitting = sum(1 for m in members if m.status == "active")
+    known_experts = {m.expert_id for m in members}
+    sitting_users = {m.user_id for m in members if m.status == "active"}
     for c in await (src or sources.current).committee(conn, lot_id):
-        if c.expert_id not in known and sum(1 for m in await repo.list_members(conn, lot_id, active_only=True)) \
-                < ev.committee_size:
+        if sitting >= ev.committee_size:
+            return
+        if c.expert_id not in known_experts and c.user_id not in sitting_users:
             await repo.insert_member(conn, lot_id, expert_id=c.expert_id, user_id=c.user_id, name=c.name,
                                      now=clock.now())
+            sitting += 1
 
 
 async def _member(conn: asyncpg.Connection, lot_id: UUID, user: User, clock: Clock | None = None,
