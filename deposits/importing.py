@@ -158,6 +158,9 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                                    {"file": str(file_id), "opening_fen": st.opening_fen, "entries_fen": flow[seq],
                                     "closing_fen": st.closing_fen}, now)
     merged = await repo.merge_import_tmp(conn, bank_id=bank.id, file_id=file_id, now=now)
+    if merged["new"] > 10000:
+        # a big file changes the table's shape at once; do not wait for autovacuum to tell the planner
+        await conn.execute("ANALYZE bank_txns")
     await repo.link_reversals(conn, file_id)
     await repo.post_import_journals(conn, bank, file_id, now)
     settled = await refunds.settle_from_import(conn, clock, bank)

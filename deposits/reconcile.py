@@ -121,7 +121,8 @@ async def related_requirements(conn: asyncpg.Connection, file_id: UUID) -> list[
                 WHERE v.requirement_id IN (SELECT requirement_id FROM direct) AND t.payer_account IS NOT NULL)
            SELECT requirement_id FROM direct
            UNION
-           SELECT v.requirement_id FROM payers p JOIN bank_txns t ON t.payer_account = p.payer_account
+           SELECT v.requirement_id FROM payers p
+             JOIN bank_txns t ON t.payer_account = p.payer_account AND t.payer_account IS NOT NULL  -- partial index
              JOIN virtual_accounts v ON v.number = t.account
              JOIN deposit_requirements r ON r.id = v.requirement_id AND r.lot_id = p.lot_id""", file_id)
     return [r["requirement_id"] for r in rows]
