@@ -29,6 +29,7 @@ from trading.clock import SHANGHAI, Clock
 from trading.dates import local_date, period_end
 from trading.records import Tag, append_entry
 
+MANUAL_REASONS = frozenset({"unknown_account", "late", "duplicate", "overpaid", "invalid_payer"})
 LATE_CHARGE_MARKUP = Decimal("1.2")   # 87号令 第三十八条: 同期贷款基准利率上浮20%
 _B32 = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -112,6 +113,8 @@ async def create_for_requirement(conn: asyncpg.Connection, clock: Clock, require
 
 async def refund_credit(conn: asyncpg.Connection, clock: Clock, txn_id: int, reason: str, *, actor: str) -> UUID:
     """Finance returns one credit (unknown account, late, duplicate, overpaid…) to the account it came from."""
+    if reason not in MANUAL_REASONS:
+        raise RefundNotPossible(f"reason must be one of {sorted(MANUAL_REASONS)}")
     m = await conn.fetchrow(
         """SELECT m.requirement_id, t.regime FROM deposit_matches m
              LEFT JOIN deposit_requirements r ON r.id = m.requirement_id LEFT JOIN lots l ON l.id = r.lot_id

@@ -96,6 +96,11 @@ async def configure_bank(conn: asyncpg.Connection, clock: Clock, data: BankCreat
         raise BankInvalid(f"bank {data.code} already exists", field="code")
     fields = {k: getattr(data, k) for k in data.__struct_fields__}
     fields["main_account"] = "".join(data.main_account.split())
+    if not re.fullmatch(r"[0-9A-Z]{6,40}", fields["main_account"]):
+        raise BankInvalid("main_account: 6-40 digits or capital letters", field="main_account")
+    if await conn.fetchval("SELECT 1 FROM deposit_banks WHERE cnaps_code = $1 OR main_account = $2",
+                           data.cnaps_code, fields["main_account"]):
+        raise BankInvalid("a bank with this CNAPS code or main account is already configured")
     bank = await repo.insert_bank(conn, fields, clock.now())
     await append_entry(conn, clock, Tag.DEPOSIT_BANK_CONFIGURE, actor=str(actor.id), addr=addr,
                        body={"bank": bank.code, "cnaps": bank.cnaps_code, "formats": bank.formats,

@@ -161,3 +161,30 @@ async def test_api_reconciliation_pdf_is_signed(bank, client, admin, samples, tm
     assert "Signature #1" in out.stdout
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
     assert "对账" in text
+
+
+async def test_api_bank_configuration_refuses_bad_and_duplicate(bank, client, admin):
+    _, headers = admin
+    base = {"code": "boc", "name": "中国银行", "cnaps_code": "104391000015", "main_account": "40770000000001",
+            "main_account_name": "交易中心保证金专户", "formats": ["camt.053"], "virtual_prefix": "6013"}
+    for bad in ({"cnaps_code": "1234"}, {"formats": ["pdf"]}, {"time_basis": "whenever"},
+                {"main_account": bank.main_account}, {"cnaps_code": bank.cnaps_code}):
+        r = await client.post("/api/deposits/banks", json={**base, **bad}, headers=headers)
+        assert r.status_code == 422 and r.json()["code"] == "bank_invalid", (bad, r.text)
+    r = await client.post("/api/deposits/banks", json=base, headers=headers)
+    assert r.status_code == 201 and r.json()["code"] == "boc"
+
+
+async def test_api_manual_refund_with_unknown_reason_is_refused(scenario, client, admin, pool):
+    b = await scenario.bidder()
+    await scenario.pay(b, account="95580000000000000")
+    await scenario.match()
+    async with pool.acquire() as c:
+        txn_id = await c.fetchval("SELECT id FROM bank_txns")
+    _, headers = admin
+    r = await client.post(f"/api/deposits/refunds/txns/{txn_id}?reason=because", headers=headers)
+    assert r.status_code == 409 and r.json()["code"] == "refund_not_possible"
+    r = await client.post(f"/api/deposits/refunds/txns/{txn_id}?reason=unknown_account", headers=headers)
+    assert r.status_code == 201
+    r = await client.post(f"/api/deposits/refunds/txns/{txn_id}?reason=unknown_account", headers=headers)
+    assert r.status_code == 409   # one refund per credit
