@@ -61,6 +61,7 @@ from trading.blobs import BlobStore
 from trading.clock import Clock
 from trading.errors import DomainError, Forbidden
 from trading.records import Tag, append_entry
+from trading.records.log import LOG_WRITER_LOCK
 
 log = logging.getLogger("tenderhall.bids")
 
@@ -316,6 +317,10 @@ async def finalize_upload(conn: asyncpg.Connection, clock: Clock, settings: Any,
     digest, size = await uploads.digest(store, up.id, up.ct_len)
     if size != up.ct_len or not hmac.compare_digest(digest, up.ct_sha256):
         raise UploadHashMismatch("the uploaded ciphertext does not match the manifest's ct_sha256/ct_len")
+    # Take the log's single-writer lock before reading the clock: the lot's deadline entry (appended at or
+    # after the deadline) and this accept entry then appear in the log in the order of their times, so no bid
+    # accepted before the deadline can be logged after the deadline entry.
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_WRITER_LOCK)
     verified_at = clock.now()
     _check_open(lot, verified_at)  # the hash is verified; is it still before the deadline instant?
     accepted_at = _ms(verified_at)
@@ -324,8 +329,7 @@ async def finalize_upload(conn: asyncpg.Connection, clock: Clock, settings: Any,
         await repo.mark_superseded(conn, standing.latest_bid_id, accepted_at)
     bid_id = UUID(bytes=m.bid_id)
     manifest_hex = up.manifest_sha256.hex()
-    # Store the ciphertext before taking the log's single-writer lock, to keep that critical section short (a
-    # rolled-back transaction leaves at most an orphan content-addressed ciphertext, never a bid).
+    # A rolled-back transaction leaves at most an orphan content-addressed ciphertext, never a bid.
     await repo.delete_upload(conn, up.id)
     uploads.adopt(store, up.id, m.ct_sha256.hex())
     # No actor, no address: the entry must not say who bid (招标投标法 第二十二条).
@@ -442,6 +446,7 @@ async def withdraw_bid(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, use
         raise ManifestSignatureInvalid("the withdrawal signature does not verify under your approved identity key")
     lot = await repo.get_lot_for_bids(conn, lot_id)
     await repo.lock_bidder_lot(conn, lot_id, user.org_id)
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_WRITER_LOCK)  # as in finalize_upload
     now = clock.now()
     _check_open(lot, now)
     latest = await repo.find_latest_bid(conn, lot_id, user.org_id)
