@@ -172,12 +172,44 @@ async def surge(base: str, jobs, clients: int):
     return latencies, receipts, errors, wall, vkey
 
 
+def _client_process(base: str, jobs, clients: int, start: float, out) -> None:
+    """One client process: its share of the jobs with its share of the concurrent clients."""
+    while time.time() < start:  # every process starts at the same instant
+        time.sleep(0.005)
+    r = asyncio.run(surge(base, jobs, clients))
+    c = psutil.Process().cpu_times()
+    out.put((*r, c.user + c.system))
+
+
+def run_clients(base: str, jobs, clients: int, procs: int):
+    """Spread the clients over `procs` forked processes (the jobs are inherited, not copied), so one Python
+    client process is not the bottleneck being measured."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    start = time.time() + 1.0
+    ps = [ctx.Process(target=_client_process, args=(base, jobs[i::procs], clients // procs + (i < clients % procs),
+                                                   start, out)) for i in range(procs)]
+    for p in ps:
+        p.start()
+    results = [out.get() for _ in ps]
+    for p in ps:
+        p.join()
+    latencies = [x for r in results for x in r[0]]
+    receipts = [x for r in results for x in r[1]]
+    errors = [x for r in results for x in r[2]]
+    wall = max(r[3] for r in results)
+    return latencies, receipts, errors, wall, results[0][4], sum(r[5] for r in results)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bids", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--size-kib", type=int, default=1024)
     ap.add_argument("--lots", type=int, default=5)
+    ap.add_argument("--procs", type=int, default=4, help="client processes the clients are spread over")
     args = ap.parse_args(sys.argv[1:])
 
     server = _server_url()
@@ -228,14 +260,11 @@ def main() -> None:
         threading.Thread(target=sample, daemon=True).start()
         idle_rss = peak[0]
         cpu0 = ps.cpu_times()
-        me0 = psutil.Process().cpu_times()
         load0 = os.getloadavg()[0]
-        latencies, receipts, errors, wall, vkey = asyncio.run(surge(base, jobs, args.clients))
+        latencies, receipts, errors, wall, vkey, client_cpu = run_clients(base, jobs, args.clients, args.procs)
         stop.set()
         cpu1 = ps.cpu_times()
-        me1 = psutil.Process().cpu_times()
         server_cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
-        client_cpu = (me1.user + me1.system) - (me0.user + me0.system)
         load1 = os.getloadavg()[0]
 
         from trading.bids.receipt import verify_receipt
@@ -256,8 +285,8 @@ def main() -> None:
         def pct(p: float) -> float:
             return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
 
-        print(f"bids: {args.bids} of {args.size_kib} KiB from {args.clients} concurrent clients, {args.lots} lots, "
-              f"one uvicorn process")
+        print(f"bids: {args.bids} of {args.size_kib} KiB from {args.clients} concurrent clients in {args.procs} "
+              f"processes, {args.lots} lots, one uvicorn process")
         print(f"receipted: {len(receipts)}   valid receipt signatures: {valid}   errors: {len(errors)}")
         print(f"stored (bids rows): {stored}   blobs present: {blobs}   lost: {args.bids - min(stored, blobs)}")
         print(f"wall: {wall:.1f} s   throughput: {len(receipts) / wall:.1f} bids/s "
