@@ -210,6 +210,7 @@ def main() -> None:
     ap.add_argument("--size-kib", type=int, default=1024)
     ap.add_argument("--lots", type=int, default=5)
     ap.add_argument("--procs", type=int, default=4, help="client processes the clients are spread over")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (RSS and CPU are summed)")
     args = ap.parse_args(sys.argv[1:])
 
     server = _server_url()
@@ -236,7 +237,9 @@ def main() -> None:
                "TENDERHALL_DB_POOL_MAX": "20"}
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "trading.app:create_app", "--factory",
                                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                                 "--no-access-log", "--timeout-keep-alive", "60"], env=env, cwd=ROOT)
+                                 "--no-access-log", "--timeout-keep-alive", "60",
+                                 *(["--workers", str(args.workers)] if args.workers > 1 else [])],
+                                env=env, cwd=ROOT)
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
@@ -246,25 +249,35 @@ def main() -> None:
                 pass
             time.sleep(0.1)
         ps = psutil.Process(proc.pid)
-        peak = [ps.memory_info().rss]
+        time.sleep(0.5 if args.workers > 1 else 0)
+
+        def server_procs() -> list:
+            return [ps, *ps.children(recursive=True)]
+
+        def rss() -> int:
+            return sum(p.memory_info().rss for p in server_procs())
+
+        def cpu() -> float:
+            return sum(t.user + t.system for t in (p.cpu_times() for p in server_procs()))
+
+        peak = [rss()]
         stop = threading.Event()
 
         def sample() -> None:
             while not stop.is_set():
                 try:
-                    peak.append(ps.memory_info().rss)
+                    peak.append(rss())
                 except psutil.Error:
                     return
                 time.sleep(0.05)
 
         threading.Thread(target=sample, daemon=True).start()
         idle_rss = peak[0]
-        cpu0 = ps.cpu_times()
+        cpu0 = cpu()
         load0 = os.getloadavg()[0]
         latencies, receipts, errors, wall, vkey, client_cpu = run_clients(base, jobs, args.clients, args.procs)
         stop.set()
-        cpu1 = ps.cpu_times()
-        server_cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+        server_cpu = cpu() - cpu0
         load1 = os.getloadavg()[0]
 
         from trading.bids.receipt import verify_receipt
@@ -286,7 +299,7 @@ def main() -> None:
             return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
 
         print(f"bids: {args.bids} of {args.size_kib} KiB from {args.clients} concurrent clients in {args.procs} "
-              f"processes, {args.lots} lots, one uvicorn process")
+              f"processes, {args.lots} lots, {args.workers} uvicorn process(es)")
         print(f"receipted: {len(receipts)}   valid receipt signatures: {valid}   errors: {len(errors)}")
         print(f"stored (bids rows): {stored}   blobs present: {blobs}   lost: {args.bids - min(stored, blobs)}")
         print(f"wall: {wall:.1f} s   throughput: {len(receipts) / wall:.1f} bids/s "
