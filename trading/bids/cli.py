@@ -243,6 +243,9 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
         except api.ClientError as exc:
             console.print(f"[red]refused[/] {exc.status} [bold]{exc.code}[/]: {exc.problem.get('detail', '')}")
             return 2
+        except FileExistsError as exc:
+            console.print(f"[red]error[/]: {exc.filename} exists: a key file is never overwritten")
+            return 2
         except (CommandError, keys.KeyFileError, package.BidFormInvalid, seal.SealError,
                 receipt.ReceiptInvalid) as exc:
             console.print(f"[red]error[/]: {exc}")
