@@ -200,9 +200,10 @@ async def _persist(conn: asyncpg.Connection, run_id: int, part: int, rule_versio
                    changes: list[tuple[TxnResult | None, TxnResult]], meta: dict[int, tuple], now: datetime) -> None:
     if not changes:
         return
+    # emptied with DELETE, not TRUNCATE (which rewrites the relation and its catalog rows, ~3 ms per call)
     await conn.execute("""CREATE TEMP TABLE IF NOT EXISTS deposit_match_tmp (txn_id bigint, requirement_id uuid,
             counts boolean, flags text[], detail text, before text) ON COMMIT DELETE ROWS;
-        TRUNCATE deposit_match_tmp""")
+        DELETE FROM deposit_match_tmp""")
     enc = msgspec.json.Encoder()
     await conn.copy_records_to_table("deposit_match_tmp", records=[
         (new.txn_id, new.requirement_id, new.counts, list(new.flags), enc.encode(new.detail).decode(),

@@ -218,7 +218,10 @@ async def get_statement(conn: asyncpg.Connection, statement_id: UUID) -> asyncpg
 
 
 async def create_import_tmp(conn: asyncpg.Connection) -> None:
-    """Per-connection staging tables, created once and emptied at every commit (no catalog churn per file)."""
+    """Per-connection staging tables, created once and emptied at every commit (no catalog churn per file).
+
+    Emptied with DELETE, not TRUNCATE: they are empty unless an earlier file was imported in the same
+    transaction, and TRUNCATE rewrites the relation files and catalog rows every time (~4 ms a file)."""
     await conn.execute(
         """CREATE TEMP TABLE IF NOT EXISTS deposit_import_tmp (
                seq integer, txn_key text, content_hash text, statement_id uuid, account text, direction text,
@@ -229,7 +232,8 @@ async def create_import_tmp(conn: asyncpg.Connection) -> None:
            ) ON COMMIT DELETE ROWS;
            CREATE TEMP TABLE IF NOT EXISTS deposit_import_new (id bigint PRIMARY KEY, promoted boolean NOT NULL)
                ON COMMIT DELETE ROWS;
-           TRUNCATE deposit_import_tmp, deposit_import_new;""")
+           DELETE FROM deposit_import_tmp;
+           DELETE FROM deposit_import_new;""")
 
 
 async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: UUID,
