@@ -393,7 +393,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_bid_seal)
     p = bs.add_parser("prepare", help="save what sealing needs (lot pack) to seal offline later")
     p.add_argument("--lot", required=True)
-    p.add_argument("--out", help="pack file (default lot-XXXXXXXX.pack.json)")
+    p.add_argument("--out", help="pack file (default lot-<first 8 of the lot id>.pack.json)")
     _net(p)
     p.set_defaults(func=_cmd_bid_prepare)
     p = bs.add_parser("submit", help="upload a sealed bid (resumable) and save the signed receipt")
