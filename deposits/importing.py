@@ -12,9 +12,12 @@ imports at tens of thousands of entries a second with bounded memory.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from datetime import datetime, time
 from pathlib import Path
 from typing import IO
@@ -34,6 +37,7 @@ from trading.records import Tag, append_entry
 
 MAX_FILE_BYTES = 1024 * 1024 * 1024
 BATCH = 5000
+PARSE_AHEAD_BYTES = 256 * 1024  # files from this size are parsed in a worker thread, one batch ahead
 
 TMP_COLUMNS = ("seq", "txn_key", "content_hash", "statement_id", "account", "direction", "amount_fen",
                "currency", "status", "reversal", "booking_date", "booked_at", "value_date", "accepted_at",
@@ -105,32 +109,30 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
     flow: dict[int, int] = defaultdict(int)
     notes: list[str] = []
     occurrences: dict[str, int] = {}
-    batch: list[tuple] = []
     summary: ParsedFile | None = None
     n = 0
-    for item in parse_file(f, tz=tz, legacy_encoding=bank.legacy_encoding):
-        if isinstance(item, ParsedTxn):
-            if item.status == "BOOK":
-                flow[item.stmt_seq] += item.amount_fen if item.direction == "CRDT" else -item.amount_fen
-            counted_at, precision = counted_time(item, bank.time_basis, tz)
-            batch.append((n, transaction_key(item, occurrences), item.content_hash(), stmt_ids[item.stmt_seq],
-                          item.account, item.direction, item.amount_fen, item.currency, item.status, item.reversal,
-                          item.booking_date, item.booked_at, item.value_date, item.accepted_at, counted_at,
-                          precision, item.payer_name, item.payer_account, item.payer_bank, item.bank_ref,
-                          item.entry_ref, item.end_to_end_id, item.instr_id, item.remittance, item.notes))
-            n += 1
-            if len(batch) >= BATCH:
-                await conn.copy_records_to_table("deposit_import_tmp", records=batch, columns=TMP_COLUMNS)
-                batch.clear()
+    conflicts = 0
+    # Batches are staged and merged while the next one is parsed (see _parsed_batches).
+    async with aclosing(_parsed_batches(f, size, tz, bank.legacy_encoding)) as parsed:
+        async for items in parsed:
+            batch: list[tuple] = []
+            for item in items:
+                if isinstance(item, ParsedTxn):
+                    if item.status == "BOOK":
+                        flow[item.stmt_seq] += item.amount_fen if item.direction == "CRDT" else -item.amount_fen
+                    batch.append(_row(n, item, transaction_key(item, occurrences), stmt_ids[item.stmt_seq],
+                                      bank.time_basis, tz))
+                    n += 1
+                elif isinstance(item, ParsedStatement):
+                    stmt_ids[item.seq] = await _statement(conn, clock, bank, file_id, item, notes)
+                    parsed_stmts[item.seq] = item
+                else:
+                    summary = item
+            if batch:
+                await repo.stage_import_batch(conn, batch, TMP_COLUMNS, first=n == len(batch))
+                conflicts += await repo.merge_import_tmp(conn, bank_id=bank.id, file_id=file_id, now=now)
                 if progress:
                     progress(n)
-        elif isinstance(item, ParsedStatement):
-            stmt_ids[item.seq] = await _statement(conn, clock, bank, file_id, item, notes)
-            parsed_stmts[item.seq] = item
-        else:
-            summary = item
-    if batch:
-        await conn.copy_records_to_table("deposit_import_tmp", records=batch, columns=TMP_COLUMNS)
     if progress:
         progress(n)
     assert summary is not None
@@ -157,7 +159,8 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                                    f"{st.legal_seq or ''}:{st.page or ''}",
                                    {"file": str(file_id), "opening_fen": st.opening_fen, "entries_fen": flow[seq],
                                     "closing_fen": st.closing_fen}, now)
-    merged = await repo.merge_import_tmp(conn, bank_id=bank.id, file_id=file_id, now=now)
+    merged = await repo.import_counts(conn)
+    merged["conflicts"] = conflicts
     if merged["new"] > 10000:
         # a big file changes the table's shape at once; do not wait for autovacuum to tell the planner
         await conn.execute("ANALYZE bank_txns")
@@ -175,6 +178,50 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                         statements=summary.statements, transactions=n, new_transactions=merged["new"],
                         duplicates=n - merged["new"] - merged["conflicts"], conflicts=merged["conflicts"],
                         promoted=merged["promoted"], refunds_settled=settled, notes=notes)
+
+
+def _row(seq: int, t: ParsedTxn, key: str, statement_id: UUID, basis: str, tz: ZoneInfo) -> tuple:
+    """One deposit_import_tmp row (TMP_COLUMNS)."""
+    counted_at, precision = counted_time(t, basis, tz)
+    return (seq, key, t.content_hash(), statement_id, t.account, t.direction, t.amount_fen, t.currency, t.status,
+            t.reversal, t.booking_date, t.booked_at, t.value_date, t.accepted_at, counted_at, precision,
+            t.payer_name, t.payer_account, t.payer_bank, t.bank_ref, t.entry_ref, t.end_to_end_id, t.instr_id,
+            t.remittance, t.notes)
+
+
+async def _parsed_batches(f: IO[bytes], size: int, tz: ZoneInfo, legacy_encoding: str | None
+                          ) -> AsyncIterator[list[ParsedTxn | ParsedStatement | ParsedFile]]:
+    """The parsed items of a file in lists of about BATCH. A big file is parsed in a worker thread one batch
+    ahead, so parsing (Python, lxml) overlaps with PostgreSQL staging and merging the previous batch; the
+    thread holds at most one batch more, so memory stays bounded. A parse error surfaces at the batch where
+    it occurs, and the caller's transaction then rolls back everything merged before it."""
+    batches = _batched(parse_file(f, tz=tz, legacy_encoding=legacy_encoding))
+    if size < PARSE_AHEAD_BYTES:  # a notification: no thread hand-offs on the latency path
+        for items in batches:
+            yield items
+        return
+    loop = asyncio.get_running_loop()
+    # one dedicated thread: the generator (and lxml's parser state) stays in the thread that created it
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deposits-parse") as worker:
+        pending = loop.run_in_executor(worker, next, batches, None)
+        try:
+            while (items := await pending) is not None:
+                pending = loop.run_in_executor(worker, next, batches, None)
+                yield items
+        finally:
+            pending.cancel()
+            worker.submit(batches.close)
+
+
+def _batched(items: Iterator) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 async def _statement(conn: asyncpg.Connection, clock: Clock, bank: Bank, file_id: UUID, st: ParsedStatement,

@@ -236,10 +236,9 @@ async def create_import_tmp(conn: asyncpg.Connection) -> None:
            DELETE FROM deposit_import_new;""")
 
 
-async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: UUID,
-                           now: datetime) -> dict[str, int]:
-    # statistics for the staging table, else the planner guesses its size and may scan bank_txns whole
-    await conn.execute("ANALYZE deposit_import_tmp")
+async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: UUID, now: datetime) -> int:
+    """Merge the staged batch into bank_txns; return the number of conflicts it raised. Batches are merged in
+    file order, so merging a file batch by batch gives the same rows, ids and conflicts as merging it whole."""
     await conn.execute(
         """WITH ins AS (
                INSERT INTO bank_txns (bank_id, txn_key, content_hash, file_id, statement_id, account, direction,
@@ -271,10 +270,26 @@ async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: 
                RETURNING b.id)
            INSERT INTO deposit_import_new (id, promoted) SELECT id, true FROM up ON CONFLICT DO NOTHING""",
         bank_id, file_id)
+    return conflicts
+
+
+async def stage_import_batch(conn: asyncpg.Connection, records: list[tuple], columns: tuple[str, ...], *,
+                             first: bool) -> None:
+    """Stage one batch of a file into deposit_import_tmp, emptied of the previous batch (already merged)."""
+    if not first:
+        await conn.execute("TRUNCATE deposit_import_tmp")  # a big file's later batch: cheaper than dead rows
+    await conn.copy_records_to_table("deposit_import_tmp", records=records, columns=columns)
+    # statistics for the staging table (join columns only), else the planner guesses its size and may scan
+    # bank_txns whole
+    await conn.execute("ANALYZE deposit_import_tmp (txn_key, content_hash, status)")
+
+
+async def import_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """New and promoted transactions of the file being imported (all its merged batches)."""
     await conn.execute("ANALYZE deposit_import_new")
     row = await conn.fetchrow("SELECT count(*) FILTER (WHERE NOT promoted) AS new, "
                               "count(*) FILTER (WHERE promoted) AS promoted FROM deposit_import_new")
-    return {"new": row["new"], "promoted": row["promoted"], "conflicts": conflicts}
+    return {"new": row["new"], "promoted": row["promoted"]}
 
 
 async def link_reversals(conn: asyncpg.Connection, file_id: UUID) -> int:

@@ -136,3 +136,36 @@ async def test_import_xml_attack_is_refused(pool, clock, bank, attack):
             async with c.transaction():
                 await importing.import_file(c, clock, bank, io.BytesIO(attack), filename="evil.xml", actor=None)
         assert await c.fetchval("SELECT count(*) FROM deposit_import_files") == 0
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of 4 parsed one batch ahead in the worker thread, as a 200,000-entry statement is."""
+    monkeypatch.setattr(importing, "BATCH", 4)
+    monkeypatch.setattr(importing, "PARSE_AHEAD_BYTES", 0)
+
+
+async def test_import_parse_error_in_a_later_batch_leaves_nothing(pool, clock, bank, small_batches):
+    entries = [_entry(f"OK-{i}", "10.00") for i in range(20)] + [_entry("BAD", "12.345")]
+    data = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", entries)
+    tables = ("bank_txns", "deposit_import_files", "deposit_statements", "ledger_journals", "deposit_txn_conflicts")
+    async with pool.acquire() as c:
+        with pytest.raises(StatementInvalid, match="more than two decimals"):
+            async with c.transaction():
+                await importing.import_file(c, clock, bank, io.BytesIO(data), filename="bad.xml", actor=None)
+        assert [await c.fetchval(f"SELECT count(*) FROM {table}") for table in tables] == [0, 0, 0, 0, 0]
+
+
+async def test_import_in_batches_keeps_file_order_duplicates_and_conflicts(pool, clock, bank, small_batches):
+    # SER-1 first with 100.00; the same key later in another batch: once identical (a duplicate), once with
+    # another amount (a conflict, never an overwrite)
+    entries = ([_entry("SER-1", "100.00")] + [_entry(f"K-{i}", "10.00") for i in range(5)] + [_entry("SER-1", "100.00")]
+               + [_entry(f"L-{i}", "10.00") for i in range(3)] + [_entry("SER-1", "999.00")])
+    data = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", entries)
+    async with pool.acquire() as c, c.transaction():
+        r = await importing.import_file(c, clock, bank, io.BytesIO(data), filename="s.xml", actor=None)
+        assert (r.transactions, r.new_transactions, r.duplicates, r.conflicts) == (11, 9, 1, 1)
+        keys = [k for (k,) in await c.fetch("SELECT txn_key FROM bank_txns ORDER BY id")]
+        assert keys == ["ref:SER-1"] + [f"ref:K-{i}" for i in range(5)] + [f"ref:L-{i}" for i in range(3)]
+        assert await c.fetchval("SELECT amount_fen FROM bank_txns WHERE txn_key = 'ref:SER-1'") == 10000
+        assert await c.fetchval("SELECT seen->>'amount_fen' FROM deposit_txn_conflicts") == "99900"
