@@ -6,7 +6,6 @@ once, and empties every table before each test that uses it.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
@@ -27,6 +26,8 @@ from trading.accounts.schemas import OrganisationCreate, Role, UserCreate
 from trading.app import create_app
 from trading.clock import FixedClock
 from trading.settings import Settings
+
+from tests.browser import browser, server  # noqa: F401  (shared fixtures for page tests)
 
 PASSWORD = "correct horse battery"
 
@@ -51,19 +52,19 @@ def _with_database(url: str, name: str) -> str:
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    server = _server_url()
+    server_url = _server_url()
     name = f"th_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(server)
+    admin = await asyncpg.connect(server_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     # Tests need no durability across a crash: skip the WAL flush at each commit.
     await admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     await admin.close()
-    url = _with_database(server, name)
+    url = _with_database(server_url, name)
     conn = await asyncpg.connect(url)
     await db.upgrade(conn)
     await conn.close()
     yield url
-    admin = await asyncpg.connect(server)
+    admin = await asyncpg.connect(server_url)
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
 
@@ -280,10 +281,3 @@ class Factory:
 @pytest.fixture
 def factory(pool: asyncpg.Pool, clock: FixedClock, settings: Settings) -> Factory:
     return Factory(pool, clock, settings)
-
-
-def chromium_path() -> str | None:
-    for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
-        if os.path.exists(p):
-            return p
-    return None

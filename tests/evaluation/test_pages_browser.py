@@ -3,62 +3,12 @@ declares, scores every bid and submits from the desk; the flagged expert answers
 the agency publishes the candidates; the public reads them."""
 from __future__ import annotations
 
-import asyncio
-import socket
 
-import pytest
-import uvicorn
 
 from evaluation import services, sources
 from evaluation.schemas import DeclarationIn
-from tests.conftest import chromium_path
+from tests.browser import page_as
 from tests.evaluation.test_services import full_sheet
-from trading.app import create_app
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def server(settings, clock, pool):
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, clock), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="on"))
-    task = asyncio.create_task(srv.serve())
-    for _ in range(200):
-        if srv.started:
-            break
-        await asyncio.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    await asyncio.wait_for(task, 20)
-
-
-@pytest.fixture
-async def browser():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-async def _page(browser, base: str, token: str):
-    context = await browser.new_context()
-    await context.add_cookies([{"name": "th_token", "value": token, "url": base}])
-    return await context.new_page()
 
 
 async def test_expert_scores_from_desk_to_submit_and_answers_flag(make_lot, server, browser, factory, pool, clock,
@@ -75,7 +25,7 @@ async def test_expert_scores_from_desk_to_submit_and_answers_flag(make_lot, serv
             await services.save_sheet(c, clock, lid, full_sheet(lot["bid_ids"]), user=p["user"])
             await services.submit_sheet(c, clock, lid, user=p["user"])
 
-    page = await _page(browser, server, await factory.token(me["user"]))
+    page = await page_as(browser, server, await factory.token(me["user"]))
     await page.goto(f"{server}/evaluation/lots/{lid}/desk?lang=zh")
     await expect(page.locator("h1")).to_have_text("评标工作台")
     await expect(page.locator("section.bid")).to_have_count(0)          # no bid before the declaration

@@ -1,72 +1,22 @@
 """The expert pool pages in headless Chromium against a real uvicorn server (in this process, same clock)."""
 from __future__ import annotations
 
-import asyncio
-import socket
 from datetime import timedelta
 
 import pytest
-import uvicorn
 
 from expert_pool import repository as repo
-from tests.conftest import chromium_path
+from tests.browser import page_as
 from tests.expert_pool.conftest import application
 from trading.accounts.schemas import Role
-from trading.app import create_app
 from trading.clock import to_shanghai
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def server(settings, clock, pool):
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings, clock), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
-    srv = uvicorn.Server(config)
-    task = asyncio.create_task(srv.serve())
-    for _ in range(200):
-        if srv.started:
-            break
-        await asyncio.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    await asyncio.wait_for(task, 20)
-
-
-@pytest.fixture
-async def browser():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-async def _page(browser, base: str, token: str):
-    context = await browser.new_context()
-    await context.add_cookies([{"name": "th_token", "value": token, "url": base}])
-    return await context.new_page()
 
 
 async def test_apply_review_and_profile_pages(server, browser, factory, experts, pool):
     from playwright.async_api import expect
 
     user = await experts.user()
-    page = await _page(browser, server, await factory.token(user))
+    page = await page_as(browser, server, await factory.token(user))
     data = application(specialties=["A0103", "A0901"])
     await page.goto(f"{server}/experts/apply?lang=zh")
     await expect(page.locator("h1")).to_have_text("评标专家入库申请")
@@ -82,7 +32,7 @@ async def test_apply_review_and_profile_pages(server, browser, factory, experts,
     await expect(page.locator("#ep-status")).to_have_text("待审核")
 
     admin = await factory.user(Role.ADMIN)
-    admin_page = await _page(browser, server, await factory.token(admin))
+    admin_page = await page_as(browser, server, await factory.token(admin))
     await admin_page.goto(f"{server}/experts/review?lang=en")
     await expect(admin_page.locator("h1")).to_have_text("Expert applications")
     await expect(admin_page.locator("#ep-pending")).to_contain_text(data.full_name)
@@ -110,7 +60,7 @@ async def test_agency_draw_and_expert_inbox_pages(server, browser, factory, expe
     team = await experts.pool_of(6)
     names = [e.full_name for _, e in team]
     lot = await factory.published_lot()
-    agency = await _page(browser, server, await factory.token(lot["agency_user"]))
+    agency = await page_as(browser, server, await factory.token(lot["agency_user"]))
     await agency.goto(f"{server}/expert-draws/new?lot_id={lot['lot_id']}&lang=zh")
     when = to_shanghai(clock.now() + timedelta(days=30)).strftime("%Y-%m-%dT09:00")
     await agency.fill("input[name=evaluation_at]", when)
@@ -130,7 +80,7 @@ async def test_agency_draw_and_expert_inbox_pages(server, browser, factory, expe
     # a drawn expert confirms in the inbox
     for user, expert in team:
         token = await factory.token(user)
-        page = await _page(browser, server, token)
+        page = await page_as(browser, server, token)
         await page.goto(f"{server}/experts/inbox?lang=en")
         if await page.locator(".ep-confirm").count():
             await expect(page.locator("h1")).to_have_text("Evaluation invitations")

@@ -3,63 +3,13 @@ through one process (and one produced by a third, this test) appears on a page s
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import datetime, timezone
 
 import httpx
-import pytest
 
-from tests.conftest import chromium_path
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.browser import CHROMIUM_ARGS, AppProcess as Server, chromium_path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, database_url: str, data_dir) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": database_url, "TENDERHALL_DATA_DIR": str(data_dir),
-               "TENDERHALL_BACKGROUND": "0"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "trading.app:create_app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    async def ready(self, timeout: float = 30) -> None:
-        end = time.monotonic() + timeout
-        async with httpx.AsyncClient() as c:
-            while time.monotonic() < end:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")
-                try:
-                    if (await c.get(f"{self.url}/health")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise TimeoutError(f"{self.url} did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-@pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
 async def test_hall_updates_live_across_two_app_processes(opening, database_url, tmp_path):
     from playwright.async_api import async_playwright, expect
 
