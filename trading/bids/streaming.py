@@ -65,11 +65,13 @@ def ciphertext_size(plaintext_size: int) -> int:
 class EncryptingWriter:
     """A write-only file object: what is written is encrypted segment by segment to `sink(bytes)`.
 
-    `close()` writes the last segment; until then at most one plaintext segment is buffered.
+    `close()` writes the last segment; until then at most one plaintext segment is buffered. `sink` receives
+    the header (bytes) then one memoryview per segment; see `claim` in __init__ for who owns its buffer.
     """
 
     def __init__(self, dek: bytes, associated_data: bytes, sink: Callable[[bytes], object], *,
-                 salt: bytes | None = None, nonce_prefix: bytes | None = None) -> None:
+                 salt: bytes | None = None, nonce_prefix: bytes | None = None,
+                 claim: Callable[[], bytearray] | None = None) -> None:
         salt = os.urandom(KEY_SIZE) if salt is None else salt
         self._prefix = os.urandom(NONCE_PREFIX_SIZE) if nonce_prefix is None else nonce_prefix
         if len(salt) != KEY_SIZE or len(self._prefix) != NONCE_PREFIX_SIZE:
@@ -81,7 +83,11 @@ class EncryptingWriter:
         self._fill = 0
         self._limit = FIRST_PLAIN_SEGMENT
         self._index = 0
-        self._out = bytearray(SEGMENT_SIZE)
+        # Output buffer: by default one, reused (the sink must be done with each segment when it returns). With
+        # `claim`, each segment is encrypted into a buffer `claim()` hands out (at least SEGMENT_SIZE bytes) and
+        # the sink owns it afterwards: a pipelined sink can hash/write it on another thread, then recycle it.
+        self._claim = claim
+        self._out = bytearray(SEGMENT_SIZE) if claim is None else None
         self.closed = False
         self.plaintext_size = 0
         sink(bytes([HEADER_SIZE]) + salt + self._prefix)
@@ -91,7 +97,7 @@ class EncryptingWriter:
 
     def _emit(self, data, last: bool) -> None:
         n = len(data)
-        out = memoryview(self._out)[: n + TAG_SIZE]
+        out = memoryview(self._out if self._claim is None else self._claim())[: n + TAG_SIZE]
         self._aead.encrypt_into(_nonce(self._prefix, self._index, last), data, None, out)
         self._sink(out)
         self._index += 1

@@ -1,8 +1,10 @@
 """seal/v1 round trips: seal → custodians open shares → recover DEK → key commit → decrypt → read form."""
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from shamir_mnemonic.shamir import ShareGroup, recover_ems
 from shamir_mnemonic.share import Share
 
 from tests.trading.bids.conftest import LocalCeremony, writer_of
-from trading.bids import ceremony, package
+from trading.bids import ceremony, package, streaming
 from trading.bids import seal as S
 
 
@@ -196,3 +198,39 @@ def test_package_round_trip_through_seal(tmp_path: Path, local_ceremony: LocalCe
     out = io.BytesIO()
     package.extract_attachment(io.BytesIO(plain.getvalue()), "技术标.pdf", out)
     assert out.getvalue() == att.read_bytes()
+
+
+_F, _P = streaming.FIRST_PLAIN_SEGMENT, streaming.PLAIN_SEGMENT
+
+
+@pytest.mark.parametrize("size", [0, 1, _F - 1, _F, _F + 1, _F + _P, _F + _P + 1,
+                                  _F + (S._HashingSink.RING + 3) * _P])  # more segments than pipeline buffers
+def test_seal_pipeline_hashes_exactly_the_written_ciphertext(size: int, local_ceremony: LocalCeremony) -> None:
+    data = os.urandom(size)
+    sealed, ct, _ = _seal(local_ceremony, data)
+    m = sealed.manifest
+    assert m.ct_len == len(ct) == streaming.ciphertext_size(size)
+    assert m.ct_sha256 == hashlib.sha256(ct).digest()
+    out = io.BytesIO()
+    assert S.unseal(m, S.recover_checked_dek(m, _shares(local_ceremony, m)), io.BytesIO(ct), out) == size
+    assert out.getvalue() == data
+
+
+class _FailingDst(io.BytesIO):
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+
+    def write(self, data) -> int:
+        if self.after == 0:
+            raise OSError("disk full")
+        self.after -= 1
+        return super().write(data)
+
+
+def test_seal_pipeline_refuses_when_the_destination_fails_and_stops_its_thread(
+        local_ceremony: LocalCeremony) -> None:
+    with pytest.raises(OSError, match="disk full"):
+        S.seal(local_ceremony.record_bytes, writer_of(os.urandom(8 * _P)), _FailingDst(after=3),
+               signing_key=Ed25519PrivateKey.generate(), bidder_org_id="b", signer_id="s")
+    assert not [t for t in threading.enumerate() if t.name == "seal-sha256"]

@@ -114,3 +114,31 @@ def test_decrypt_refuses_flipped_bit() -> None:
 def test_decrypt_refuses_missing_header() -> None:
     with pytest.raises(S.StreamCorrupt):
         S.decrypt_stream(os.urandom(32), b"", io.BytesIO(b"\x28" + b"\x00" * 10), io.BytesIO())
+
+
+@pytest.mark.parametrize("size", SIZES + [S.FIRST_PLAIN_SEGMENT + 3 * S.PLAIN_SEGMENT])
+def test_writer_with_claimed_buffers_writes_the_same_bytes(size: int) -> None:
+    """The `claim` path (segments encrypted into caller-provided buffers, as the sealing pipeline does) must
+    produce exactly the bytes of the single-buffer path, including exact multiples of the segment size."""
+    dek, ad, pt = os.urandom(32), os.urandom(48), os.urandom(size)
+    salt, prefix = os.urandom(32), os.urandom(7)
+    plain = io.BytesIO()
+    with S.EncryptingWriter(dek, ad, plain.write, salt=salt, nonce_prefix=prefix) as w:
+        w.write(pt)
+    pool = [bytearray(S.SEGMENT_SIZE) for _ in range(3)]
+    claimed: list[int] = []
+
+    def claim() -> bytearray:
+        claimed.append(1)
+        return pool[len(claimed) % len(pool)]
+
+    parts: list[bytes] = []
+    with S.EncryptingWriter(dek, ad, lambda d: parts.append(bytes(d)), salt=salt, nonce_prefix=prefix,
+                            claim=claim) as w:
+        for i in range(0, size, 300_007):
+            w.write(pt[i:i + 300_007])
+    ct = b"".join(parts)
+    assert ct == plain.getvalue()
+    assert len(claimed) == len(parts) - 1  # one claimed buffer per segment, none for the header
+    with tink_primitive(dek).new_decrypting_stream(io.BytesIO(ct), ad) as d:
+        assert d.read() == pt
