@@ -1,6 +1,11 @@
 """The bid form is validated against the lot's declared fields before sealing."""
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import threading
+
 import pytest
 
 from trading.bids import package
@@ -69,3 +74,42 @@ def test_build_form_refuses_price_above_maximum() -> None:
 def test_read_form_refuses_non_zip() -> None:
     with pytest.raises(BidFormInvalid):
         package.read_form(b"not a zip")
+
+
+_C = package.CHUNK
+
+
+def test_write_package_pipelined_hashes_match_files_at_block_boundaries(tmp_path) -> None:
+    """Attachment SHA-256s are computed on a worker thread from pooled buffers; sizes around the block size,
+    an empty file and more blocks than pooled buffers must all hash and store exactly the file's bytes."""
+    sizes = [0, 1, _C - 1, _C, _C + 1, (package._BackgroundSha256.RING + 2) * _C + 5]
+    paths = []
+    for i, size in enumerate(sizes):
+        p = tmp_path / f"a{i}.bin"
+        p.write_bytes(os.urandom(size))
+        paths.append(p)
+    buf = io.BytesIO()
+    form = package.write_package(buf, _form(), paths)
+    assert [(a.name, a.size) for a in form.attachments] == [(p.name, p.stat().st_size) for p in paths]
+    for a, p in zip(form.attachments, paths):
+        assert a.sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+        out = io.BytesIO()
+        package.extract_attachment(io.BytesIO(buf.getvalue()), a.name, out)
+        assert out.getvalue() == p.read_bytes()
+    assert package.read_form(buf.getvalue()) == form
+
+
+def test_write_package_refuses_a_missing_attachment_and_stops_its_thread(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError):
+        package.write_package(io.BytesIO(), _form(), [tmp_path / "missing.pdf"])
+    (tmp_path / "ok.bin").write_bytes(os.urandom(3 * _C))
+
+    class Full(io.BytesIO):
+        def write(self, data) -> int:
+            if self.tell() > _C:
+                raise OSError("disk full")
+            return super().write(data)
+
+    with pytest.raises(OSError, match="disk full"):
+        package.write_package(Full(), _form(), [tmp_path / "ok.bin"])
+    assert not [t for t in threading.enumerate() if t.name == "package-sha256"]
