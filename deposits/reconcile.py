@@ -7,8 +7,10 @@ number of transactions.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -157,11 +159,10 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
             size += r["n"]
         if current:
             chunks.append({"lot_ids": current})
-    for chunk in chunks:
-        if chunk.get("requirement_ids") == []:
-            continue
-        txns, meta, reqs = await load_inputs(conn, **chunk)
-        results, req_results = match(txns, reqs, rule_version)
+
+    async def store(results: dict[int, TxnResult], req_results: dict[UUID, RequirementResult],
+                    meta: dict[int, tuple]) -> None:
+        nonlocal part, total, frozen
         changes = diff(await _load_current(conn, list(results)), results)
         part += 1
         await _persist(conn, run_id, part, rule_version, changes, meta, now)
@@ -169,6 +170,30 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
         frozen |= await freeze_due(conn, clock, req_results, rule_version)
         total += len(changes)
         changed.extend(changes[:200 - len(changed)])
+
+    chunks = [c for c in chunks if c.get("requirement_ids") != []]
+    if len(chunks) == 1:
+        txns, meta, reqs = await load_inputs(conn, **chunks[0])
+        await store(*match(txns, reqs, rule_version), meta)
+    elif chunks:
+        # Lots are independent: chunk k is matched (pure Python) in a worker thread while chunk k-1's results
+        # are written, so PostgreSQL and the matcher work at the same time. Chunks are stored in order. Loading
+        # chunk k before chunk k-1 is stored reads the same inputs: a transaction's requirement follows from its
+        # (or its reversed original's, same) account, and virtual accounts are never reassigned, so no result
+        # moves between lots and chunk k-1's writes touch nothing chunk k reads.
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deposits-match") as worker:
+            stored_before: tuple | None = None
+            for chunk in chunks:
+                txns, meta, reqs = await load_inputs(conn, **chunk)
+                matching = loop.run_in_executor(worker, match, txns, reqs, rule_version)
+                try:
+                    if stored_before is not None:
+                        await store(*stored_before)
+                finally:
+                    results, req_results = await matching
+                stored_before = (results, req_results, meta)
+            await store(*stored_before)
     last = 0
     while True:  # credits to no virtual account (suspense), in pages
         scope = "t.file_id = $3" if file_id is not None else "$3::uuid IS NULL"

@@ -302,3 +302,29 @@ async def test_matching_incremental_for_one_file_equals_a_full_run(scenario, poo
     assert "SAME_PAYER_ACCOUNT_FOR_DIFFERENT_BIDDERS" in (await scenario.result(a))["flags"]
     full = await scenario.match()
     assert full["changed"] == 0
+
+
+async def test_matching_in_several_chunks_equals_one_chunk(scenario, pool, clock, factory, bank, monkeypatch):
+    # one lot per chunk: chunk 2 is matched in the worker thread while chunk 1's results are written
+    from deposits import reconcile
+    from tests.deposits.conftest import Scenario
+
+    other = Scenario(pool, clock, factory, bank, await factory.published_lot(deposit_yuan="10000.00"))
+    other.files = 100  # its own file and message ids
+    paid = [(scenario, await scenario.bidder()), (other, await other.bidder()), (scenario, await scenario.bidder())]
+    for s, b in paid[:2]:
+        await s.pay(b)
+    await scenario.pay(paid[2][1], "9000.00")
+    monkeypatch.setattr(reconcile, "REQUIREMENTS_PER_CHUNK", 1)
+    chunked = await scenario.match()
+    assert chunked["changed"] == 3
+    results = [await s.result(b) for s, b in paid]
+    assert [r["txns"][0]["counts"] for r in results] == [True, True, True]
+    assert [r["state"] for r in results] == [None, None, None]  # before the deadline nothing freezes
+    assert "UNDERPAID" in results[2]["flags"] and "UNDERPAID" not in results[0]["flags"]
+    async with pool.acquire() as c:
+        held = [await c.fetchval("SELECT sum(credit_fen - debit_fen) FROM ledger_postings WHERE account = $1",
+                                 f"deposit:{r['requirement_id']}") for r in results]
+    assert held == [1_000_000, 1_000_000, 900_000]
+    monkeypatch.setattr(reconcile, "REQUIREMENTS_PER_CHUNK", 10**6)
+    assert (await scenario.match())["changed"] == 0
