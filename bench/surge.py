@@ -271,14 +271,60 @@ def main() -> None:
                     return
                 time.sleep(0.05)
 
+        def pg_backends() -> list:
+            # This run's PostgreSQL backends (their titles name the database), for the database's CPU share.
+            out = []
+            for p in psutil.process_iter(["name", "cmdline"]):
+                if p.info["name"] == "postgres" and any(name in a for a in (p.info["cmdline"] or ())):
+                    out.append(p)
+            return out
+
+        def pg_cpu(backends: list) -> float:
+            total = 0.0
+            for p in backends:
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+                except psutil.Error:
+                    pass
+            return total
+
+        # What the server waits on: how many of its transactions wait for the log's advisory lock, and how many
+        # pool connections are busy, sampled from pg_stat_activity every 50 ms during the surge.
+        waits: list[tuple[int, int]] = []
+
+        def sample_pg() -> None:
+            async def go() -> None:
+                c = await asyncpg.connect(url)
+                while not stop.is_set():
+                    r = await c.fetchrow(
+                        "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory') AS lock,"
+                        " count(*) FILTER (WHERE state <> 'idle') AS busy FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                    waits.append((r["lock"], r["busy"]))
+                    await asyncio.sleep(0.05)
+                await c.close()
+            asyncio.run(go())
+
         threading.Thread(target=sample, daemon=True).start()
         idle_rss = peak[0]
         cpu0 = cpu()
         load0 = os.getloadavg()[0]
+        machine0 = psutil.cpu_times()
+        backends = pg_backends()
+        pg0 = pg_cpu(backends)
+        pg_thread = threading.Thread(target=sample_pg, daemon=True)
+        pg_thread.start()
         latencies, receipts, errors, wall, vkey, client_cpu = run_clients(base, jobs, args.clients, args.procs)
         stop.set()
         server_cpu = cpu() - cpu0
         load1 = os.getloadavg()[0]
+        backends += [p for p in pg_backends() if p not in backends]  # the pool grows during the surge
+        db_cpu = pg_cpu(backends) - pg0
+        machine1 = psutil.cpu_times()
+        busy = sum(machine1) - sum(machine0)
+        machine_busy = 1 - (machine1.idle - machine0.idle + machine1.iowait - machine0.iowait) / busy if busy else 0
+        pg_thread.join(5)
 
         from trading.bids.receipt import verify_receipt
 
@@ -312,6 +358,12 @@ def main() -> None:
         print(f"server CPU: {server_cpu:.1f} s ({1000 * server_cpu / n:.1f} ms per bid, {server_cpu / wall:.0%} of one"
               f" core on average)   client CPU: {client_cpu:.1f} s   load average: {load0:.1f} → {load1:.1f}"
               f" on {os.cpu_count()} cores")
+        print(f"database CPU (this run's backends): {db_cpu:.1f} s ({1000 * db_cpu / n:.1f} ms per bid)   "
+              f"machine CPU busy (all processes, everyone's): {machine_busy:.0%} of {os.cpu_count()} cores")
+        if waits:
+            print(f"waiting on the log lock: {statistics.mean(w[0] for w in waits):.2f} transactions on average "
+                  f"(max {max(w[0] for w in waits)})   busy pool connections: "
+                  f"{statistics.mean(w[1] for w in waits):.1f} on average (max {max(w[1] for w in waits)}) of 20")
         for e in errors[:5]:
             print("error:", e)
     finally:

@@ -234,6 +234,17 @@ async def _try_append(conn: asyncpg.Connection, clock: Clock, head: _Head, draft
     return new, out
 
 
+async def lock_log(conn: asyncpg.Connection, *, tender_id: Any = None, lot_id: Any = None) -> None:
+    """Take the single-writer lock now, for a caller that must read the clock under it before appending
+    (the bid deadline check). The head is read by the same statement and remembered, so the caller's
+    append is then one statement: a bare `pg_advisory_xact_lock` would leave this connection's remembered
+    head stale (others appended meanwhile), costing a failed attempt and a re-read — two more round trips
+    while every other writer waits for the lock."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("lock_log must run inside the transaction that appends")
+    _HEADS[getattr(conn, "_con", conn)] = await _locked_head(conn, [_uuid(tender_id)], [_uuid(lot_id)])
+
+
 async def append_entry(
     conn: asyncpg.Connection,
     clock: Clock,
