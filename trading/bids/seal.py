@@ -487,8 +487,9 @@ def seal(
 ) -> Sealed:
     """Seal the plaintext that `produce(writer)` writes into `dst`; return the signed manifest.
 
-    `produce` streams the plaintext (e.g. `package.write_package`); memory stays at one segment. The DEK and
-    the plaintext shares exist only inside this call.
+    `produce` streams the plaintext (e.g. `package.write_package`); memory stays at a few segments (see
+    _HashingSink). `dst.write` must be done with the data when it returns (any file object is): the segment
+    buffers are reused. The DEK and the plaintext shares exist only inside this call.
     """
     record = ceremony_mod.decode_ceremony(ceremony_record)
     c_hash = ceremony_mod.ceremony_hash(ceremony_record)
