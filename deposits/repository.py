@@ -252,24 +252,37 @@ async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: 
                  FROM deposit_import_tmp ORDER BY seq
                ON CONFLICT (bank_id, txn_key) DO NOTHING RETURNING id)
            INSERT INTO deposit_import_new (id, promoted) SELECT id, false FROM ins""", bank_id, file_id, now)
+    # The existing row of each staged key by one index probe (LATERAL … LIMIT 1 on the unique key): a join
+    # would hash the whole of bank_txns once per batch.
     conflicts = await conn.fetchval(
         """WITH c AS (
                SELECT b.id AS txn_id, t.content_hash, to_jsonb(t) - 'seq' AS seen
-                 FROM deposit_import_tmp t JOIN bank_txns b ON b.bank_id = $1 AND b.txn_key = t.txn_key
+                 FROM deposit_import_tmp t
+                 CROSS JOIN LATERAL (SELECT x.id, x.content_hash FROM bank_txns x
+                                      WHERE x.bank_id = $1 AND x.txn_key = t.txn_key LIMIT 1) b
                 WHERE b.content_hash <> t.content_hash),
            ins AS (INSERT INTO deposit_txn_conflicts (txn_id, file_id, content_hash, seen, created_at)
                    SELECT txn_id, $2, content_hash, seen, $3 FROM c ON CONFLICT (txn_id, content_hash) DO NOTHING)
            SELECT count(*) FROM c""", bank_id, file_id, now)
-    await conn.execute(
-        """WITH up AS (
-               UPDATE bank_txns b SET status = 'BOOK', booking_date = t.booking_date, booked_at = t.booked_at,
-                      counted_at = t.counted_at, counted_precision = t.counted_precision
-                 FROM deposit_import_tmp t
-                WHERE b.bank_id = $1 AND b.txn_key = t.txn_key AND b.content_hash = t.content_hash
-                  AND b.status <> 'BOOK' AND t.status = 'BOOK' AND b.file_id <> $2
-               RETURNING b.id)
-           INSERT INTO deposit_import_new (id, promoted) SELECT id, true FROM up ON CONFLICT DO NOTHING""",
-        bank_id, file_id)
+    # A pending/INFO sighting from an earlier file, now booked with the same content, is promoted.
+    promote = await conn.fetch(
+        """SELECT b.id, t.booking_date, t.booked_at, t.counted_at, t.counted_precision
+             FROM deposit_import_tmp t
+             CROSS JOIN LATERAL (SELECT x.id FROM bank_txns x
+                                  WHERE x.bank_id = $1 AND x.txn_key = t.txn_key AND x.content_hash = t.content_hash
+                                    AND x.status <> 'BOOK' AND x.file_id <> $2 LIMIT 1) b
+            WHERE t.status = 'BOOK'""", bank_id, file_id)
+    if promote:
+        await conn.execute(
+            """WITH up AS (
+                   UPDATE bank_txns b SET status = 'BOOK', booking_date = u.booking_date, booked_at = u.booked_at,
+                          counted_at = u.counted_at, counted_precision = u.counted_precision
+                     FROM unnest($1::bigint[], $2::date[], $3::timestamptz[], $4::timestamptz[], $5::text[])
+                          AS u(id, booking_date, booked_at, counted_at, counted_precision)
+                    WHERE b.id = u.id AND b.status <> 'BOOK'
+                   RETURNING b.id)
+               INSERT INTO deposit_import_new (id, promoted) SELECT id, true FROM up ON CONFLICT DO NOTHING""",
+            *([r[k] for r in promote] for k in range(5)))
     return conflicts
 
 
