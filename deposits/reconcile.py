@@ -51,12 +51,10 @@ async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
                       requirement_ids: list[UUID] | None = None
                       ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn]]:
     """Requirements of these lots (or these requirements), and every credit or reversal to their accounts."""
-    if requirement_ids is not None:
-        lot_ids = [r["lot_id"] for r in await conn.fetch(
-            "SELECT DISTINCT lot_id FROM deposit_requirements WHERE id = ANY($1::uuid[])", requirement_ids)]
-    only = requirement_ids
+    # by primary key when the requirements are named (one file's), else by lot
+    where, ids = ("r.id", requirement_ids) if requirement_ids is not None else ("r.lot_id", lot_ids)
     req_rows = await conn.fetch(
-        """SELECT r.id, r.lot_id, r.org_id, o.name AS org_name, r.amount_fen, t.bid_deadline,
+        f"""SELECT r.id, r.lot_id, r.org_id, o.name AS org_name, r.amount_fen, t.bid_deadline,
                   (t.regime = 'bidding_law' AND t.must_tender) AS basic_rule,
                   array(SELECT v.number FROM virtual_accounts v WHERE v.requirement_id = r.id) AS accounts,
                   EXISTS (SELECT 1 FROM deposit_guarantees g WHERE g.requirement_id = r.id
@@ -66,7 +64,7 @@ async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
                       AS guarantee_ok
              FROM deposit_requirements r JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
              JOIN organisations o ON o.id = r.org_id
-            WHERE r.lot_id = ANY($1::uuid[]) AND ($2::uuid[] IS NULL OR r.id = ANY($2::uuid[]))""", lot_ids, only)
+            WHERE {where} = ANY($1::uuid[])""", ids)
     basics: dict[UUID, list[BasicAccountIn]] = defaultdict(list)
     for b in await conn.fetch(
             """SELECT org_id, account_number, valid_from, valid_until FROM basic_accounts
