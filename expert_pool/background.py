@@ -5,7 +5,6 @@ alternates, deliver the notification outbox. Several app processes may run it: r
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ from typing import Any
 
 from expert_pool.notify import InboxSender, Sender
 from expert_pool.services import sweep
+from trading.periodic import background_task, repeat
 
 log = logging.getLogger("tenderhall.expert_pool")
 
@@ -20,17 +20,13 @@ INTERVAL_SECONDS = 5.0
 
 
 async def run_sweeper(pool: Any, clock: Any, sender: Sender, interval: float = INTERVAL_SECONDS) -> None:
-    while True:
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                result = await sweep(conn, clock, sender=sender)
-            if result["timed_out"] or result["failed"]:
-                log.info("expert sweep: %s", result)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - keep sweeping after a transient database error
-            log.exception("expert sweep failed; retrying")
-        await asyncio.sleep(interval)
+    async def step() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            result = await sweep(conn, clock, sender=sender)
+        if result["timed_out"] or result["failed"]:
+            log.info("expert sweep: %s", result)
+
+    await repeat(step, interval, log=log, what="expert sweep")
 
 
 @contextlib.asynccontextmanager
@@ -39,10 +35,5 @@ async def lifespan_hook(app: Any) -> AsyncIterator[None]:
         yield
         return
     sender = getattr(app.state, "expert_sender", None) or InboxSender()
-    task = asyncio.create_task(run_sweeper(app.state.pool, app.state.clock, sender), name="expert-sweeper")
-    try:
+    async with background_task(run_sweeper(app.state.pool, app.state.clock, sender), "expert-sweeper"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

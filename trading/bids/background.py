@@ -3,7 +3,6 @@ every ten minutes, uploads untouched for UPLOAD_TTL are dropped with their spool
 not a bid; nothing of it is kept)."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -11,6 +10,7 @@ from typing import Any
 
 from trading.bids.services import discard_stale_uploads
 from trading.blobs import blob_store
+from trading.periodic import background_task, repeat
 
 log = logging.getLogger("tenderhall.bids")
 
@@ -19,17 +19,14 @@ INTERVAL_SECONDS = 600
 
 async def run_janitor(pool: Any, clock: Any, settings: Any, interval: float = INTERVAL_SECONDS) -> None:
     store = blob_store(settings)
-    while True:
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                n = await discard_stale_uploads(conn, clock, store)
-            if n:
-                log.info("dropped %d abandoned bid upload(s)", n)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - keep going after a transient database error
-            log.exception("bid upload janitor failed; retrying")
-        await asyncio.sleep(interval)
+
+    async def step() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            n = await discard_stale_uploads(conn, clock, store)
+        if n:
+            log.info("dropped %d abandoned bid upload(s)", n)
+
+    await repeat(step, interval, log=log, what="bid upload janitor")
 
 
 @contextlib.asynccontextmanager
@@ -38,10 +35,5 @@ async def lifespan_hook(app: Any) -> AsyncIterator[None]:
     if not settings.background:
         yield
         return
-    task = asyncio.create_task(run_janitor(app.state.pool, app.state.clock, settings), name="bids-janitor")
-    try:
+    async with background_task(run_janitor(app.state.pool, app.state.clock, settings), "bids-janitor"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

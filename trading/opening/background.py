@@ -8,7 +8,6 @@ only triggers the side effects — the deadline entry, the checkpoint, the start
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from typing import Any
 from trading.opening import repository as repo
 from trading.opening import services
 from trading.opening.live import HallHub
+from trading.periodic import background_task, repeat
 
 log = logging.getLogger("tenderhall.opening.background")
 
@@ -43,14 +43,8 @@ async def scan_once(pool, clock, settings) -> None:
 
 async def _scanner(app: Any) -> None:
     state = app.state
-    while True:
-        try:
-            await scan_once(state.pool, state.clock, state.settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - keep scanning
-            log.exception("opening scan failed")
-        await asyncio.sleep(SCAN_SECONDS)
+    await repeat(lambda: scan_once(state.pool, state.clock, state.settings), SCAN_SECONDS, log=log,
+                 what="opening scan")
 
 
 @contextlib.asynccontextmanager
@@ -58,12 +52,11 @@ async def lifespan_hook(app: Any) -> AsyncIterator[None]:
     hub = HallHub(app.state.database_url)
     await hub.start()
     app.state.hall_hub = hub
-    task = asyncio.create_task(_scanner(app), name="opening-scanner") if app.state.settings.background else None
     try:
-        yield
+        if app.state.settings.background:
+            async with background_task(_scanner(app), "opening-scanner"):
+                yield
+        else:
+            yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await hub.stop()

@@ -4,7 +4,6 @@ within a second of any entry. Several app processes may run it: a try-lock lets 
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ from typing import Any
 from trading.records.certs import ensure_document_pki
 from trading.records.checkpoints import sign_if_grown
 from trading.records.keys import load_platform_key
+from trading.periodic import background_task, repeat
 from trading.records.log import configure_log
 
 log = logging.getLogger("tenderhall.records")
@@ -21,15 +21,11 @@ INTERVAL_SECONDS = 0.5
 
 
 async def run_signer(pool: Any, clock: Any, settings: Any, interval: float = INTERVAL_SECONDS) -> None:
-    while True:
-        try:
-            async with pool.acquire() as conn:
-                await sign_if_grown(conn, clock, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - keep signing after a transient database error
-            log.exception("checkpoint signer failed; retrying")
-        await asyncio.sleep(interval)
+    async def step() -> None:
+        async with pool.acquire() as conn:
+            await sign_if_grown(conn, clock, settings)
+
+    await repeat(step, interval, log=log, what="checkpoint signer")
 
 
 @contextlib.asynccontextmanager
@@ -48,10 +44,5 @@ async def lifespan_hook(app: Any) -> AsyncIterator[None]:
             # A log's origin cannot change: its entries already name the old one.
             log.error("settings.origin is %r but the log's origin is %r; checkpoints would not match the "
                       "entries — restore TENDERHALL_ORIGIN", settings.origin, stored)
-    task = asyncio.create_task(run_signer(app.state.pool, app.state.clock, settings), name="records-signer")
-    try:
+    async with background_task(run_signer(app.state.pool, app.state.clock, settings), "records-signer"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
