@@ -40,9 +40,15 @@ async def test_scanner_opens_at_deadline_and_unseals_without_any_request(opening
         await opening.release(0)
         await opening.release(1)
         assert await _wait_for(lambda: _is(session, "published"))
+
+        async def attachments_stored() -> bool:
+            async with opening.pool.acquire() as c:
+                return await c.fetchval("SELECT count(*) FROM opened_bids WHERE NOT attachments_stored") == 0
+
+        # Attachments are written after the record is published, by a later scan: wait for that while the app
+        # (and so its scanner) still runs, instead of racing the shutdown.
+        assert await _wait_for(attachments_stored)
     assert len([o for o in await opening.opened() if o.status == "opened"]) == 3
-    async with opening.pool.acquire() as c:
-        assert await c.fetchval("SELECT count(*) FROM opened_bids WHERE NOT attachments_stored") == 0
 
 
 async def _is(session, status: str) -> bool:
