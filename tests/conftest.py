@@ -178,7 +178,7 @@ class Factory:
         return tok.token
 
     async def headers(self, *roles: Role | str, org_id=None, **kw) -> dict[str, str]:
-        """Create a user with roles and return its Authorization header (user at headers['_user'])."""
+        """Create a user with roles and return its Authorization header."""
         u = await self.user(*roles, org_id=org_id, **kw)
         return {"Authorization": f"Bearer {await self.token(u)}"}
 

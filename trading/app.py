@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, get
@@ -94,9 +94,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, *,
         app.state.pool = pool
         app.state.database_url = url
         try:
-            async with _AsyncStack() as stack:
+            async with AsyncExitStack() as stack:
                 for hook in [*_startup_hooks(), *extra_hooks]:
-                    await stack.enter(hook(app))
+                    await stack.enter_async_context(hook(app))
                 yield
         finally:
             await pool.close()
@@ -129,24 +129,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, *,
     return app
 
 
-def _state(settings: Settings, clock: Clock):
-    from litestar.datastructures import State
-
+def _state(settings: Settings, clock: Clock) -> State:
     return State({"settings": settings, "clock": clock})
-
-
-class _AsyncStack:
-    def __init__(self) -> None:
-        from contextlib import AsyncExitStack
-
-        self._stack = AsyncExitStack()
-
-    async def __aenter__(self) -> "_AsyncStack":
-        await self._stack.__aenter__()
-        return self
-
-    async def enter(self, cm: Any) -> Any:
-        return await self._stack.enter_async_context(cm)
-
-    async def __aexit__(self, *exc: Any) -> Any:
-        return await self._stack.__aexit__(*exc)

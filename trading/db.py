@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 from litestar.datastructures import State
 
 log = logging.getLogger("tenderhall.db")
@@ -44,14 +45,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _json_encode(value: Any) -> str:
-    import msgspec
-
     return msgspec.json.encode(value).decode()
 
 
 def _json_decode(value: str) -> Any:
-    import msgspec
-
     return msgspec.json.decode(value)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 
-from trading.accounts.guards import current_user
+from trading.accounts.guards import bearer_token, current_user
 from trading.accounts.schemas import User
 from trading.clock import Clock
 from trading.settings import Settings
@@ -37,6 +37,4 @@ async def provide_addr(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def provide_request_token(request: Request[Any, Any, Any]) -> str:
-    from trading.accounts.guards import _bearer
-
-    return _bearer(request.scope) or ""
+    return bearer_token(request.scope) or ""

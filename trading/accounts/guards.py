@@ -20,7 +20,8 @@ PUBLIC = {"public": True}
 TOKEN_COOKIE = "th_token"
 
 
-def _bearer(scope: Scope) -> str | None:
+def bearer_token(scope: Scope) -> str | None:
+    """The request's bearer token: the Authorization header, else the pages' th_token cookie."""
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             text = value.decode("latin-1")
@@ -40,7 +41,7 @@ class AuthMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         scope.setdefault("state", {})
-        token = _bearer(scope)
+        token = bearer_token(scope)
         user: User | None = None
         if token:
             app = scope["litestar_app"]
