@@ -22,9 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import queue
 import secrets
-import threading
 import uuid
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
@@ -41,7 +39,8 @@ from shamir_mnemonic.utils import MnemonicError
 from trading.bids import ceremony as ceremony_mod
 from trading.bids.ceremony import SUITE_MLKEM768_X25519, SUITE_X25519, CeremonyRecord
 from trading.bids.package import read_form  # noqa: F401 - the unseal side's form reader, re-exported
-from trading.bids.streaming import SEGMENT_SIZE, EncryptingWriter, StreamCorrupt
+from trading.bids.pipeline import HashingReader, HashingSink, decrypt_file, remaining_size
+from trading.bids.streaming import EncryptingWriter, StreamCorrupt
 from trading.bids.streaming import decrypt_stream as _decrypt_stream
 
 PROTOCOL = "tenderhall/seal/v1"
@@ -400,78 +399,6 @@ class Sealed(msgspec.Struct, frozen=True):
         return manifest_sha256(self.manifest_bytes)
 
 
-class _HashingSink:
-    """The ciphertext end of sealing, pipelined over two cores (a bidder's machine has at least two).
-
-    Serially the stages add up: SHA-256 for ct_sha256 (~1.5 GB/s, the slowest), writing the file (~2.5 GB/s
-    into a fresh file, page allocation included), AES-GCM (~8 GB/s with AES-NI) and reading the plaintext give
-    about 0.6 GB/s. So the hash gets a worker thread of its own:
-
-        sealing thread:  read, encrypt segment i+1, write it ─┐
-        hasher thread:   SHA-256 of segment i  ◄──────────────┘ (FIFO queue), buffer back to the free pool
-
-    hashlib and file reads/writes release the GIL for large buffers, so the two threads really run at once
-    (AESGCM holds the GIL, which is fine: only one side needs it); the rate is set by the hasher. A third
-    (writer) thread was measured too: no faster on two cores, more CPU — not kept.
-
-    No copies: segments are encrypted straight into RING preallocated buffers (`claim`, given to the
-    EncryptingWriter), and a buffer is reused only once hashed, so at most RING segments are in flight (memory
-    bounded at RING MiB) and none is overwritten before it is hashed. The write is synchronous and the hasher
-    reads its FIFO in order, so the file and the digest see the same bytes in the same order.
-    """
-
-    RING = 4
-
-    def __init__(self, dst: BinaryIO, progress: Callable[[int], object] | None) -> None:
-        self.dst = dst
-        self.h = hashlib.sha256()
-        self.n = 0
-        self.progress = progress
-        self._err: BaseException | None = None
-        self._free: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(self.RING):
-            self._free.put(bytearray(SEGMENT_SIZE))
-        self._todo: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._hash, name="seal-sha256", daemon=True)
-        self._thread.start()
-        self._closed = False
-
-    def _hash(self) -> None:
-        while (item := self._todo.get()) is not None:
-            data, buffer = item
-            if self._err is None:
-                try:
-                    self.h.update(data)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the sealing thread
-                    self._err = exc
-            if buffer is not None:
-                self._free.put(buffer)  # recycled even after an error, so claim() never blocks forever
-
-    def claim(self) -> bytearray:
-        """A free segment buffer for the encryptor (blocks while RING segments still wait for the hasher)."""
-        if self._err is not None:
-            raise self._err
-        return self._free.get()
-
-    def __call__(self, data) -> None:
-        # Queue the segment to the hasher first, then write it here: both only read the buffer.
-        pooled = isinstance(data, memoryview) and isinstance(data.obj, bytearray)
-        self._todo.put((data, data.obj if pooled else None))  # the header (bytes) is not a pool buffer
-        self.dst.write(data)
-        self.n += len(data)
-        if self.progress:
-            self.progress(len(data))
-
-    def close(self) -> None:
-        """Wait until everything queued is hashed; re-raise the hasher's error."""
-        if not self._closed:
-            self._closed = True
-            self._todo.put(None)
-            self._thread.join()
-        if self._err is not None:
-            raise self._err
-
-
 def seal(
     ceremony_record: bytes,
     produce: Callable[[BinaryIO], object],
@@ -488,7 +415,7 @@ def seal(
     """Seal the plaintext that `produce(writer)` writes into `dst`; return the signed manifest.
 
     `produce` streams the plaintext (e.g. `package.write_package`); memory stays at a few segments (see
-    _HashingSink). `dst.write` must be done with the data when it returns (any file object is): the segment
+    HashingSink). `dst.write` must be done with the data when it returns (any file object is): the segment
     buffers are reused. The DEK and the plaintext shares exist only inside this call.
     """
     record = ceremony_mod.decode_ceremony(ceremony_record)
@@ -498,7 +425,7 @@ def seal(
     _check_ceremony(record)
     dek = os.urandom(DEK_SIZE)
     bid_id = os.urandom(BID_ID_SIZE)
-    sink = _HashingSink(dst, progress)
+    sink = HashingSink(dst, progress)
     try:
         with EncryptingWriter(dek, associated_data(c_hash, bid_id), sink, claim=sink.claim) as writer:
             produce(writer)  # type: ignore[arg-type]
@@ -579,69 +506,27 @@ def decrypt_stream(dek: bytes, aad: bytes, src: BinaryIO, dst: BinaryIO,
         raise PayloadCorrupt(str(exc)) from None
 
 
-class _HashingReader:
-    """Reads (and SHA-256s) the ciphertext ahead on a worker thread while the caller decrypts; bounded queue."""
-
-    DEPTH = 4
-
-    def __init__(self, src: BinaryIO, block: int = 1024 * 1024) -> None:
-        self.h = hashlib.sha256()
-        self.n = 0
-        self._q: queue.Queue = queue.Queue(maxsize=self.DEPTH)
-        self._stop = threading.Event()
-        self._err: BaseException | None = None
-        self._buf = b""
-        self._pos = 0
-        self._eof = False
-        self._thread = threading.Thread(target=self._run, args=(src, block), name="unseal-reader", daemon=True)
-        self._thread.start()
-
-    def _run(self, src: BinaryIO, block: int) -> None:
-        try:
-            while not self._stop.is_set():
-                b = src.read(block)
-                if not b:
-                    break
-                self.h.update(b)
-                self.n += len(b)
-                self._q.put(b)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the reading thread
-            self._err = exc
-        self._q.put(b"")
-
-    def read(self, size: int = -1) -> bytes:
-        parts = []
-        while size != 0:
-            if self._pos >= len(self._buf):
-                if self._eof:
-                    break
-                self._buf, self._pos = self._q.get(), 0
-                if not self._buf:
-                    self._eof = True
-                    if self._err is not None:
-                        raise self._err
-                    break
-            take = len(self._buf) - self._pos if size < 0 else min(size, len(self._buf) - self._pos)
-            parts.append(self._buf[self._pos:self._pos + take])
-            self._pos += take
-            if size > 0:
-                size -= take
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def close(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                self._q.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        self._thread.join()
-
-
 def unseal(manifest: Manifest, dek: bytes, src: BinaryIO, dst: BinaryIO,
            progress: Callable[[int], object] | None = None) -> int:
-    """Check the ciphertext against ct_sha256/ct_len while decrypting it into dst."""
-    reader = _HashingReader(src)
+    """Check the ciphertext against ct_sha256/ct_len while decrypting it into dst; returns the plaintext size.
+
+    A regular-file `src` takes the pipelined path (`pipeline.decrypt_file`); any other stream is read ahead and hashed
+    on a worker thread (`HashingReader`). Either way nothing is trusted until the end: callers that must not
+    expose partial plaintext write to a temporary place and keep it only when this returns.
+    """
+    size = remaining_size(src)
+    if size is not None:
+        if size != manifest.ct_len:
+            raise PayloadCorrupt(f"the ciphertext is {size} bytes, the manifest's ct_len says {manifest.ct_len}")
+        try:
+            size, digest = decrypt_file(dek, associated_data(manifest.ceremony_hash, manifest.bid_id), src, dst,
+                                        manifest.ct_len, progress)
+        except StreamCorrupt as exc:
+            raise PayloadCorrupt(str(exc)) from None
+        if not hmac.compare_digest(digest, manifest.ct_sha256):
+            raise PayloadCorrupt("the ciphertext does not match the manifest's ct_sha256/ct_len")
+        return size
+    reader = HashingReader(src)
     try:
         size = decrypt_stream(dek, associated_data(manifest.ceremony_hash, manifest.bid_id), reader,  # type: ignore[arg-type]
                               dst, progress)

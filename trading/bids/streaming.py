@@ -47,7 +47,7 @@ def derive_key(dek: bytes, salt: bytes, associated_data: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=associated_data).derive(dek)
 
 
-def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
+def segment_nonce(prefix: bytes, index: int, last: bool) -> bytes:
     if index >= MAX_SEGMENTS:
         raise ValueError("stream too long for the segment counter")
     return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
@@ -98,7 +98,7 @@ class EncryptingWriter:
     def _emit(self, data, last: bool) -> None:
         n = len(data)
         out = memoryview(self._out if self._claim is None else self._claim())[: n + TAG_SIZE]
-        self._aead.encrypt_into(_nonce(self._prefix, self._index, last), data, None, out)
+        self._aead.encrypt_into(segment_nonce(self._prefix, self._index, last), data, None, out)
         self._sink(out)
         self._index += 1
         self._limit = PLAIN_SEGMENT
@@ -195,7 +195,7 @@ def decrypt_stream(dek: bytes, associated_data: bytes, src: BinaryIO, dst: Binar
         if len(segment) < TAG_SIZE:
             raise StreamCorrupt(f"segment {index} is truncated")
         try:
-            plain = aead.decrypt(_nonce(prefix, index, last), segment, None)
+            plain = aead.decrypt(segment_nonce(prefix, index, last), segment, None)
         except InvalidTag:
             raise StreamCorrupt(f"segment {index} fails authentication (wrong key, associated data, or "
                                 "altered/truncated ciphertext)") from None

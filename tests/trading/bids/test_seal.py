@@ -16,7 +16,7 @@ from shamir_mnemonic.shamir import ShareGroup, recover_ems
 from shamir_mnemonic.share import Share
 
 from tests.trading.bids.conftest import LocalCeremony, writer_of
-from trading.bids import ceremony, package, streaming
+from trading.bids import ceremony, package, pipeline, streaming
 from trading.bids import seal as S
 
 
@@ -204,7 +204,7 @@ _F, _P = streaming.FIRST_PLAIN_SEGMENT, streaming.PLAIN_SEGMENT
 
 
 @pytest.mark.parametrize("size", [0, 1, _F - 1, _F, _F + 1, _F + _P, _F + _P + 1,
-                                  _F + (S._HashingSink.RING + 3) * _P])  # more segments than pipeline buffers
+                                  _F + (pipeline.HashingSink.RING + 3) * _P])  # more segments than pipeline buffers
 def test_seal_pipeline_hashes_exactly_the_written_ciphertext(size: int, local_ceremony: LocalCeremony) -> None:
     data = os.urandom(size)
     sealed, ct, _ = _seal(local_ceremony, data)
@@ -214,6 +214,75 @@ def test_seal_pipeline_hashes_exactly_the_written_ciphertext(size: int, local_ce
     out = io.BytesIO()
     assert S.unseal(m, S.recover_checked_dek(m, _shares(local_ceremony, m)), io.BytesIO(ct), out) == size
     assert out.getvalue() == data
+
+
+@pytest.mark.parametrize("size", [0, 1, _F - 1, _F, _F + 1, _F + _P, _F + _P + 1,
+                                  _F + (pipeline.HashingSink.RING + 3) * _P])
+def test_seal_and_unseal_files_with_positional_writes(size: int, tmp_path: Path,
+                                                      local_ceremony: LocalCeremony) -> None:
+    """Regular files take the two-thread path where both threads write at offsets: the bytes must land exactly
+    where an in-order write would put them, after whatever the file already held."""
+    data = os.urandom(size)
+    with (tmp_path / "ct").open("wb") as dst:
+        dst.write(b"prefix")
+        sealed = S.seal(local_ceremony.record_bytes, writer_of(data), dst, signing_key=Ed25519PrivateKey.generate(),
+                        bidder_org_id="b", signer_id="s")
+        assert dst.tell() == 6 + sealed.manifest.ct_len
+        dst.write(b"suffix")
+    raw = (tmp_path / "ct").read_bytes()
+    m = sealed.manifest
+    ct = raw[6:-6]
+    assert raw[:6] == b"prefix" and raw[-6:] == b"suffix"
+    assert len(ct) == m.ct_len and hashlib.sha256(ct).digest() == m.ct_sha256
+    (tmp_path / "ct").write_bytes(ct)
+    dek = S.recover_checked_dek(m, _shares(local_ceremony, m))
+    with (tmp_path / "ct").open("rb") as src, (tmp_path / "plain").open("wb") as out:
+        out.write(b"head")
+        assert S.unseal(m, dek, src, out) == size
+        assert out.tell() == 4 + size
+    assert (tmp_path / "plain").read_bytes() == b"head" + data
+    with (tmp_path / "ct").open("rb") as src:  # file → stream (no positional writes)
+        out = io.BytesIO()
+        assert S.unseal(m, dek, src, out) == size and out.getvalue() == data
+
+
+def test_unseal_file_refuses_altered_truncated_or_foreign_ciphertext(tmp_path: Path,
+                                                                     local_ceremony: LocalCeremony) -> None:
+    data = os.urandom(_F + 2 * _P + 7)
+    sealed, ct, _ = _seal(local_ceremony, data)
+    m = sealed.manifest
+    dek = S.recover_checked_dek(m, _shares(local_ceremony, m))
+    path = tmp_path / "ct"
+
+    def unseal_file(blob: bytes, manifest: S.Manifest = m) -> None:
+        path.write_bytes(blob)
+        with path.open("rb") as src, (tmp_path / "out").open("wb") as out:
+            S.unseal(manifest, dek, src, out)
+
+    for at in (0, 40, 41, _F + 100, len(ct) - 1):  # header, first byte of a segment, a later segment, last tag
+        bad = bytearray(ct)
+        bad[at] ^= 1
+        with pytest.raises(S.PayloadCorrupt):
+            unseal_file(bytes(bad))
+    with pytest.raises(S.PayloadCorrupt, match="ct_len"):
+        unseal_file(ct[:-1])
+    with pytest.raises(S.PayloadCorrupt, match="ct_len"):
+        unseal_file(ct + b"x")
+    with pytest.raises(S.PayloadCorrupt, match="ct_sha256"):  # decrypts, but is not what the manifest names
+        unseal_file(ct, msgspec.structs.replace(m, ct_sha256=bytes(32)))
+    assert not [t for t in threading.enumerate() if t.name == "unseal-sha256"]
+    unseal_file(ct)
+    assert (tmp_path / "out").read_bytes() == data
+
+
+def test_seal_into_a_file_opened_for_append_writes_in_order(tmp_path: Path, local_ceremony: LocalCeremony) -> None:
+    data = os.urandom(3 * _P)
+    (tmp_path / "ct").write_bytes(b"old")
+    with (tmp_path / "ct").open("ab") as dst:  # pwrite would ignore its offset under O_APPEND
+        sealed = S.seal(local_ceremony.record_bytes, writer_of(data), dst, signing_key=Ed25519PrivateKey.generate(),
+                        bidder_org_id="b", signer_id="s")
+    raw = (tmp_path / "ct").read_bytes()
+    assert raw[:3] == b"old" and hashlib.sha256(raw[3:]).digest() == sealed.manifest.ct_sha256
 
 
 class _FailingDst(io.BytesIO):
