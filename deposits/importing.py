@@ -7,8 +7,10 @@ else a content hash + its occurrence in the file. The same key with the same con
 camt.054 notification and then the camt.053 statement); with other content it is recorded in
 deposit_txn_conflicts and shown to finance, never overwritten. A pending/INFO entry later booked is promoted.
 
-Rows go through COPY into a temporary table and are merged with set-based SQL, so a 200,000-entry camt.053
-imports at tens of thousands of entries a second with bounded memory.
+Imports of one bank are serialised (a transaction-level advisory lock), so a batch's keys are looked up once
+(one index probe per key, one statement) and the rows no earlier file or batch holds are COPYed straight into
+bank_txns; only the rare keys seen before (duplicates, conflicts, promotions) go through a staging table and
+the set-based conflict/promotion SQL. Memory stays bounded by one batch whatever the file size.
 """
 from __future__ import annotations
 
@@ -39,10 +41,12 @@ MAX_FILE_BYTES = 1024 * 1024 * 1024
 BATCH = 5000
 PARSE_AHEAD_BYTES = 256 * 1024  # files from this size are parsed in a worker thread, one batch ahead
 
-TMP_COLUMNS = ("seq", "txn_key", "content_hash", "statement_id", "account", "direction", "amount_fen",
+STAGED_COLUMNS = ("seq", "txn_key", "content_hash", "statement_id", "account", "direction", "amount_fen",
                "currency", "status", "reversal", "booking_date", "booked_at", "value_date", "accepted_at",
                "counted_at", "counted_precision", "payer_name", "payer_account", "payer_bank", "bank_ref",
                "entry_ref", "end_to_end_id", "instr_id", "remittance", "notes")
+# a bank_txns row as COPYed: the file's constants first, then the staged columns without seq
+TXN_COLUMNS = ("bank_id", "file_id", "created_at") + STAGED_COLUMNS[1:]
 
 
 def file_sha256(f: IO[bytes]) -> tuple[str, int]:
@@ -93,7 +97,7 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
     sha, size = file_sha256(f)
     if size > MAX_FILE_BYTES:
         raise FileTooLarge(f"{filename}: {size} bytes exceeds {MAX_FILE_BYTES}")
-    existing = await repo.find_import_file_by_sha(conn, sha)
+    existing = await repo.lock_imports_find_by_sha(conn, bank.id, sha)
     if existing is not None:
         return ImportResult(file_id=existing["id"], sha256=sha, format=existing["format"], already_imported=True,
                             statements=existing["statements"], transactions=existing["transactions"],
@@ -103,7 +107,6 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
     now = clock.now()
     file_id = await repo.insert_import_file(conn, bank_id=bank.id, sha256=sha, filename=filename, size=size,
                                             actor=actor, now=now)
-    await repo.create_import_tmp(conn)
     stmt_ids: dict[int, UUID] = {}
     parsed_stmts: dict[int, ParsedStatement] = {}
     flow: dict[int, int] = defaultdict(int)
@@ -111,7 +114,9 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
     occurrences: dict[str, int] = {}
     summary: ParsedFile | None = None
     n = 0
-    conflicts = 0
+    conflicts = new = 0
+    promoted: list[int] = []
+    head = (bank.id, file_id, now)
     # Batches are staged and merged while the next one is parsed (see _parsed_batches).
     async with aclosing(_parsed_batches(f, size, tz, bank.legacy_encoding)) as parsed:
         async for items in parsed:
@@ -120,7 +125,7 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                 if isinstance(item, ParsedTxn):
                     if item.status == "BOOK":
                         flow[item.stmt_seq] += item.amount_fen if item.direction == "CRDT" else -item.amount_fen
-                    batch.append(_row(n, item, transaction_key(item, occurrences), stmt_ids[item.stmt_seq],
+                    batch.append(_row(head, item, transaction_key(item, occurrences), stmt_ids[item.stmt_seq],
                                       bank.time_basis, tz))
                     n += 1
                 elif isinstance(item, ParsedStatement):
@@ -129,8 +134,11 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                 else:
                     summary = item
             if batch:
-                await repo.stage_import_batch(conn, batch, TMP_COLUMNS, first=n == len(batch))
-                conflicts += await repo.merge_import_tmp(conn, bank_id=bank.id, file_id=file_id, now=now)
+                merged = await repo.merge_batch(conn, batch, TXN_COLUMNS, STAGED_COLUMNS, first_seq=n - len(batch),
+                                                bank_id=bank.id, file_id=file_id, now=now)
+                new += merged.new
+                conflicts += merged.conflicts
+                promoted.extend(merged.promoted)
                 if progress:
                     progress(n)
     if progress:
@@ -159,31 +167,29 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                                    f"{st.legal_seq or ''}:{st.page or ''}",
                                    {"file": str(file_id), "opening_fen": st.opening_fen, "entries_fen": flow[seq],
                                     "closing_fen": st.closing_fen}, now)
-    merged = await repo.import_counts(conn)
-    merged["conflicts"] = conflicts
-    if merged["new"] > 10000:
+    if new > 10000:
         # a big file changes the table's shape at once; do not wait for autovacuum to tell the planner
-        await conn.execute("ANALYZE bank_txns")
-    await repo.link_reversals(conn, file_id)
-    await repo.post_import_journals(conn, bank, file_id, now)
-    settled = await refunds.settle_from_import(conn, clock, bank)
+        await repo.analyze_bank_txns(conn)
+    await repo.link_reversals(conn, file_id, promoted)
+    await repo.post_import_journals(conn, bank, file_id, promoted, now)
+    settled = await refunds.settle_from_import(conn, clock, bank, file_id, promoted)
     await repo.finish_import_file(conn, file_id, format=summary.format, msg_id=summary.msg_id,
                                   encoding=summary.encoding, statements=summary.statements, transactions=n,
-                                  new=merged["new"], notes=notes)
+                                  new=new, notes=notes)
     await append_entry(conn, clock, Tag.DEPOSIT_FILE_IMPORT, actor=str(actor) if actor else None, addr=addr,
                        body={"file": str(file_id), "sha256": sha, "format": summary.format, "bank": bank.code,
-                             "statements": summary.statements, "transactions": n, "new": merged["new"],
-                             "conflicts": merged["conflicts"], "refunds_settled": settled})
+                             "statements": summary.statements, "transactions": n, "new": new,
+                             "conflicts": conflicts, "refunds_settled": settled})
     return ImportResult(file_id=file_id, sha256=sha, format=summary.format, already_imported=False,
-                        statements=summary.statements, transactions=n, new_transactions=merged["new"],
-                        duplicates=n - merged["new"] - merged["conflicts"], conflicts=merged["conflicts"],
-                        promoted=merged["promoted"], refunds_settled=settled, notes=notes)
+                        statements=summary.statements, transactions=n, new_transactions=new,
+                        duplicates=n - new - conflicts, conflicts=conflicts,
+                        promoted=len(promoted), refunds_settled=settled, notes=notes)
 
 
-def _row(seq: int, t: ParsedTxn, key: str, statement_id: UUID, basis: str, tz: ZoneInfo) -> tuple:
-    """One deposit_import_tmp row (TMP_COLUMNS)."""
+def _row(head: tuple, t: ParsedTxn, key: str, statement_id: UUID, basis: str, tz: ZoneInfo) -> tuple:
+    """One bank_txns row (TXN_COLUMNS); head = (bank id, file id, import time)."""
     counted_at, precision = counted_time(t, basis, tz)
-    return (seq, key, t.content_hash(), statement_id, t.account, t.direction, t.amount_fen, t.currency, t.status,
+    return (*head, key, t.content_hash(), statement_id, t.account, t.direction, t.amount_fen, t.currency, t.status,
             t.reversal, t.booking_date, t.booked_at, t.value_date, t.accepted_at, counted_at, precision,
             t.payer_name, t.payer_account, t.payer_bank, t.bank_ref, t.entry_ref, t.end_to_end_id, t.instr_id,
             t.remittance, t.notes)

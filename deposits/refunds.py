@@ -210,15 +210,18 @@ async def export(conn: asyncpg.Connection, clock: Clock, bank: Bank, *, actor: U
     return export_id, document
 
 
-async def settle_from_import(conn: asyncpg.Connection, clock: Clock, bank: Bank) -> int:
-    """A bank debit carrying an exported refund's reference closes it (clearing → bank)."""
+async def settle_from_import(conn: asyncpg.Connection, clock: Clock, bank: Bank, file_id: UUID,
+                             promoted: list[int]) -> int:
+    """A bank debit carrying an exported refund's reference closes it (clearing → bank). Only this file's
+    transactions (those it inserted, those it promoted) are looked at."""
     rows = await conn.fetch(
         """SELECT f.id, f.business_ref, f.principal_fen + f.interest_fen + f.late_charge_fen AS total, t.id AS txn_id,
                   t.amount_fen, t.currency, t.booking_date
              FROM deposit_refunds f JOIN bank_txns t ON t.bank_id = f.bank_id
-             JOIN deposit_import_new n ON n.id = t.id
-            WHERE f.bank_id = $1 AND f.status = 'exported' AND t.direction = 'DBIT' AND NOT t.reversal
-              AND t.status = 'BOOK' AND (t.end_to_end_id = f.business_ref OR t.instr_id = f.business_ref)""", bank.id)
+            WHERE f.bank_id = $1 AND (t.file_id = $2 OR t.id = ANY($3::bigint[]))
+              AND f.status = 'exported' AND t.direction = 'DBIT' AND NOT t.reversal
+              AND t.status = 'BOOK' AND (t.end_to_end_id = f.business_ref OR t.instr_id = f.business_ref)""",
+        bank.id, file_id, promoted)
     settled = 0
     now = clock.now()
     for r in rows:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -164,6 +164,16 @@ async def find_import_file_by_sha(conn: asyncpg.Connection, sha: str) -> asyncpg
     return await conn.fetchrow("SELECT * FROM deposit_import_files WHERE sha256 = $1", sha)
 
 
+async def lock_imports_find_by_sha(conn: asyncpg.Connection, bank_id: UUID, sha: str) -> asyncpg.Record | None:
+    """Serialise the imports of one bank (until the transaction ends), then the file already imported with
+    these bytes, if any. The lock is what lets the merge look keys up once and COPY the rest: no other
+    transaction can insert a key of this bank between the lookup and the COPY."""
+    row = await conn.fetchrow(
+        """SELECT f.* FROM (SELECT pg_advisory_xact_lock(hashtext('deposits:import:' || $1::uuid::text))) l
+             LEFT JOIN deposit_import_files f ON f.sha256 = $2""", bank_id, sha)
+    return row if row["id"] is not None else None
+
+
 async def find_import_file_by_msg_id(conn: asyncpg.Connection, bank_id: UUID, fmt: str,
                                      msg_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
@@ -217,11 +227,49 @@ async def get_statement(conn: asyncpg.Connection, statement_id: UUID) -> asyncpg
     return await conn.fetchrow("SELECT * FROM deposit_statements WHERE id = $1", statement_id)
 
 
-async def create_import_tmp(conn: asyncpg.Connection) -> None:
-    """Per-connection staging tables, created once and emptied at every commit (no catalog churn per file).
+class MergedBatch(NamedTuple):
+    new: int
+    conflicts: int
+    promoted: list[int]
 
-    Emptied with DELETE, not TRUNCATE: they are empty unless an earlier file was imported in the same
-    transaction, and TRUNCATE rewrites the relation files and catalog rows every time (~4 ms a file)."""
+
+async def merge_batch(conn: asyncpg.Connection, rows: list[tuple], columns: tuple[str, ...],
+                      staged_columns: tuple[str, ...], *, first_seq: int, bank_id: UUID, file_id: UUID,
+                      now: datetime) -> MergedBatch:
+    """Merge one batch of a file (bank_txns rows in file order, `columns`; txn_key at index 3) into bank_txns.
+
+    The caller holds the bank's import lock (lock_imports_find_by_sha). Each key is looked up once; the rows
+    whose key neither an earlier file nor an earlier row of this file holds are COPYed straight into bank_txns
+    (ids in file order). The others — the same credit seen again, or the same key with other content — are
+    staged and go through the conflict and promotion SQL: a duplicate changes nothing, a conflict is recorded
+    for a person and never overwrites, a pending/INFO sighting now booked is promoted. Batches are merged in
+    file order, so the result is the same as merging the whole file at once."""
+    seen = {r["txn_key"] for r in await conn.fetch(
+        "SELECT txn_key FROM bank_txns WHERE bank_id = $1 AND txn_key = ANY($2::text[])",
+        bank_id, [r[3] for r in rows])}
+    fresh: list[tuple] = []
+    again: list[tuple] = []
+    for seq, row in enumerate(rows, first_seq):
+        key = row[3]
+        if key in seen:
+            again.append((seq, *row[3:]))
+        else:
+            seen.add(key)
+            fresh.append(row)
+    if fresh:
+        await conn.copy_records_to_table("bank_txns", records=fresh, columns=columns)
+    if not again:
+        return MergedBatch(len(fresh), 0, [])
+    await create_import_tmp(conn)
+    await conn.copy_records_to_table("deposit_import_tmp", records=again, columns=staged_columns)
+    conflicts, promoted = await _merge_staged(conn, bank_id=bank_id, file_id=file_id, now=now)
+    return MergedBatch(len(fresh), conflicts, promoted)
+
+
+async def create_import_tmp(conn: asyncpg.Connection) -> None:
+    """Per-connection staging table for the rows of a batch whose key was seen before, created once and
+    emptied at every commit (no catalog churn per file); emptied with DELETE, not TRUNCATE (which rewrites
+    the relation files and catalog rows every time)."""
     await conn.execute(
         """CREATE TEMP TABLE IF NOT EXISTS deposit_import_tmp (
                seq integer, txn_key text, content_hash text, statement_id uuid, account text, direction text,
@@ -230,30 +278,14 @@ async def create_import_tmp(conn: asyncpg.Connection) -> None:
                counted_precision text, payer_name text, payer_account text, payer_bank text, bank_ref text,
                entry_ref text, end_to_end_id text, instr_id text, remittance text, notes text[]
            ) ON COMMIT DELETE ROWS;
-           CREATE TEMP TABLE IF NOT EXISTS deposit_import_new (id bigint PRIMARY KEY, promoted boolean NOT NULL)
-               ON COMMIT DELETE ROWS;
-           DELETE FROM deposit_import_tmp;
-           DELETE FROM deposit_import_new;""")
+           DELETE FROM deposit_import_tmp;""")
 
 
-async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: UUID, now: datetime) -> int:
-    """Merge the staged batch into bank_txns; return the number of conflicts it raised. Batches are merged in
-    file order, so merging a file batch by batch gives the same rows, ids and conflicts as merging it whole."""
-    await conn.execute(
-        """WITH ins AS (
-               INSERT INTO bank_txns (bank_id, txn_key, content_hash, file_id, statement_id, account, direction,
-                   amount_fen, currency, status, reversal, booking_date, booked_at, value_date, accepted_at,
-                   counted_at, counted_precision, payer_name, payer_account, payer_bank, bank_ref, entry_ref,
-                   end_to_end_id, instr_id, remittance, notes, created_at)
-               SELECT $1, txn_key, content_hash, $2, statement_id, account, direction, amount_fen, currency,
-                   status, reversal, booking_date, booked_at, value_date, accepted_at, counted_at,
-                   counted_precision, payer_name, payer_account, payer_bank, bank_ref, entry_ref, end_to_end_id,
-                   instr_id, remittance, notes, $3
-                 FROM deposit_import_tmp ORDER BY seq
-               ON CONFLICT (bank_id, txn_key) DO NOTHING RETURNING id)
-           INSERT INTO deposit_import_new (id, promoted) SELECT id, false FROM ins""", bank_id, file_id, now)
-    # The existing row of each staged key by one index probe (LATERAL … LIMIT 1 on the unique key): a join
-    # would hash the whole of bank_txns once per batch.
+async def _merge_staged(conn: asyncpg.Connection, *, bank_id: UUID, file_id: UUID,
+                        now: datetime) -> tuple[int, list[int]]:
+    """The staged rows all have a key bank_txns already holds: record conflicts (other content), promote
+    pending sightings now booked. Returns (conflicts, promoted ids)."""
+    # The existing row of each staged key by one index probe (LATERAL … LIMIT 1 on the unique key).
     conflicts = await conn.fetchval(
         """WITH c AS (
                SELECT b.id AS txn_id, t.content_hash, to_jsonb(t) - 'seq' AS seen
@@ -272,43 +304,34 @@ async def merge_import_tmp(conn: asyncpg.Connection, *, bank_id: UUID, file_id: 
                                   WHERE x.bank_id = $1 AND x.txn_key = t.txn_key AND x.content_hash = t.content_hash
                                     AND x.status <> 'BOOK' AND x.file_id <> $2 LIMIT 1) b
             WHERE t.status = 'BOOK'""", bank_id, file_id)
-    if promote:
-        await conn.execute(
-            """WITH up AS (
-                   UPDATE bank_txns b SET status = 'BOOK', booking_date = u.booking_date, booked_at = u.booked_at,
-                          counted_at = u.counted_at, counted_precision = u.counted_precision
-                     FROM unnest($1::bigint[], $2::date[], $3::timestamptz[], $4::timestamptz[], $5::text[])
-                          AS u(id, booking_date, booked_at, counted_at, counted_precision)
-                    WHERE b.id = u.id AND b.status <> 'BOOK'
-                   RETURNING b.id)
-               INSERT INTO deposit_import_new (id, promoted) SELECT id, true FROM up ON CONFLICT DO NOTHING""",
-            *([r[k] for r in promote] for k in range(5)))
-    return conflicts
+    if not promote:
+        return conflicts, []
+    ids = await conn.fetch(
+        """UPDATE bank_txns b SET status = 'BOOK', booking_date = u.booking_date, booked_at = u.booked_at,
+                  counted_at = u.counted_at, counted_precision = u.counted_precision
+             FROM unnest($1::bigint[], $2::date[], $3::timestamptz[], $4::timestamptz[], $5::text[])
+                  AS u(id, booking_date, booked_at, counted_at, counted_precision)
+            WHERE b.id = u.id AND b.status <> 'BOOK'
+           RETURNING b.id""",
+        *([r[k] for r in promote] for k in range(5)))
+    return conflicts, [r["id"] for r in ids]
 
 
-async def stage_import_batch(conn: asyncpg.Connection, records: list[tuple], columns: tuple[str, ...], *,
-                             first: bool) -> None:
-    """Stage one batch of a file into deposit_import_tmp, emptied of the previous batch (already merged)."""
-    if not first:
-        await conn.execute("TRUNCATE deposit_import_tmp")  # a big file's later batch: cheaper than dead rows
-    # No ANALYZE needed: the merge reads bank_txns only by index probes (LATERAL … LIMIT 1), whatever the
-    # planner thinks of the staging table's size.
-    await conn.copy_records_to_table("deposit_import_tmp", records=records, columns=columns)
+async def analyze_bank_txns(conn: asyncpg.Connection) -> None:
+    # only the columns the deposit queries filter or join on: ANALYZE of all 29 columns costs twice as much
+    await conn.execute("ANALYZE bank_txns (bank_id, txn_key, file_id, account, direction, status, reversal, "
+                       "payer_account, end_to_end_id, reverses_id)")
 
 
-async def import_counts(conn: asyncpg.Connection) -> dict[str, int]:
-    """New and promoted transactions of the file being imported (all its merged batches)."""
-    await conn.execute("ANALYZE deposit_import_new")
-    row = await conn.fetchrow("SELECT count(*) FILTER (WHERE NOT promoted) AS new, "
-                              "count(*) FILTER (WHERE promoted) AS promoted FROM deposit_import_new")
-    return {"new": row["new"], "promoted": row["promoted"]}
+# The transactions a file brought: the rows it inserted (their file_id) and the earlier sightings it promoted.
+_FILE_TXNS = "(t.file_id = $1 OR t.id = ANY($2::bigint[]))"
 
 
-async def link_reversals(conn: asyncpg.Connection, file_id: UUID) -> int:
+async def link_reversals(conn: asyncpg.Connection, file_id: UUID, promoted: list[int]) -> int:
     """A reversal links to the latest earlier unreversed opposite entry of the same amount and account."""
     ids = await conn.fetch(
-        """SELECT t.id FROM bank_txns t JOIN deposit_import_new n ON n.id = t.id
-            WHERE t.reversal AND t.reverses_id IS NULL ORDER BY t.id""")
+        f"""SELECT t.id FROM bank_txns t WHERE {_FILE_TXNS} AND t.reversal AND t.reverses_id IS NULL
+             ORDER BY t.id""", file_id, promoted)
     linked = 0
     for r in ids:
         status = await conn.execute(
@@ -338,7 +361,8 @@ def suspense_account(code: str, currency: str) -> str:
     return f"suspense:{code}:{currency}"
 
 
-async def post_import_journals(conn: asyncpg.Connection, bank: Bank, file_id: UUID, now: datetime) -> None:
+async def post_import_journals(conn: asyncpg.Connection, bank: Bank, file_id: UUID, promoted: list[int],
+                               now: datetime) -> None:
     # Opening balances: the first statement of an account brings the balance the bank already held.
     stmts = await conn.fetch(
         """SELECT DISTINCT ON (account, currency) account, currency, opening_fen, opening_date
@@ -360,28 +384,27 @@ async def post_import_journals(conn: asyncpg.Connection, bank: Bank, file_id: UU
                              now, [(acct, s["currency"], amount, None), (suspense_account(bank.code, s["currency"]),
                                                                          s["currency"], -amount, None)])
     await conn.execute(
-        """WITH g AS (
+        f"""WITH g AS (
                -- the bank account is the statement's (a virtual sub-account is a sub-ledger of it)
                SELECT s.account, t.booking_date, t.currency,
                       sum(t.amount_fen) FILTER (WHERE t.direction = 'CRDT') AS cr,
                       sum(t.amount_fen) FILTER (WHERE t.direction = 'DBIT') AS db,
-                      'import:' || $1::text || ':' || s.account || ':' || coalesce(t.booking_date::text, '-')
+                      'import:' || $1::uuid::text || ':' || s.account || ':' || coalesce(t.booking_date::text, '-')
                           || ':' || t.currency AS idem_key
-                 FROM bank_txns t JOIN deposit_import_new n ON n.id = t.id
-                 JOIN deposit_statements s ON s.id = t.statement_id
-                WHERE t.status = 'BOOK' GROUP BY s.account, t.booking_date, t.currency),
+                 FROM bank_txns t JOIN deposit_statements s ON s.id = t.statement_id
+                WHERE {_FILE_TXNS} AND t.status = 'BOOK' GROUP BY s.account, t.booking_date, t.currency),
            j AS (INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
-                 SELECT idem_key, 'import', booking_date, 'bank statement import', $3 FROM g RETURNING id, idem_key)
+                 SELECT idem_key, 'import', booking_date, 'bank statement import', $4 FROM g RETURNING id, idem_key)
            INSERT INTO ledger_postings (journal_id, account, currency, debit_fen, credit_fen)
            SELECT j.id, x.account, g.currency, x.debit, x.credit
              FROM g JOIN j USING (idem_key)
              CROSS JOIN LATERAL (VALUES
-                 ('bank:' || $2 || ':' || g.account || ':' || g.currency, coalesce(g.cr, 0), 0::bigint),
-                 ('suspense:' || $2 || ':' || g.currency, 0::bigint, coalesce(g.cr, 0)),
-                 ('bank:' || $2 || ':' || g.account || ':' || g.currency, 0::bigint, coalesce(g.db, 0)),
-                 ('suspense:' || $2 || ':' || g.currency, coalesce(g.db, 0), 0::bigint)
+                 ('bank:' || $3 || ':' || g.account || ':' || g.currency, coalesce(g.cr, 0), 0::bigint),
+                 ('suspense:' || $3 || ':' || g.currency, 0::bigint, coalesce(g.cr, 0)),
+                 ('bank:' || $3 || ':' || g.account || ':' || g.currency, 0::bigint, coalesce(g.db, 0)),
+                 ('suspense:' || $3 || ':' || g.currency, coalesce(g.db, 0), 0::bigint)
              ) AS x(account, debit, credit)
-            WHERE x.debit > 0 OR x.credit > 0""", str(file_id), bank.code, now)
+            WHERE x.debit > 0 OR x.credit > 0""", file_id, promoted, bank.code, now)
 
 
 async def insert_journal(conn: asyncpg.Connection, key: str, kind: str, booked_on: date | None, memo: str,
