@@ -47,6 +47,16 @@ def _with_db(url: str, name: str) -> str:
     return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
 
 
+def _proc_cpu() -> dict[int, tuple[float, str]]:
+    """CPU seconds of every process on the machine (to show what else ran during the surge)."""
+    out = {}
+    for p in psutil.process_iter(["name", "cpu_times"]):
+        t = p.info["cpu_times"]
+        if t is not None:
+            out[p.pid] = (t.user + t.system, p.info["name"] or "?")
+    return out
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -313,6 +323,7 @@ def main() -> None:
         machine0 = psutil.cpu_times()
         backends = pg_backends()
         pg0 = pg_cpu(backends)
+        others0 = _proc_cpu()
         pg_thread = threading.Thread(target=sample_pg, daemon=True)
         pg_thread.start()
         latencies, receipts, errors, wall, vkey, client_cpu = run_clients(base, jobs, args.clients, args.procs)
@@ -322,6 +333,7 @@ def main() -> None:
         backends += [p for p in pg_backends() if p not in backends]  # the pool grows during the surge
         db_cpu = pg_cpu(backends) - pg0
         machine1 = psutil.cpu_times()
+        others1 = _proc_cpu()
         busy = sum(machine1) - sum(machine0)
         machine_busy = 1 - (machine1.idle - machine0.idle + machine1.iowait - machine0.iowait) / busy if busy else 0
         pg_thread.join(5)
@@ -360,6 +372,14 @@ def main() -> None:
               f" on {os.cpu_count()} cores")
         print(f"database CPU (this run's backends): {db_cpu:.1f} s ({1000 * db_cpu / n:.1f} ms per bid)   "
               f"machine CPU busy (all processes, everyone's): {machine_busy:.0%} of {os.cpu_count()} cores")
+        split = {f: getattr(machine1, f) - getattr(machine0, f) for f in ("user", "system", "softirq", "iowait",
+                                                                          "steal") if hasattr(machine1, f)}
+        print("machine CPU split: " + "   ".join(f"{k} {v:.1f} s" for k, v in split.items()))
+        mine = {proc.pid, os.getpid(), *(p.pid for p in server_procs() if p.is_running()), *(p.pid for p in backends)}
+        deltas = sorted(((others1[k][0] - others0.get(k, (0.0, ""))[0], k, others1[k][1]) for k in others1
+                         if k not in mine), reverse=True)[:5]
+        print("busiest other processes: " + "   ".join(f"{name}[{pid}] {d:.1f} s" for d, pid, name in deltas
+                                                       if d >= 0.1))
         if waits:
             print(f"waiting on the log lock: {statistics.mean(w[0] for w in waits):.2f} transactions on average "
                   f"(max {max(w[0] for w in waits)})   busy pool connections: "

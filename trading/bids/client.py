@@ -131,12 +131,19 @@ async def upload(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signatur
                  chunk: int = CHUNK, progress: Callable[[int], object] | None = None,
                  upload_id: str | None = None, on_created: Callable[[str], object] | None = None
                  ) -> dict[str, Any]:
-    """Create (or resume) the upload, send the ciphertext in chunks, finalise; returns the acceptance.
+    """Submit the sealed bid; returns the acceptance.
+
+    A bid of at most `chunk` bytes goes in one request (`POST /api/lots/{lot}/bids`: manifest in Upload-Metadata,
+    ciphertext as the body, receipt in the answer). A larger one, or one whose upload is being resumed
+    (`upload_id`), uses the resumable protocol: create (or resume) the upload, send the ciphertext in chunks,
+    finalise.
 
     A dropped request is retried: a chunk from the offset the server reports (HEAD), so an interrupted upload
-    resumes where it stopped; a finalize whose answer was lost is looked up among the bidder's own bids (by
-    manifest hash) before it is retried, so a bid is never submitted twice nor its receipt lost.
+    resumes where it stopped; a submission or finalize whose answer was lost is looked up among the bidder's own
+    bids (by manifest hash) before it is retried, so a bid is never submitted twice nor its receipt lost.
     """
+    if upload_id is None and (len(ct) if isinstance(ct, (bytes, bytearray)) else Path(ct).stat().st_size) <= chunk:
+        return await _submit_whole(http, lot_id, manifest, signature, ct, progress)
     if upload_id is None:
         body = {"manifest": base64.b64encode(manifest).decode(), "signature": base64.b64encode(signature).decode()}
         created = _check(await _retry(lambda: http.post(f"/api/lots/{lot_id}/bids/uploads", json=body)), 201).json()
@@ -185,14 +192,53 @@ async def upload(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signatur
         if resp is not None and resp.status_code != 404:
             _check(resp, 201)
         # the answer was lost, or the upload is gone because it was accepted: look for our bid
-        mine = _check(await _retry(lambda: http.get(f"/api/lots/{lot_id}/bids/mine"))).json()
-        for bid in mine:
-            if bid["manifest_sha256"] == digest:
-                return {**bid, "lot_id": lot_id, "received_at": bid["accepted_at"],
-                        "log_index": receipt_mod.parse_receipt(bid["receipt"])[0].log_index}
+        if (found := await _find_mine(http, lot_id, digest)) is not None:
+            return found
         if resp is not None:
             _check(resp, 201)
     raise ClientError(500, {"code": "finalize_failed", "detail": "finalize did not answer"})
+
+
+async def _submit_whole(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signature: bytes, ct: Path | bytes,
+                        progress: Callable[[int], object] | None) -> dict[str, Any]:
+    data = bytes(ct) if isinstance(ct, (bytes, bytearray)) else Path(ct).read_bytes()
+    headers = {"Upload-Metadata": f"manifest {base64.b64encode(manifest).decode()},"
+                                  f"signature {base64.b64encode(signature).decode()}",
+               "Content-Type": "application/offset+octet-stream", "Tus-Resumable": "1.0.0"}
+    digest = hashlib.sha256(manifest).hexdigest()
+    lost = False
+    for attempt in range(RETRIES + 1):
+        try:
+            resp = await http.post(f"/api/lots/{lot_id}/bids", content=data, headers=headers)
+        except httpx.TransportError:
+            if attempt == RETRIES:
+                raise
+            lost = True
+            # the answer may be lost after the bid was accepted: never submit it twice
+            if (found := await _find_mine(http, lot_id, digest)) is not None:
+                return found
+            await asyncio.sleep(0.2 * (attempt + 1))
+            continue
+        if resp.status_code == 201:
+            if progress:
+                progress(len(data))
+            return resp.json()
+        if lost and resp.status_code in (409, 422):
+            # refused as a repeat (bid_id used, version taken) because an earlier attempt was accepted
+            if (found := await _find_mine(http, lot_id, digest)) is not None:
+                return found
+        _check(resp, 201)
+    raise ClientError(500, {"code": "submit_failed", "detail": "the submission did not answer"})
+
+
+async def _find_mine(http: httpx.AsyncClient, lot_id: str, digest: str) -> dict[str, Any] | None:
+    """The bidder's own accepted bid with this manifest hash, shaped like an acceptance, if there is one."""
+    mine = _check(await _retry(lambda: http.get(f"/api/lots/{lot_id}/bids/mine"))).json()
+    for bid in mine:
+        if bid["manifest_sha256"] == digest:
+            return {**bid, "lot_id": lot_id, "received_at": bid["accepted_at"],
+                    "log_index": receipt_mod.parse_receipt(bid["receipt"])[0].log_index}
+    return None
 
 
 async def _retry(call: Callable[[], Any]) -> httpx.Response:

@@ -1,6 +1,8 @@
 """HTTP for identity keys, custodians' lot keys and sealed-bid submission (docs/sealing.md)."""
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +14,8 @@ from litestar.params import Parameter
 from trading.accounts.guards import admin_only, requires, signed_in
 from trading.accounts.schemas import Role, User
 from trading.bids import repository as repo
-from trading.bids import services
+from trading.bids import acceptance, services
+from trading.bids.errors import ManifestRefused
 from trading.bids.schemas import (
     BidAccepted,
     BidWithdrawn,
@@ -35,6 +38,20 @@ bidders = requires(Role.BIDDER)
 custodians = requires(Role.CUSTODIAN)
 key_holders = requires(Role.BIDDER, Role.CUSTODIAN)
 TUS_HEADERS = {"Tus-Resumable": "1.0.0", "Cache-Control": "no-store"}
+
+
+def _upload_metadata(header: str) -> tuple[bytes, bytes]:
+    """`manifest` and `signature` of a tus Upload-Metadata header (`key base64,key base64`)."""
+    values: dict[str, bytes] = {}
+    for pair in header.split(","):
+        key, _, value = pair.strip().partition(" ")
+        try:
+            values[key] = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ManifestRefused(f"Upload-Metadata: {key or 'an entry'} is not base64") from None
+    if "manifest" not in values or "signature" not in values:
+        raise ManifestRefused("Upload-Metadata must carry the manifest and its signature (base64)")
+    return values["manifest"], values["signature"]
 
 
 def _answer(result: Any, status: int = 201, headers: dict[str, str] | None = None) -> Response:
@@ -129,11 +146,26 @@ class BidController(Controller):
         return Response(None, status_code=204, headers={**TUS_HEADERS, "Upload-Offset": str(st.offset)})
 
     @post("/bids/uploads/{upload_id:uuid}/finalize", guards=[bidders], operation_id="FinalizeBidUpload")
-    async def finalize(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
-                       addr: str | None, upload_id: UUID) -> Response[BidAccepted]:
-        """Verify ct_sha256/ct_len and the deadline; accept with a signed receipt, or refuse (logged)."""
-        result = await services.finalize_or_refuse(conn, clock, settings, blob_store(settings), upload_id, user,
-                                                   addr)
+    async def finalize(self, state: State, clock: Clock, settings: Settings, user: User, addr: str | None,
+                       upload_id: UUID) -> Response[BidAccepted]:
+        """Verify ct_sha256/ct_len and the deadline; accept with a signed receipt, or refuse (logged).
+
+        No transaction of the request: the bid is accepted in its group's transaction (trading/bids/acceptance.py).
+        """
+        result = await acceptance.finalize(state.pool, acceptance.group_of(state), clock, settings,
+                                           blob_store(settings), upload_id, user, addr)
+        return _answer(result, 201)
+
+    @post("/lots/{lot_id:uuid}/bids", guards=[bidders], operation_id="SubmitBid")
+    async def submit(self, request: Request, state: State, clock: Clock, settings: Settings, user: User,
+                     addr: str | None, lot_id: UUID) -> Response[BidAccepted]:
+        """Submit a whole sealed bid in one request: `Upload-Metadata: manifest <b64>,signature <b64>` and the
+        ciphertext as the body (`application/offset+octet-stream`). Checked before the body is read, accepted
+        with a signed receipt in the same request, or refused (logged). Large bids use the resumable upload."""
+        manifest, signature = _upload_metadata(request.headers.get("upload-metadata", ""))
+        result = await acceptance.submit_whole(state.pool, acceptance.group_of(state), clock, settings,
+                                               blob_store(settings), lot_id, user, manifest, signature,
+                                               request.stream(), addr)
         return _answer(result, 201)
 
     @get("/lots/{lot_id:uuid}/bids/mine", guards=[bidders], operation_id="ListMyBids")

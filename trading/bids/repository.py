@@ -343,3 +343,100 @@ async def list_bids_to_open(conn: asyncpg.Connection, lot_id: UUID) -> list[BidT
         "                  AND x.bidder_org_id = b.bidder_org_id)"
         " ORDER BY b.accept_seq", lot_id)
     return [_conv(r, BidToOpen) for r in rows]
+
+
+# group acceptance (trading/bids/acceptance.py) ------------------------------------------------------------------
+
+class BatchStanding(msgspec.Struct, kw_only=True):
+    """`Standing` of one bid of a batch, plus what is left of its upload (None: no such upload row)."""
+
+    standing: Standing
+    upload_received: int | None
+
+
+async def lock_bidder_lots(conn: asyncpg.Connection, pairs: list[tuple[UUID, UUID]]) -> None:
+    """`lock_bidder_lot` for several (lot, organisation) pairs in one statement, in a fixed order (so two
+    batches never wait on each other's locks in opposite orders)."""
+    keys = sorted({f"bid:{lot}:{org}" for lot, org in pairs})
+    await conn.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 7)))"
+                       " FROM (SELECT k FROM unnest($1::text[]) k ORDER BY k) s", keys)
+
+
+async def get_lots_for_bids(conn: asyncpg.Connection, lot_ids: list[UUID]) -> dict[UUID, LotForBids]:
+    rows = await conn.fetch(
+        "SELECT l.id AS lot_id, l.tender_id, l.number, l.name, l.status AS lot_status, t.status AS tender_status,"
+        " t.bid_deadline, l.ceremony_hash, l.ceremony_record, l.bid_fields, l.max_price_fen, l.custodian_k,"
+        " l.custodian_n, l.post_quantum FROM lots l JOIN tenders t ON t.id = l.tender_id WHERE l.id = ANY($1)",
+        list(set(lot_ids)))
+    return {r["lot_id"]: _conv(r, LotForBids) for r in rows}
+
+
+async def bidder_standings(conn: asyncpg.Connection, items: list[tuple[UUID, UUID, UUID, UUID, UUID | None]]
+                           ) -> list[BatchStanding]:
+    """`bidder_standing` of each (lot, org, user, bid_id, upload id or None) in one round trip, in order."""
+    rows = await conn.fetch(
+        "SELECT x.i,"
+        " coalesce((SELECT approved AND kind = 'bidder' FROM organisations WHERE id = x.org), false) AS org_ok,"
+        " EXISTS (SELECT 1 FROM document_downloads d WHERE d.lot_id = x.lot AND d.org_id = x.org) AS downloaded,"
+        " EXISTS (SELECT 1 FROM bids b WHERE b.bid_id = x.bid) AS bid_id_taken,"
+        " coalesce((SELECT array_agg(k.id ORDER BY k.registered_at) FROM identity_keys k"
+        "           WHERE k.user_id = x.usr AND k.status = 'approved'), '{}') AS key_ids,"
+        " coalesce((SELECT array_agg(k.public_key ORDER BY k.registered_at) FROM identity_keys k"
+        "           WHERE k.user_id = x.usr AND k.status = 'approved'), '{}') AS keys,"
+        " l.bid_id AS latest_bid_id, l.version AS latest_version, l.manifest_sha256 AS latest_manifest_sha256,"
+        " (SELECT u.received FROM bid_uploads u WHERE u.id = x.upload) AS upload_received"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[])"
+        "      WITH ORDINALITY AS x(lot, org, usr, bid, upload, i)"
+        " LEFT JOIN LATERAL (SELECT bid_id, version, manifest_sha256 FROM bids"
+        "                    WHERE lot_id = x.lot AND bidder_org_id = x.org ORDER BY version DESC LIMIT 1) l ON true"
+        " ORDER BY x.i",
+        [i[0] for i in items], [i[1] for i in items], [i[2] for i in items], [i[3] for i in items],
+        [i[4] for i in items])
+    out = []
+    for r in rows:
+        st = Standing(org_ok=r["org_ok"], downloaded=r["downloaded"], bid_id_taken=r["bid_id_taken"],
+                      key_ids=list(r["key_ids"]), keys=[bytes(k) for k in r["keys"]],
+                      latest_bid_id=r["latest_bid_id"], latest_version=r["latest_version"],
+                      latest_manifest_sha256=None if r["latest_manifest_sha256"] is None
+                      else bytes(r["latest_manifest_sha256"]))
+        out.append(BatchStanding(standing=st, upload_received=r["upload_received"]))
+    return out
+
+
+async def mark_superseded_many(conn: asyncpg.Connection, bid_ids: list[UUID], now: datetime) -> None:
+    await conn.execute("UPDATE bids SET status = 'superseded', superseded_at = $2 WHERE bid_id = ANY($1)"
+                       " AND status = 'active'", bid_ids, now)
+
+
+class NewBid(msgspec.Struct, kw_only=True):
+    bid_id: UUID
+    lot_id: UUID
+    tender_id: UUID
+    bidder_org_id: UUID
+    signer_id: UUID
+    identity_key_id: UUID
+    version: int
+    previous: bytes | None
+    manifest: bytes
+    signature: bytes
+    manifest_sha256: bytes
+    ct_sha256: bytes
+    ct_len: int
+    accepted_at: datetime
+    accept_seq: int
+    receipt: str
+    addr: str | None
+
+
+async def insert_bids(conn: asyncpg.Connection, bids: list[NewBid], drop_uploads: list[UUID]) -> None:
+    """Store several accepted bids in one statement, and delete the uploads they (or refusals of the same
+    batch) came from."""
+    cols = [[getattr(b, f) for b in bids] for f in NewBid.__struct_fields__]
+    await conn.execute(
+        "WITH done AS (DELETE FROM bid_uploads WHERE id = ANY($18::uuid[]))"
+        " INSERT INTO bids (bid_id, lot_id, tender_id, bidder_org_id, signer_id, identity_key_id, version,"
+        " previous_manifest_sha256, manifest, signature, manifest_sha256, ct_sha256, ct_len, accepted_at,"
+        " accept_seq, receipt, addr) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[],"
+        " $5::uuid[], $6::uuid[], $7::int[], $8::bytea[], $9::bytea[], $10::bytea[], $11::bytea[], $12::bytea[],"
+        " $13::bigint[], $14::timestamptz[], $15::bigint[], $16::text[], $17::text[])",
+        *cols, drop_uploads)

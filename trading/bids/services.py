@@ -19,7 +19,6 @@ import asyncpg
 from trading import events
 from trading.accounts.schemas import Role, User
 from trading.bids import ceremony as ceremony_mod
-from trading.bids import receipt as receipt_mod
 from trading.bids import repository as repo
 from trading.bids import seal, uploads
 from trading.bids.errors import (
@@ -39,13 +38,11 @@ from trading.bids.errors import (
     ManifestRefused,
     ManifestSignatureInvalid,
     UploadHashMismatch,
-    UploadIncomplete,
     UploadOffsetMismatch,
     WithdrawalInvalid,
 )
 from trading.bids.keys import identity_proof_bytes
 from trading.bids.schemas import (
-    BidAccepted,
     BidWithdrawn,
     CustodianSeat,
     IdentityKey,
@@ -205,10 +202,7 @@ def _check_open(lot: repo.LotForBids, now: datetime) -> None:
                                 ", not open for bids")
 
 
-async def _check_manifest(conn: asyncpg.Connection, lot: repo.LotForBids, user: User, manifest_bytes: bytes,
-                          signature: bytes, now: datetime) -> tuple[seal.Manifest, UUID, repo.Standing]:
-    """Every check a manifest must pass, at upload creation and again at finalisation. Read-only: a refusal
-    leaves nothing to roll back."""
+def decode_for(lot: repo.LotForBids, user: User, manifest_bytes: bytes) -> seal.Manifest:
     try:
         m = seal.decode_manifest(manifest_bytes)
     except seal.ManifestInvalid as exc:
@@ -218,13 +212,34 @@ async def _check_manifest(conn: asyncpg.Connection, lot: repo.LotForBids, user: 
     if not user.has(Role.BIDDER) or user.org_id is None or m.bidder_org_id != str(user.org_id) \
             or m.signer_id != str(user.id):
         raise BidderNotEligible("the manifest must name your organisation and you as its signer")
+    return m
+
+
+async def check_manifest(conn: asyncpg.Connection, lot: repo.LotForBids, user: User, manifest_bytes: bytes,
+                          signature: bytes, now: datetime) -> tuple[seal.Manifest, UUID, repo.Standing]:
+    """Every check a manifest must pass, at upload creation and again at finalisation. Read-only: a refusal
+    leaves nothing to roll back."""
+    m = decode_for(lot, user, manifest_bytes)
+    assert user.org_id is not None
     st = await repo.bidder_standing(conn, lot.lot_id, user.org_id, user.id, UUID(bytes=m.bid_id))
+    return m, check_standing(lot, m, signature, seal.manifest_signed_bytes(manifest_bytes), now, st), st
+
+
+def check_manifest_with(lot: repo.LotForBids, user: User, manifest_bytes: bytes, signature: bytes, now: datetime,
+                        st: repo.Standing) -> tuple[seal.Manifest, UUID]:
+    """`_check_manifest` with the bidder's standing already read (the group acceptance reads it for a batch)."""
+    m = decode_for(lot, user, manifest_bytes)
+    return m, check_standing(lot, m, signature, seal.manifest_signed_bytes(manifest_bytes), now, st)
+
+
+def check_standing(lot: repo.LotForBids, m: seal.Manifest, signature: bytes, signed: bytes, now: datetime,
+                   st: repo.Standing) -> UUID:
+    """The checks of a decoded manifest against the bidder's standing; the id of the identity key that signed."""
     if not st.org_ok:
         raise BidderNotEligible("your organisation is not an approved bidder")
     if not st.keys:
         raise IdentityKeyNotApproved("no approved identity key: register one (tenderhall keys register) and ask an"
                                      " administrator to approve it")
-    signed = seal.manifest_signed_bytes(manifest_bytes)
     key_id = next((kid for kid, pub in zip(st.key_ids, st.keys) if seal.verify_signature(pub, signature, signed)),
                   None)
     if key_id is None:
@@ -251,13 +266,13 @@ async def _check_manifest(conn: asyncpg.Connection, lot: repo.LotForBids, user: 
                                  latest_manifest_sha256=(st.latest_manifest_sha256 or b"").hex())
     if st.bid_id_taken:
         raise ManifestRefused("this bid_id is already used: seal again (bid ids are random)")
-    return m, key_id, st
+    return key_id
 
 
 async def start_upload(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, user: User, data: UploadCreate,
                        addr: str | None = None) -> UploadState:
     lot = await repo.get_lot_for_bids(conn, lot_id)
-    m, key_id, _ = await _check_manifest(conn, lot, user, data.manifest, data.signature, clock.now())
+    m, key_id, _ = await check_manifest(conn, lot, user, data.manifest, data.signature, clock.now())
     assert user.org_id is not None
     upload = await repo.insert_upload(
         conn, lot_id=lot_id, bidder_org_id=user.org_id, user_id=user.id, identity_key_id=key_id,
@@ -286,13 +301,13 @@ async def receive_chunk(pool: asyncpg.Pool, clock: Clock, store: BlobStore, uplo
     try:
         _check_open(lot, clock.now())
     except DomainError as exc:
-        await _refuse_in_own_transaction(pool, clock, store, up, "upload", exc)
+        await refuse_in_own_transaction(pool, clock, store, up, "upload", exc)
         raise
     try:
         new = await uploads.receive(store, up.id, offset, up.ct_len, chunks)
     except uploads.Overflow as exc:
         err = UploadHashMismatch(f"refused: {exc}")
-        await _refuse_in_own_transaction(pool, clock, store, up, "upload", err)
+        await refuse_in_own_transaction(pool, clock, store, up, "upload", err)
         raise err from None
     except uploads.Interrupted as exc:
         async with pool.acquire() as conn:
@@ -305,55 +320,9 @@ async def receive_chunk(pool: asyncpg.Pool, clock: Clock, store: BlobStore, uplo
     return UploadState(upload_id=up.id, offset=new, length=up.ct_len)
 
 
-async def finalize_upload(conn: asyncpg.Connection, clock: Clock, settings: Any, store: BlobStore,
-                          upload_id: UUID, user: User, addr: str | None = None) -> BidAccepted:
-    """Verify the whole ciphertext and accept the bid: stored, logged, receipted — or refused."""
-    up = await repo.get_upload(conn, upload_id, user.id, lock=True)
-    lot = await repo.get_lot_for_bids(conn, up.lot_id)
-    await repo.lock_bidder_lot(conn, lot.lot_id, up.bidder_org_id)
-    m, key_id, standing = await _check_manifest(conn, lot, user, up.manifest, up.signature, clock.now())
-    if up.received != up.ct_len:
-        raise UploadIncomplete(f"truncated: {up.received} of {up.ct_len} bytes received", offset=up.received)
-    digest, size = await uploads.digest(store, up.id, up.ct_len)
-    if size != up.ct_len or not hmac.compare_digest(digest, up.ct_sha256):
-        raise UploadHashMismatch("the uploaded ciphertext does not match the manifest's ct_sha256/ct_len")
-    # Take the log's single-writer lock before reading the clock: the lot's deadline entry (appended at or
-    # after the deadline) and this accept entry then appear in the log in the order of their times, so no bid
-    # accepted before the deadline can be logged after the deadline entry.
-    # lock_log also loads the log head, so the append below is a single statement: the lock is held for as
-    # few round trips as possible (every other finalising bid waits for it).
-    await lock_log(conn, tender_id=lot.tender_id, lot_id=lot.lot_id)
-    verified_at = clock.now()
-    _check_open(lot, verified_at)  # the hash is verified; is it still before the deadline instant?
-    accepted_at = _ms(verified_at)
-    # Everything above only read: a refusal there leaves nothing behind. From here on, the bid is accepted.
-    if standing.latest_bid_id is not None:
-        await repo.mark_superseded(conn, standing.latest_bid_id, accepted_at)
-    bid_id = UUID(bytes=m.bid_id)
-    manifest_hex = up.manifest_sha256.hex()
-    # A rolled-back transaction leaves at most an orphan content-addressed ciphertext, never a bid. The upload
-    # row is deleted by insert_bid's statement below, in this same transaction.
-    uploads.adopt(store, up.id, m.ct_sha256.hex())
-    # No actor, no address: the entry must not say who bid (招标投标法 第二十二条).
-    entry = await append_entry(conn, clock, Tag.BID_SEAL_ACCEPT, tender_id=lot.tender_id, lot_id=lot.lot_id,
-                               body={"bid": m.bid_id.hex(), "version": m.version, "manifest_sha256": manifest_hex,
-                                     "ct_sha256": m.ct_sha256.hex(), "ct_len": m.ct_len,
-                                     "received_at": receipt_mod.format_time(accepted_at)})
-    receipt = receipt_mod.Receipt(
-        origin=settings.origin, lot=str(lot.lot_id), bid=m.bid_id.hex(), version=m.version,
-        manifest_sha256=manifest_hex, ct_sha256=m.ct_sha256.hex(),
-        received_at=receipt_mod.format_time(accepted_at), log_index=entry.seq, leaf_hash=entry.leaf_hash.hex())
-    note = receipt_mod.sign_receipt(receipt, _platform_key(settings), settings.origin)
-    await repo.insert_bid(
-        conn, bid_id=bid_id, lot_id=lot.lot_id, tender_id=lot.tender_id, bidder_org_id=up.bidder_org_id,
-        signer_id=user.id, identity_key_id=key_id, version=m.version, previous=m.previous, manifest=up.manifest,
-        signature=up.signature, manifest_sha256=up.manifest_sha256, ct_sha256=m.ct_sha256, ct_len=m.ct_len,
-        accepted_at=accepted_at, accept_seq=entry.seq, receipt=note, addr=addr, upload_id=up.id)
-    return BidAccepted(bid_id=m.bid_id.hex(), lot_id=lot.lot_id, version=m.version, manifest_sha256=manifest_hex,
-                       ct_sha256=m.ct_sha256.hex(), received_at=accepted_at, log_index=entry.seq, receipt=note)
-
-
 _KEYS: dict[Any, tuple[float, Any]] = {}
+check_open = _check_open
+ms = _ms
 
 
 def _platform_key(settings: Any):
@@ -370,6 +339,9 @@ def _platform_key(settings: Any):
         cached = (mtime, load_platform_key(settings))
         _KEYS[path] = cached
     return cached[1]
+
+
+platform_key = _platform_key
 
 
 # refusals -----------------------------------------------------------------------------------------------------
@@ -397,7 +369,7 @@ async def record_refusal(conn: asyncpg.Connection, clock: Clock, store: BlobStor
     await append_entry(conn, clock, Tag.BID_SEAL_REFUSE, tender_id=lot_row["tender_id"], lot_id=lot_id, body=body)
 
 
-async def _refuse_in_own_transaction(pool: asyncpg.Pool, clock: Clock, store: BlobStore, up: repo.Upload,
+async def refuse_in_own_transaction(pool: asyncpg.Pool, clock: Clock, store: BlobStore, up: repo.Upload,
                                      stage: str, exc: DomainError) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await record_refusal(conn, clock, store, up.lot_id, stage, exc, manifest=up.manifest, upload_id=up.id)
@@ -411,24 +383,6 @@ async def start_upload_or_refuse(conn: asyncpg.Connection, clock: Clock, lot_id:
         return await start_upload(conn, clock, lot_id, user, data, addr)
     except DomainError as exc:
         await record_refusal(conn, clock, None, lot_id, "create", exc, manifest=data.manifest)
-        return exc
-
-
-async def finalize_or_refuse(conn: asyncpg.Connection, clock: Clock, settings: Any, store: BlobStore,
-                             upload_id: UUID, user: User, addr: str | None = None) -> BidAccepted | DomainError:
-    """finalize_upload, or the refusal: the upload and its spool are dropped, the attempt logged."""
-    try:
-        # finalize_upload refuses before it writes anything, so the refusal's entry commits alone.
-        return await finalize_upload(conn, clock, settings, store, upload_id, user, addr)
-    except DomainError as exc:
-        try:
-            up = await repo.get_upload(conn, upload_id, user.id)
-        except DomainError:
-            return exc
-        if isinstance(exc, UploadOffsetMismatch):
-            return exc
-        await record_refusal(conn, clock, store, up.lot_id, "finalize", exc, manifest=up.manifest,
-                             upload_id=up.id)
         return exc
 
 
