@@ -71,7 +71,7 @@ _ROUTE_MODULES = ("trading.tenders.controllers", "trading.records.controllers", 
                   "trading.opening.controllers", "deposits.controllers", "expert_pool.controllers",
                   "evaluation.controllers")
 # Background tasks: each module's lifespan_hook(app) returns an async context manager living as long as the app.
-_HOOK_MODULES = ("trading.records.background", "trading.bids.background", "trading.opening.background",
+_HOOK_MODULES = ("trading.records.background", "trading.tenders.background", "trading.bids.background", "trading.opening.background",
                  "deposits.background", "expert_pool.background", "evaluation.background")
 
 

@@ -23,6 +23,7 @@ class Tag(StrEnum):
     TENDER_DOCUMENT_DOWNLOAD = "tender:document:download"
     TENDER_OBJECTION_FILE = "tender:objection:file"
     TENDER_OBJECTION_ANSWER = "tender:objection:answer"
+    TENDER_OBJECTION_OVERDUE = "tender:objection:overdue"
     TENDER_PROJECT_CLARIFY = "tender:project:clarify"
     TENDER_PROJECT_SUSPEND = "tender:project:suspend"
     TENDER_PROJECT_RESUME = "tender:project:resume"

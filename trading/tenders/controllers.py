@@ -31,6 +31,7 @@ from trading.tenders.schemas import (
     Objection,
     ObjectionAnswer,
     ObjectionCreate,
+    OverdueObjection,
     TenderCreate,
     TenderPage,
     TenderUpdate,
@@ -178,6 +179,11 @@ class MyTendersController(Controller):
     async def notices(self, conn: asyncpg.Connection, user: User, limit: int = 100) -> list[Notice]:
         """Amendments, clarifications and cancellations of tenders whose documents my organisation obtained."""
         return await services.list_notices(conn, user=user, limit=limit)
+
+    @get("/regulator/overdue-objections", guards=[requires(Role.REGULATOR)], operation_id="ListOverdueObjections")
+    async def overdue_objections(self, conn: asyncpg.Connection, clock: Clock) -> list[OverdueObjection]:
+        """Objections to tender documents still unanswered past their due time (条例 第二十二条: 3 days)."""
+        return await services.list_overdue_objections(conn, clock)
 
     @get("/agency/tenders", guards=[agency_only], operation_id="ListAgencyTenders")
     async def agency_tenders(self, conn: asyncpg.Connection, clock: Clock, user: User, page: int = 1,

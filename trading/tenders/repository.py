@@ -9,7 +9,8 @@ import asyncpg
 import msgspec
 
 from trading.tenders.errors import DocumentNotFound, LotNotFound, ObjectionNotFound, TenderNotFound
-from trading.tenders.schemas import Custodian, Document, Download, Lot, Objection, Tender, Version
+from trading.tenders.schemas import (Custodian, Document, Download, Lot, Objection, OverdueObjection, Tender,
+                                     Version)
 
 _TENDER_COLS = ("id, code, title, description, regime, must_tender, procurement_type, region, tenderer_org_id,"
                 " agency_org_id, status, cancel_reason, publish_at, docs_from, docs_until, clarification_deadline,"
@@ -260,14 +261,32 @@ async def list_versions(conn, tender_id: UUID) -> list[Version]:
 
 # ---------------------------------------------------------------- objections
 
-_OBJ_COLS = "id, tender_id, lot_id, org_id, content, filed_at, answer, answered_at"
+_OBJ_COLS = "id, tender_id, lot_id, org_id, content, filed_at, answer, answered_at, answer_due, overdue_at"
 
 
-async def insert_objection(conn, *, tender_id, lot_id, org_id, user_id, content, now) -> Objection:
+async def insert_objection(conn, *, tender_id, lot_id, org_id, user_id, content, now, answer_due) -> Objection:
     row = await conn.fetchrow(
-        "INSERT INTO tender_objections (tender_id, lot_id, org_id, user_id, content, filed_at)"
-        f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_OBJ_COLS}", tender_id, lot_id, org_id, user_id, content, now)
+        "INSERT INTO tender_objections (tender_id, lot_id, org_id, user_id, content, filed_at, answer_due)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_OBJ_COLS}", tender_id, lot_id, org_id, user_id, content,
+        now, answer_due)
     return msgspec.convert(dict(row), Objection)
+
+
+async def mark_overdue_objections(conn, now: datetime, limit: int = 500) -> list[asyncpg.Record]:
+    """Unanswered objections past their due time not yet marked: mark them (once) and return them."""
+    return await conn.fetch(
+        "UPDATE tender_objections SET overdue_at = $1 WHERE id IN ("
+        " SELECT id FROM tender_objections WHERE answered_at IS NULL AND overdue_at IS NULL AND answer_due <= $1"
+        " ORDER BY answer_due LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, tender_id, lot_id, answer_due", now, limit)
+
+
+async def list_overdue_objections(conn, now: datetime) -> list[OverdueObjection]:
+    rows = await conn.fetch(
+        "SELECT o.id, o.tender_id, t.title AS tender_title, o.filed_at, o.answer_due, o.overdue_at"
+        " FROM tender_objections o JOIN tenders t ON t.id = o.tender_id"
+        " WHERE o.answered_at IS NULL AND o.answer_due <= $1 ORDER BY o.answer_due, o.id", now)
+    return [msgspec.convert(dict(r), OverdueObjection) for r in rows]
 
 
 async def lock_objection(conn, objection_id: UUID) -> Objection:

@@ -29,6 +29,10 @@ class RegimeRules(msgspec.Struct, frozen=True, kw_only=True):
     objection_days: int
     objection_unit: Unit
     objection_from: str = "before_deadline"
+    # The answer to an objection is due within answer_days of receiving it, the day of receipt not counted
+    # (条例 第二十二条: 自收到异议之日起3日内作出答复; 政府采购法 第五十三条: 收到书面质疑后七个工作日内作出答复).
+    answer_days: int
+    answer_unit: Unit
     # Bid deposit cap as a fraction of the lot's estimated price (条例 第二十六条; 采购条例 第三十三条: 2%).
     deposit_max: Fraction
 
@@ -40,6 +44,7 @@ BIDDING_LAW = RegimeRules(
     min_docs_days=5, min_docs_unit="calendar",
     amendment_days=15, amendment_unit="calendar",
     objection_days=10, objection_unit="calendar",
+    answer_days=3, answer_unit="calendar",
     deposit_max=Fraction(2, 100),
 )
 
@@ -50,6 +55,7 @@ GOV_PROCUREMENT = RegimeRules(
     min_docs_days=5, min_docs_unit="working",
     amendment_days=15, amendment_unit="calendar",
     objection_days=7, objection_unit="working", objection_from="after_obtaining",
+    answer_days=7, answer_unit="working",
     deposit_max=Fraction(2, 100),
 )
 

@@ -129,6 +129,20 @@ class Objection(msgspec.Struct, kw_only=True):
     filed_at: datetime
     answer: str | None
     answered_at: datetime | None
+    # 24:00 Asia/Shanghai of the last day to answer (条例 第二十二条: 3 days; 政府采购法 第五十三条: 7 working days).
+    answer_due: datetime
+    # When the platform logged the objection as unanswered past answer_due (tender:objection:overdue), if it did.
+    overdue_at: datetime | None = None
+
+
+class OverdueObjection(msgspec.Struct, kw_only=True):
+    """An objection unanswered past its due time, for the regulators' overview."""
+    id: UUID
+    tender_id: UUID
+    tender_title: str
+    filed_at: datetime
+    answer_due: datetime
+    overdue_at: datetime | None
 
 
 class Version(msgspec.Struct, kw_only=True):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +22,7 @@ from trading.bids import ceremony
 from trading.blobs import BlobStore
 from trading.clock import Clock
 from trading.dates import calendar as holiday_calendar
-from trading.dates import latest_start_for, local_date, meets_minimum, period_end
+from trading.dates import latest_start_for, local_date, meets_minimum, period_end, start_of_day
 from trading.errors import Invalid
 from trading.events import emit
 from trading.money import fen_to_yuan, yuan_to_fen
@@ -57,16 +57,25 @@ from trading.tenders.errors import (
 from trading.tenders.lifecycle import TERMINAL, effective_lot_status, transition_lot
 from trading.tenders.rules import RegimeRules, rules_for
 from trading.tenders.schemas import (
+    AgencyTenderItem,
     AmendmentCreate,
     Document,
+    DocumentView,
     Download,
     Lot,
     LotCreate,
+    LotView,
+    Notice,
     Objection,
     ObjectionCreate,
+    OverdueObjection,
     Tender,
     TenderCreate,
+    TenderPage,
+    TenderSummary,
     TenderUpdate,
+    TenderView,
+    VersionView,
 )
 
 # Re-exported for other packages (contract).
@@ -680,7 +689,8 @@ async def file_objection(conn: asyncpg.Connection, clock: Clock, tender_id: UUID
         raise ObjectionTooLate(why, last_day=str(last_day))
     content = _text(data.content, "content", 20000)
     objection = await repo.insert_objection(conn, tender_id=tender_id, lot_id=data.lot_id, org_id=org.id,
-                                            user_id=user.id, content=content, now=now)
+                                            user_id=user.id, content=content, now=now,
+                                            answer_due=answer_due(now, rules))
     await append_entry(conn, clock, Tag.TENDER_OBJECTION_FILE, actor=str(user.id), tender_id=tender_id,
                        lot_id=data.lot_id, addr=addr,
                        body={"objection": str(objection.id),
@@ -691,6 +701,29 @@ async def file_objection(conn: asyncpg.Connection, clock: Clock, tender_id: UUID
         await append_entry(conn, clock, Tag.TENDER_PROJECT_SUSPEND, actor=str(user.id), tender_id=tender_id,
                            addr=addr, body={"tender": str(tender_id), "objection": str(objection.id)})
     return objection
+
+
+def answer_due(filed_at: datetime, rules: RegimeRules) -> datetime:
+    """24:00 Asia/Shanghai of the last day to answer an objection received at `filed_at`, the day of receipt not
+    counted (条例 第二十二条: 3 日; 政府采购法 第五十三条: 7 个工作日)."""
+    return start_of_day(period_end(filed_at, rules.answer_days, rules.answer_unit) + timedelta(days=1))
+
+
+async def flag_overdue_objections(conn: asyncpg.Connection, clock: Clock) -> int:
+    """Log every objection still unanswered at its due time, once (`tender:objection:overdue`), so the regulator
+    sees it in the record and in `list_overdue_objections`. The answer stays possible, and due: the tender stays
+    suspended until it comes (条例 第二十二条)."""
+    now = clock.now()
+    rows = await repo.mark_overdue_objections(conn, now)
+    for r in rows:
+        await append_entry(conn, clock, Tag.TENDER_OBJECTION_OVERDUE, tender_id=r["tender_id"], lot_id=r["lot_id"],
+                           body={"objection": str(r["id"]), "answer_due": r["answer_due"].isoformat()})
+    return len(rows)
+
+
+async def list_overdue_objections(conn: asyncpg.Connection, clock: Clock) -> list[OverdueObjection]:
+    """Objections unanswered past their due time, by the clock (for regulators: the route's guard)."""
+    return await repo.list_overdue_objections(conn, clock.now())
 
 
 async def answer_objection(conn: asyncpg.Connection, clock: Clock, tender_id: UUID, objection_id: UUID,
@@ -709,7 +742,8 @@ async def answer_objection(conn: asyncpg.Connection, clock: Clock, tender_id: UU
     objection = await repo.answer_objection(conn, objection_id, answer, user.id, now)
     await append_entry(conn, clock, Tag.TENDER_OBJECTION_ANSWER, actor=str(user.id), tender_id=tender_id, addr=addr,
                        body={"objection": str(objection_id),
-                             "answer_sha256": hashlib.sha256(answer.encode()).hexdigest()})
+                             "answer_sha256": hashlib.sha256(answer.encode()).hexdigest(),
+                             "late": now >= objection.answer_due})
     if await repo.count_unanswered_objections(conn, tender_id) == 0 and tender.suspended:
         await repo.set_tender_suspended(conn, tender_id, False, now)
         await append_entry(conn, clock, Tag.TENDER_PROJECT_RESUME, actor=str(user.id), tender_id=tender_id,
@@ -749,9 +783,8 @@ def public_status(tender_status: str, bid_deadline: datetime, now: datetime) -> 
     return tender_status
 
 
-def lot_view(lot: Lot, now: datetime) -> "LotView":
+def lot_view(lot: Lot, now: datetime) -> LotView:
     from trading.money import to_chinese_capital
-    from trading.tenders.schemas import LotView
 
     return LotView(
         id=lot.id, number=lot.number, name=lot.name, estimated_price=fen_to_yuan(lot.estimated_price_fen),
@@ -765,10 +798,9 @@ def lot_view(lot: Lot, now: datetime) -> "LotView":
     )
 
 
-async def tender_view(conn: asyncpg.Connection, clock: Clock, tender_id: UUID, user: User | None) -> "TenderView":
+async def tender_view(conn: asyncpg.Connection, clock: Clock, tender_id: UUID, user: User | None) -> TenderView:
     """The announcement: lots, timeline, issued documents and the full amendment history. Nothing about who
     obtained the documents (招标投标法 第二十二条)."""
-    from trading.tenders.schemas import DocumentView, TenderView, VersionView
 
     tender = await visible_tender(conn, tender_id, user)
     now = clock.now()
@@ -798,8 +830,7 @@ async def tender_view(conn: asyncpg.Connection, clock: Clock, tender_id: UUID, u
 
 async def list_public_tenders(conn: asyncpg.Connection, clock: Clock, *, q: str | None = None,
                               region: str | None = None, procurement_type: str | None = None,
-                              status: str | None = None, page: int = 1, page_size: int = 20) -> "TenderPage":
-    from trading.tenders.schemas import TenderPage, TenderSummary
+                              status: str | None = None, page: int = 1, page_size: int = 20) -> TenderPage:
 
     if status is not None and status not in PUBLIC_STATUSES:
         raise Invalid(f"status must be one of {', '.join(PUBLIC_STATUSES)}", field="status")
@@ -824,9 +855,8 @@ async def list_public_tenders(conn: asyncpg.Connection, clock: Clock, *, q: str 
                       pages=(total + page_size - 1) // page_size)
 
 
-async def list_notices(conn: asyncpg.Connection, *, user: User, limit: int = 100) -> list["Notice"]:
+async def list_notices(conn: asyncpg.Connection, *, user: User, limit: int = 100) -> list[Notice]:
     # 电子招标投标办法 第二十二条: a clarification or amendment reaches every organisation that obtained the documents.
-    from trading.tenders.schemas import Notice
 
     org = await _approved_bidder_org(conn, user)
     rows = await repo.list_notices_for_org(conn, org.id, min(max(limit, 1), 500))
@@ -834,8 +864,7 @@ async def list_notices(conn: asyncpg.Connection, *, user: User, limit: int = 100
 
 
 async def list_agency_tenders(conn: asyncpg.Connection, clock: Clock, *, user: User, page: int = 1,
-                              page_size: int = 50) -> list["AgencyTenderItem"]:
-    from trading.tenders.schemas import AgencyTenderItem
+                              page_size: int = 50) -> list[AgencyTenderItem]:
 
     if user.org_id is None:
         raise NotTheAgency("the user belongs to no agency organisation")
