@@ -117,6 +117,7 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
     conflicts = new = 0
     promoted: list[int] = []
     head = (bank.id, file_id, now)
+    reversals = debits = False  # whether the follow-up queries below can find anything (saves round trips)
     # Batches are staged and merged while the next one is parsed (see _parsed_batches).
     async with aclosing(_parsed_batches(f, size, tz, bank.legacy_encoding)) as parsed:
         async for items in parsed:
@@ -125,6 +126,10 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                 if isinstance(item, ParsedTxn):
                     if item.status == "BOOK":
                         flow[item.stmt_seq] += item.amount_fen if item.direction == "CRDT" else -item.amount_fen
+                    if item.direction == "DBIT":
+                        debits = True
+                    if item.reversal:
+                        reversals = True
                     batch.append(_row(head, item, transaction_key(item, occurrences), stmt_ids[item.stmt_seq],
                                       bank.time_basis, tz))
                     n += 1
@@ -147,12 +152,6 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
     family = _format_family(summary.format)
     if family not in bank.formats:
         raise BankFormatNotAgreed(f"{bank.code} is not configured to send {family} (agreed: {', '.join(bank.formats)})")
-    if summary.msg_id:
-        other = await repo.find_import_file_by_msg_id(conn, bank.id, summary.format, summary.msg_id)
-        if other is not None:
-            raise FileMessageConflict(
-                f"message {summary.msg_id} was already imported from {other['filename']} ({other['sha256'][:12]}…) "
-                f"with other content; a person must compare the two files", msg_id=summary.msg_id)
     notes.extend(summary.notes)
     for seq, st in parsed_stmts.items():
         # The statement's own arithmetic: opening + booked entries = closing; a bank file that does not add up
@@ -167,15 +166,22 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                                    f"{st.legal_seq or ''}:{st.page or ''}",
                                    {"file": str(file_id), "opening_fen": st.opening_fen, "entries_fen": flow[seq],
                                     "closing_fen": st.closing_fen}, now)
+    # the file's row is completed, unless its bank message id was already imported with other bytes
+    other = await repo.finish_import_file(conn, file_id, bank_id=bank.id, format=summary.format,
+                                          msg_id=summary.msg_id, encoding=summary.encoding,
+                                          statements=summary.statements, transactions=n, new=new, notes=notes)
+    if other is not None:
+        raise FileMessageConflict(
+            f"message {summary.msg_id} was already imported from {other['filename']} ({other['sha256'][:12]}…) "
+            f"with other content; a person must compare the two files", msg_id=summary.msg_id)
     if new > 10000:
         # a big file changes the table's shape at once; do not wait for autovacuum to tell the planner
         await repo.analyze_bank_txns(conn)
-    await repo.link_reversals(conn, file_id, promoted)
-    await repo.post_import_journals(conn, bank, file_id, promoted, now)
-    settled = await refunds.settle_from_import(conn, clock, bank, file_id, promoted)
-    await repo.finish_import_file(conn, file_id, format=summary.format, msg_id=summary.msg_id,
-                                  encoding=summary.encoding, statements=summary.statements, transactions=n,
-                                  new=new, notes=notes)
+    if reversals or promoted:
+        await repo.link_reversals(conn, file_id, promoted)
+    openings = any(st.kind == "statement" and st.opening_fen is not None for st in parsed_stmts.values())
+    await repo.post_import_journals(conn, bank, file_id, promoted, now, openings=openings)
+    settled = await refunds.settle_from_import(conn, clock, bank, file_id, promoted) if debits or promoted else 0
     await append_entry(conn, clock, Tag.DEPOSIT_FILE_IMPORT, actor=str(actor) if actor else None, addr=addr,
                        body={"file": str(file_id), "sha256": sha, "format": summary.format, "bank": bank.code,
                              "statements": summary.statements, "transactions": n, "new": new,

@@ -37,7 +37,10 @@ UNKNOWN_PAGE = 20000
 
 _TXN_COLS = """t.id, t.account, t.direction, t.amount_fen, t.currency, t.status, t.reversal, t.reverses_id,
                t.counted_at, t.counted_precision, t.value_date, t.payer_name, t.payer_account, t.notes,
-               b.code AS bank_code"""
+               b.code AS bank_code, m.txn_id AS cur_txn, m.requirement_id AS cur_req, m.counts AS cur_counts,
+               m.flags AS cur_flags, m.detail AS cur_detail"""
+# each transaction with its current result (if any), so the diff needs no second round trip
+_TXN_FROM = "bank_txns t JOIN deposit_banks b ON b.id = t.bank_id LEFT JOIN deposit_matches m ON m.txn_id = t.id"
 
 
 def _txn(r: asyncpg.Record) -> TxnIn:
@@ -47,10 +50,29 @@ def _txn(r: asyncpg.Record) -> TxnIn:
                  payer_name=r["payer_name"], payer_account=r["payer_account"], notes=tuple(r["notes"]))
 
 
+def _current(rows: list[asyncpg.Record]) -> dict[int, TxnResult]:
+    """The stored results of these transaction rows (_TXN_COLS)."""
+    return {r["id"]: TxnResult(txn_id=r["id"], requirement_id=r["cur_req"], counts=r["cur_counts"],
+                               flags=tuple(r["cur_flags"]), detail=r["cur_detail"])
+            for r in rows if r["cur_txn"] is not None}
+
+
+def _meta(rows: list[asyncpg.Record]) -> dict[int, tuple]:
+    return {r["id"]: (r["bank_code"], r["currency"], r["status"], r["amount_fen"], r["direction"]) for r in rows}
+
+
 async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = None,
                       requirement_ids: list[UUID] | None = None
                       ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn]]:
     """Requirements of these lots (or these requirements), and every credit or reversal to their accounts."""
+    txns, meta, reqs, _ = await _load_chunk(conn, lot_ids, requirement_ids)
+    return txns, meta, reqs
+
+
+async def _load_chunk(conn: asyncpg.Connection, lot_ids: list[UUID] | None = None,
+                      requirement_ids: list[UUID] | None = None
+                      ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn], dict[int, TxnResult]]:
+    """load_inputs, and the current result of each transaction loaded."""
     # by primary key when the requirements are named (one file's), else by lot
     where, ids = ("r.id", requirement_ids) if requirement_ids is not None else ("r.lot_id", lot_ids)
     req_rows = await conn.fetch(
@@ -61,15 +83,12 @@ async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
                              AND g.registered_at <= t.bid_deadline AND g.amount_fen >= r.amount_fen
                              AND g.valid_from <= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date
                              AND g.valid_until >= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date)
-                      AS guarantee_ok
+                      AS guarantee_ok,
+                  array(SELECT ROW(b.account_number, b.valid_from, b.valid_until) FROM basic_accounts b
+                         WHERE b.org_id = r.org_id) AS basics
              FROM deposit_requirements r JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
              JOIN organisations o ON o.id = r.org_id
             WHERE {where} = ANY($1::uuid[])""", ids)
-    basics: dict[UUID, list[BasicAccountIn]] = defaultdict(list)
-    for b in await conn.fetch(
-            """SELECT org_id, account_number, valid_from, valid_until FROM basic_accounts
-                WHERE org_id = ANY($1::uuid[])""", list({r["org_id"] for r in req_rows})):
-        basics[b["org_id"]].append(BasicAccountIn(b["account_number"], b["valid_from"], b["valid_until"]))
     waived: dict[Any, set[tuple[Any, str]]] = defaultdict(set)
     for d in await conn.fetch(
             """SELECT DISTINCT ON (coalesce(d.txn_id::text, d.requirement_id::text), d.flag)
@@ -82,23 +101,15 @@ async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
             waived[d["req"]].add((d["txn_id"] if d["txn_id"] is not None else d["requirement_id"], d["flag"]))
     reqs = [RequirementIn(id=r["id"], lot_id=r["lot_id"], org_id=r["org_id"], org_name=r["org_name"],
                           amount_fen=r["amount_fen"], deadline=r["bid_deadline"], basic_account_rule=r["basic_rule"],
-                          basic_accounts=tuple(basics[r["org_id"]]), virtual_accounts=tuple(r["accounts"]),
+                          basic_accounts=tuple(BasicAccountIn(*b) for b in r["basics"]),
+                          virtual_accounts=tuple(r["accounts"]),
                           guarantee_ok=r["guarantee_ok"], waived=frozenset(waived.get(r["id"], ())))
             for r in req_rows]
     accounts = [a for r in reqs for a in r.virtual_accounts]
     rows = await conn.fetch(
-        f"""SELECT {_TXN_COLS} FROM bank_txns t JOIN deposit_banks b ON b.id = t.bank_id
+        f"""SELECT {_TXN_COLS} FROM {_TXN_FROM}
              WHERE t.account = ANY($1::text[]) AND (t.direction = 'CRDT' OR t.reversal)""", accounts)
-    txns = [_txn(r) for r in rows]
-    meta = {r["id"]: (r["bank_code"], r["currency"], r["status"], r["amount_fen"], r["direction"]) for r in rows}
-    return txns, meta, reqs
-
-
-async def _load_current(conn: asyncpg.Connection, txn_ids: list[int]) -> dict[int, TxnResult]:
-    return {r["txn_id"]: TxnResult(txn_id=r["txn_id"], requirement_id=r["requirement_id"], counts=r["counts"],
-                                   flags=tuple(r["flags"]), detail=r["detail"])
-            for r in await conn.fetch("SELECT txn_id, requirement_id, counts, flags, detail FROM deposit_matches "
-                                      "WHERE txn_id = ANY($1::bigint[])", txn_ids)}
+    return [_txn(r) for r in rows], _meta(rows), reqs, _current(rows)
 
 
 def _location(result: TxnResult | None, bank_code: str, currency: str) -> str:
@@ -134,10 +145,11 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
     """Match everything (or only what one imported file can change), store what changed, freeze requirements
     whose deadline has passed. The incremental form gives the same results as a full run for that file's
     transactions; the daily full run re-checks everything."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('deposits:match'))")
     now = clock.now()
+    # one matching run at a time (the lock is taken before the run row is written, same statement)
     run_id = await conn.fetchval(
-        "INSERT INTO deposit_match_runs (rule_version, started_at, actor) VALUES ($1, $2, $3) RETURNING id",
+        """INSERT INTO deposit_match_runs (rule_version, started_at, actor)
+           SELECT $1, $2, $3 FROM (SELECT pg_advisory_xact_lock(hashtext('deposits:match'))) l RETURNING id""",
         rule_version, now, actor)
     changed: list[tuple[TxnResult | None, TxnResult]] = []
     total = 0
@@ -159,20 +171,21 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
             chunks.append({"lot_ids": current})
 
     async def store(results: dict[int, TxnResult], req_results: dict[UUID, RequirementResult],
-                    meta: dict[int, tuple]) -> None:
+                    meta: dict[int, tuple], current: dict[int, TxnResult], reqs: list[RequirementIn]) -> None:
         nonlocal part, total, frozen
-        changes = diff(await _load_current(conn, list(results)), results)
+        changes = diff(current, results)
         part += 1
         await _persist(conn, run_id, part, rule_version, changes, meta, now)
         await _store_requirement_flags(conn, run_id, req_results)
-        frozen |= await freeze_due(conn, clock, req_results, rule_version)
+        frozen |= await freeze_due(conn, clock, req_results, rule_version,
+                                   deadlines=[r.deadline for r in reqs])
         total += len(changes)
         changed.extend(changes[:200 - len(changed)])
 
     chunks = [c for c in chunks if c.get("requirement_ids") != []]
     if len(chunks) == 1:
-        txns, meta, reqs = await load_inputs(conn, **chunks[0])
-        await store(*match(txns, reqs, rule_version), meta)
+        txns, meta, reqs, current = await _load_chunk(conn, **chunks[0])
+        await store(*match(txns, reqs, rule_version), meta, current, reqs)
     elif chunks:
         # Lots are independent: chunk k is matched (pure Python) in a worker thread while chunk k-1's results
         # are written, so PostgreSQL and the matcher work at the same time. Chunks are stored in order. Loading
@@ -183,20 +196,20 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deposits-match") as worker:
             stored_before: tuple | None = None
             for chunk in chunks:
-                txns, meta, reqs = await load_inputs(conn, **chunk)
+                txns, meta, reqs, current = await _load_chunk(conn, **chunk)
                 matching = loop.run_in_executor(worker, match, txns, reqs, rule_version)
                 try:
                     if stored_before is not None:
                         await store(*stored_before)
                 finally:
                     results, req_results = await matching
-                stored_before = (results, req_results, meta)
+                stored_before = (results, req_results, meta, current, reqs)
             await store(*stored_before)
     last = 0
     while True:  # credits to no virtual account (suspense), in pages
         scope = "t.file_id = $3" if file_id is not None else "$3::uuid IS NULL"
         rows = await conn.fetch(
-            f"""SELECT {_TXN_COLS} FROM bank_txns t JOIN deposit_banks b ON b.id = t.bank_id
+            f"""SELECT {_TXN_COLS} FROM {_TXN_FROM}
                  WHERE {scope} AND t.id > $1 AND (t.direction = 'CRDT' OR t.reversal)
                    AND NOT EXISTS (SELECT 1 FROM virtual_accounts v WHERE v.number = t.account)
                  ORDER BY t.id LIMIT $2""", last, UNKNOWN_PAGE, file_id)
@@ -204,8 +217,8 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
             break
         last = rows[-1]["id"]
         results, _ = match([_txn(r) for r in rows], [], rule_version)
-        meta = {r["id"]: (r["bank_code"], r["currency"], r["status"], r["amount_fen"], r["direction"]) for r in rows}
-        changes = diff(await _load_current(conn, list(results)), results)
+        meta = _meta(rows)
+        changes = diff(_current(rows), results)
         part += 1
         await _persist(conn, run_id, part, rule_version, changes, meta, now)
         total += len(changes)
@@ -223,25 +236,42 @@ async def _persist(conn: asyncpg.Connection, run_id: int, part: int, rule_versio
                    changes: list[tuple[TxnResult | None, TxnResult]], meta: dict[int, tuple], now: datetime) -> None:
     if not changes:
         return
-    # emptied with DELETE, not TRUNCATE (which rewrites the relation and its catalog rows, ~3 ms per call)
-    await conn.execute("""CREATE TEMP TABLE IF NOT EXISTS deposit_match_tmp (txn_id bigint, requirement_id uuid,
-            counts boolean, flags text[], detail text, before text) ON COMMIT DELETE ROWS;
-        DELETE FROM deposit_match_tmp""")
     enc = msgspec.json.Encoder()
-    await conn.copy_records_to_table("deposit_match_tmp", records=[
-        (new.txn_id, new.requirement_id, new.counts, list(new.flags), enc.encode(new.detail).decode(),
-         enc.encode(old).decode() if old is not None else None) for old, new in changes],
-        columns=("txn_id", "requirement_id", "counts", "flags", "detail", "before"))
-    await conn.execute(
-        """INSERT INTO deposit_matches (txn_id, requirement_id, counts, flags, detail, run_id, rule_version)
-           SELECT txn_id, requirement_id, counts, flags, detail::jsonb, $1, $2 FROM deposit_match_tmp
-           ON CONFLICT (txn_id) DO UPDATE SET requirement_id = EXCLUDED.requirement_id,
-               counts = EXCLUDED.counts, flags = EXCLUDED.flags, detail = EXCLUDED.detail,
-               run_id = EXCLUDED.run_id, rule_version = EXCLUDED.rule_version""", run_id, rule_version)
-    await conn.execute(
-        """INSERT INTO deposit_match_history (run_id, txn_id, before, after)
-           SELECT $1, txn_id, before::jsonb, jsonb_build_object('requirement_id', requirement_id,
-                  'counts', counts, 'flags', flags, 'detail', detail::jsonb) FROM deposit_match_tmp""", run_id)
+    # A transaction without a stored result (all of them on a first run, the new one on a notification):
+    # inserted with its history row in one statement, no staging table, no ON CONFLICT. run_matching holds
+    # the matching lock and has just read the current results, so no row for these transactions exists.
+    fresh = [new for old, new in changes if old is None]
+    if fresh:
+        await conn.execute(
+            """WITH u AS (
+                   SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::boolean[], $4::text[], $5::text[])
+                          AS u(txn_id, requirement_id, counts, flags, detail)),
+               m AS (
+                   INSERT INTO deposit_matches (txn_id, requirement_id, counts, flags, detail, run_id, rule_version)
+                   SELECT txn_id, requirement_id, counts, string_to_array(flags, ','), detail::jsonb, $6, $7 FROM u)
+               INSERT INTO deposit_match_history (run_id, txn_id, before, after)
+               SELECT $6, txn_id, NULL, jsonb_build_object('requirement_id', requirement_id, 'counts', counts,
+                      'flags', string_to_array(flags, ','), 'detail', detail::jsonb) FROM u""",
+            [r.txn_id for r in fresh], [r.requirement_id for r in fresh], [r.counts for r in fresh],
+            [",".join(r.flags) for r in fresh], [enc.encode(r.detail).decode() for r in fresh], run_id, rule_version)
+    redone = [(old, new) for old, new in changes if old is not None]
+    if redone:
+        # emptied with DELETE, not TRUNCATE (which rewrites the relation and its catalog rows, ~3 ms per call)
+        await conn.execute("""CREATE TEMP TABLE IF NOT EXISTS deposit_match_tmp (txn_id bigint, requirement_id uuid,
+                counts boolean, flags text[], detail text, before text) ON COMMIT DELETE ROWS;
+            DELETE FROM deposit_match_tmp""")
+        await conn.copy_records_to_table("deposit_match_tmp", records=[
+            (new.txn_id, new.requirement_id, new.counts, list(new.flags), enc.encode(new.detail).decode(),
+             enc.encode(old).decode()) for old, new in redone],
+            columns=("txn_id", "requirement_id", "counts", "flags", "detail", "before"))
+        await conn.execute(
+            """UPDATE deposit_matches m SET requirement_id = t.requirement_id, counts = t.counts, flags = t.flags,
+                      detail = t.detail::jsonb, run_id = $1, rule_version = $2
+                 FROM deposit_match_tmp t WHERE m.txn_id = t.txn_id""", run_id, rule_version)
+        await conn.execute(
+            """INSERT INTO deposit_match_history (run_id, txn_id, before, after)
+               SELECT $1, txn_id, before::jsonb, jsonb_build_object('requirement_id', requirement_id,
+                      'counts', counts, 'flags', flags, 'detail', detail::jsonb) FROM deposit_match_tmp""", run_id)
     await _move_money(conn, f"match:{run_id}:{part}", changes, meta, now)
 
 
@@ -267,6 +297,16 @@ async def _move_money(conn: asyncpg.Connection, key: str, changes: list[tuple[Tx
                 lines.append((acct, currency, signed, new.txn_id))
     lines.extend((acct, ccy, v, None) for (acct, ccy), v in suspense.items() if v)
     if not lines:
+        return
+    lines = [line for line in lines if line[2] != 0]
+    if len(lines) <= 500:  # a notification's few lines: journal and postings in one statement
+        await conn.execute(
+            """WITH j AS (INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
+                          VALUES ($1, 'match', NULL, 'allocation by matching run', $2) RETURNING id)
+               INSERT INTO ledger_postings (journal_id, account, currency, debit_fen, credit_fen, txn_id)
+               SELECT j.id, u.* FROM j, unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) u""",
+            key, now, [a for a, _, _, _ in lines], [c for _, c, _, _ in lines], [max(v, 0) for _, _, v, _ in lines],
+            [max(-v, 0) for _, _, v, _ in lines], [t for _, _, _, t in lines])
         return
     jid = await conn.fetchval(
         """INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
@@ -298,14 +338,18 @@ async def _store_requirement_flags(conn: asyncpg.Connection, run_id: int,
 
 
 async def freeze_due(conn: asyncpg.Connection, clock: Clock, req_results: dict[UUID, RequirementResult],
-                     rule_version: str = RULE_VERSION) -> set[str]:
-    """At the deadline each requirement's state freezes (once); it feeds the opening record."""
+                     rule_version: str = RULE_VERSION, *, deadlines: list[datetime] | None = None) -> set[str]:
+    """At the deadline each requirement's state freezes (once); it feeds the opening record. `deadlines`: the
+    requirements' bid deadlines when the caller has them — none passed means nothing to look up."""
+    now = clock.now()
+    if deadlines is not None and not any(d <= now for d in deadlines):
+        return set()
     due = await conn.fetch(
         """SELECT r.id, r.lot_id, t.bid_deadline, t.id AS tender_id FROM deposit_requirements r
              JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
             WHERE r.id = ANY($2::uuid[]) AND t.bid_deadline <= $1
               AND NOT EXISTS (SELECT 1 FROM deposit_states s WHERE s.requirement_id = r.id)""",
-        clock.now(), list(req_results))
+        now, list(req_results))
     lots: dict[UUID, list] = defaultdict(list)
     for r in due:
         lots[r["lot_id"]].append((r, req_results[r["id"]]))

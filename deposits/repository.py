@@ -190,12 +190,21 @@ async def insert_import_file(conn: asyncpg.Connection, *, bank_id: UUID, sha256:
         bank_id, sha256, filename[:300], size, now, actor)
 
 
-async def finish_import_file(conn: asyncpg.Connection, file_id: UUID, *, format: str, msg_id: str | None,
-                             encoding: str, statements: int, transactions: int, new: int, notes: list[str]) -> None:
-    await conn.execute(
-        """UPDATE deposit_import_files SET format = $2, msg_id = $3, encoding = $4, statements = $5,
-                  transactions = $6, new_transactions = $7, notes = $8 WHERE id = $1""",
-        file_id, format, msg_id, encoding, statements, transactions, new, notes[:200])
+async def finish_import_file(conn: asyncpg.Connection, file_id: UUID, *, bank_id: UUID, format: str,
+                             msg_id: str | None, encoding: str, statements: int, transactions: int, new: int,
+                             notes: list[str]) -> asyncpg.Record | None:
+    """Complete the file's row, in the same statement as the check of its bank message id: returns the other
+    file already imported with this message id (the row is then left alone, the caller refuses the file)."""
+    return await conn.fetchrow(
+        """WITH other AS (
+               SELECT filename, sha256 FROM deposit_import_files
+                WHERE $3::text IS NOT NULL AND bank_id = $9 AND format = $2 AND msg_id = $3 AND id <> $1 LIMIT 1),
+           up AS (
+               UPDATE deposit_import_files SET format = $2, msg_id = $3, encoding = $4, statements = $5,
+                      transactions = $6, new_transactions = $7, notes = $8
+                WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM other))
+           SELECT filename, sha256 FROM other""",
+        file_id, format, msg_id, encoding, statements, transactions, new, notes[:200], bank_id)
 
 
 async def list_import_files(conn: asyncpg.Connection, limit: int = 50) -> list[asyncpg.Record]:
@@ -362,9 +371,10 @@ def suspense_account(code: str, currency: str) -> str:
 
 
 async def post_import_journals(conn: asyncpg.Connection, bank: Bank, file_id: UUID, promoted: list[int],
-                               now: datetime) -> None:
+                               now: datetime, *, openings: bool = True) -> None:
+    """openings=False when the file has no statement with an opening balance (a notification)."""
     # Opening balances: the first statement of an account brings the balance the bank already held.
-    stmts = await conn.fetch(
+    stmts = [] if not openings else await conn.fetch(
         """SELECT DISTINCT ON (account, currency) account, currency, opening_fen, opening_date
              FROM deposit_statements WHERE file_id = $1 AND kind = 'statement' AND opening_fen IS NOT NULL
               AND currency IS NOT NULL ORDER BY account, currency, opening_date, position""", file_id)
