@@ -25,6 +25,9 @@ from evaluation.schemas import (
     SchemeIn,
     SchemeOut,
     SheetIn,
+    TimeLimitIn,
+    TimeRequestIn,
+    TimeStatus,
 )
 from evaluation.sources import BidView
 from trading.accounts.guards import PUBLIC, requires, signed_in
@@ -59,6 +62,22 @@ class EvaluationController(Controller):
     async def start(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
                     lot_id: UUID) -> dict[str, Any]:
         return await services.start_evaluation(conn, clock, lot_id, actor=user, addr=addr)
+
+    @put("/time-limit", guards=[agency], operation_id="SetEvaluationTime")
+    async def set_time_limit(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                             lot_id: UUID, data: TimeLimitIn) -> TimeStatus:
+        """Set or extend (never shorten) the evaluation time (招标投标法实施条例 第四十八条)."""
+        return await services.set_time_limit(conn, clock, lot_id, data, actor=user, addr=addr)
+
+    @post("/time-requests", guards=[expert], operation_id="RequestMoreTime", status_code=200)
+    async def request_more_time(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                                lot_id: UUID, data: TimeRequestIn) -> TimeStatus:
+        """A member says the time is not enough; more than a third oblige the agency to extend it."""
+        return await services.request_more_time(conn, clock, lot_id, data, user=user, addr=addr)
+
+    @get("/time", guards=[viewers], operation_id="GetEvaluationTime")
+    async def time_status(self, conn: asyncpg.Connection, clock: Clock, lot_id: UUID) -> TimeStatus:
+        return await services.time_status(conn, clock, lot_id)
 
     @post("/declaration", guards=[expert], operation_id="SignDeclaration", status_code=200)
     async def declare(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,

@@ -140,3 +140,19 @@ class WinnerNotCandidate(Invalid):
 
 class AwardAlreadyIssued(Conflict):
     code = "award_already_issued"
+
+
+class EvaluationTimeOver(Conflict):
+    code = "evaluation_time_over"
+
+
+class TimeLimitInvalid(Invalid):
+    code = "time_limit_invalid"
+
+
+class NoTimeLimit(Conflict):
+    code = "no_time_limit"
+
+
+class TimeAlreadyRequested(Conflict):
+    code = "time_already_requested"

@@ -121,7 +121,6 @@ def render_report(content: dict[str, Any], content_sha256: str) -> bytes:
     story: list = [_p(title, st["title"])]
     chair = content.get("chair")
     members = content["members"]
-    names = {m["expert_id"]: m["name"] for m in members}
     meta = [("项目编号 Tender", f"{lot['tender_code']}  {lot['tender_title']}"),
             ("标段 Lot", f"{lot['number']}  {lot['name']}"),
             ("评标方法 Method", METHOD_NAMES.get(content["method"], content["method"])),

@@ -402,3 +402,28 @@ async def insert_notice(conn, lot_id: UUID, *, bid_id: UUID, org_id: UUID, kind:
 async def list_notices(conn, lot_id: UUID) -> list[Notice]:
     rows = await conn.fetch("SELECT * FROM award_notices WHERE lot_id = $1 ORDER BY kind, rank NULLS LAST", lot_id)
     return [_to(r, Notice) for r in rows]
+
+
+# ------------------------------------------------------------------------------------------ evaluation time
+
+async def set_time_limit(conn, lot_id: UUID, until: datetime) -> int:
+    """Store a new limit and open a new round of requests; returns the new round."""
+    return await conn.fetchval(
+        "UPDATE evaluations SET time_limit = $2, time_round = time_round + 1 WHERE lot_id = $1 RETURNING time_round",
+        lot_id, until)
+
+
+async def insert_time_request(conn, lot_id: UUID, round_: int, expert_id: UUID, reason: str, now: datetime) -> bool:
+    """False when this member already asked in this round."""
+    return await conn.fetchval(
+        "INSERT INTO evaluation_time_requests (lot_id, round, expert_id, reason, requested_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
+        lot_id, round_, expert_id, reason, now) is True
+
+
+async def count_time_requests(conn, lot_id: UUID, round_: int) -> int:
+    """Requests of this round by members still sitting."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM evaluation_time_requests r JOIN evaluation_members m"
+        " ON m.lot_id = r.lot_id AND m.expert_id = r.expert_id AND m.status = 'active'"
+        " WHERE r.lot_id = $1 AND r.round = $2", lot_id, round_)

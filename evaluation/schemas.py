@@ -148,6 +148,8 @@ class Evaluation(msgspec.Struct, kw_only=True):
     started_at: datetime
     revealed_at: datetime | None
     reject_reason: str | None
+    time_limit: datetime | None = None
+    time_round: int = 0
 
 
 class Flag(msgspec.Struct, kw_only=True):
@@ -210,3 +212,23 @@ class Notice(msgspec.Struct, kw_only=True):
     pdf_sha256: str
     issued_at: datetime
     reason: str | None
+
+
+class TimeLimitIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Set or extend the evaluation time (招标投标法实施条例 第四十八条): only ever later."""
+    until: datetime
+    reason: str = ""
+
+
+class TimeRequestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A member's statement that the evaluation time is not enough (条例 第四十八条第二款)."""
+    reason: str
+
+
+class TimeStatus(msgspec.Struct, kw_only=True):
+    time_limit: datetime | None
+    requests: int            # members who said, since the limit was last set, that the time is not enough
+    committee_size: int
+    needed: int              # more than a third of the committee: the agency must extend
+    extension_due: bool      # while true the limit does not bind
+    open: bool               # whether scoring is possible now as far as time goes

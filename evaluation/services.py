@@ -30,10 +30,12 @@ from evaluation.errors import (
     DeclarationRequired,
     EvaluationAlreadyStarted,
     EvaluationStateWrong,
+    EvaluationTimeOver,
     FlagAlreadyAnswered,
     FlagsOpen,
     LotNotEvaluating,
     MemberRequired,
+    NoTimeLimit,
     ObjectionAlreadyAnswered,
     ObjectionsUnanswered,
     ObjectionUpheld,
@@ -50,6 +52,8 @@ from evaluation.errors import (
     ScoresHidden,
     SheetInvalid,
     SheetLocked,
+    TimeAlreadyRequested,
+    TimeLimitInvalid,
     WinnerNotCandidate,
 )
 from evaluation.schemas import (
@@ -65,6 +69,9 @@ from evaluation.schemas import (
     SchemeIn,
     SchemeOut,
     SheetIn,
+    TimeLimitIn,
+    TimeRequestIn,
+    TimeStatus,
 )
 from evaluation.sources import BidView
 from trading.accounts.schemas import Role, User
@@ -292,6 +299,82 @@ async def start_evaluation(conn: asyncpg.Connection, clock: Clock, lot_id: UUID,
     return {"lot_id": str(lot_id), "status": "scoring", "members": n, "bids": len(bids)}
 
 
+# ------------------------------------------------------------------------------------------ evaluation time
+
+def _extension_needed(committee_size: int) -> int:
+    """More than a third of the members (超过三分之一): 2 of 5, 3 of 7, 2 of 3."""
+    return committee_size // 3 + 1
+
+
+async def time_status(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, ev=None) -> TimeStatus:
+    ev = ev or await repo.get_evaluation(conn, lot_id)
+    requests = await repo.count_time_requests(conn, lot_id, ev.time_round) if ev.time_limit else 0
+    needed = _extension_needed(ev.committee_size)
+    due = ev.time_limit is not None and requests >= needed
+    return TimeStatus(time_limit=ev.time_limit, requests=requests, committee_size=ev.committee_size, needed=needed,
+                      extension_due=due, open=ev.time_limit is None or clock.now() < ev.time_limit or due)
+
+
+async def _require_time(conn: asyncpg.Connection, clock: Clock, ev) -> None:
+    """Scoring happens within the evaluation time; a limit the members asked to extend does not bind until the
+    agency has extended it (招标投标法实施条例 第四十八条第二款)."""
+    status = await time_status(conn, clock, ev.lot_id, ev)
+    if not status.open:
+        raise EvaluationTimeOver(
+            f"评标时间已于 {ev.time_limit.isoformat()} 截止 (the evaluation time ended); if it is not enough, more than"
+            f" a third of the members ({status.needed} of {status.committee_size}) can say so and the agency must"
+            " extend it (招标投标法实施条例 第四十八条)", time_limit=ev.time_limit.isoformat())
+
+
+async def set_time_limit(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: TimeLimitIn, *, actor: User,
+                         addr: str | None = None) -> TimeStatus:
+    """The agency sets the evaluation time, or extends it: a new limit is always later than the last one."""
+    lot = await _lot(conn, lot_id)
+    _require_agency(actor, lot)
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "scoring":
+        raise EvaluationStateWrong("the evaluation time applies while the members score")
+    now = clock.now()
+    until = data.until
+    if until.tzinfo is None:
+        raise TimeLimitInvalid("give the time with its offset, e.g. 2026-12-08T17:00:00+08:00", field="until")
+    if until <= now:
+        raise TimeLimitInvalid("the evaluation time must end in the future", field="until")
+    if ev.time_limit is not None and until <= ev.time_limit:
+        raise TimeLimitInvalid(f"the evaluation time can only be extended: it ends at {ev.time_limit.isoformat()}",
+                               field="until")
+    before = await time_status(conn, clock, lot_id, ev)
+    round_ = await repo.set_time_limit(conn, lot_id, until)
+    await append_entry(conn, clock, Tag.EVALUATION_TIME_SET, actor=str(actor.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "until": until.isoformat(), "round": round_,
+                             "previous": ev.time_limit.isoformat() if ev.time_limit else None,
+                             "requests": before.requests, "extension_due": before.extension_due,
+                             "reason": _text(data.reason, "reason", max_len=2000, required=False)})
+    return await time_status(conn, clock, lot_id)
+
+
+async def request_more_time(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: TimeRequestIn, *,
+                            user: User, addr: str | None = None) -> TimeStatus:
+    """A member says the evaluation time is not enough; once more than a third have, the agency must extend it."""
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    member = await _member(conn, lot_id, user)
+    if ev.status != "scoring":
+        raise EvaluationStateWrong("the evaluation time applies while the members score")
+    if ev.time_limit is None:
+        raise NoTimeLimit("no evaluation time is set for this lot, so there is nothing to extend")
+    reason = _text(data.reason, "reason", max_len=2000)
+    if not await repo.insert_time_request(conn, lot_id, ev.time_round, member.expert_id, reason, clock.now()):
+        raise TimeAlreadyRequested("you have already said the time is not enough; the agency has not set a new one")
+    status = await time_status(conn, clock, lot_id, ev)
+    await append_entry(conn, clock, Tag.EVALUATION_TIME_REQUEST, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "expert": str(member.expert_id), "round": ev.time_round,
+                             "requests": status.requests, "needed": status.needed,
+                             "extension_due": status.extension_due})
+    return status
+
+
 # ------------------------------------------------------------------------------------ declaration, replacement
 
 async def declare(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: DeclarationIn, *, user: User,
@@ -500,6 +583,7 @@ async def save_sheet(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data:
     ev, member = await _reader(conn, lot_id, user)
     if ev.status != "scoring":
         raise SheetLocked("scoring is closed")
+    await _require_time(conn, clock, ev)
     sheet = await repo.find_sheet(conn, lot_id, member.expert_id, lock=True)
     if sheet is not None and sheet["status"] != "draft":
         raise SheetLocked("your sheet is submitted and locked (政府采购货物和服务招标投标管理办法 第六十四条)")
@@ -560,6 +644,7 @@ async def submit_sheet(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
     ev = await repo.get_evaluation(conn, lot_id, lock=True)
     if ev.status != "scoring":
         raise SheetLocked("scoring is closed")
+    await _require_time(conn, clock, ev)
     row = await repo.find_sheet(conn, lot_id, member.expert_id, lock=True)
     if row is not None and row["status"] != "draft":
         raise SheetLocked("your sheet is already submitted and locked")
