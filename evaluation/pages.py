@@ -42,6 +42,15 @@ register_labels({
     "ev.max": ("满分", "Max"),
     "ev.points": ("得分", "Points"),
     "ev.save": ("保存", "Save"),
+    "ev.time": ("评标时间", "Evaluation time"),
+    "ev.time.until": ("截止", "ends"),
+    "ev.time.none": ("未设定", "not set"),
+    "ev.time.over": ("评标时间已到", "The evaluation time is over"),
+    "ev.time.requests": ("认为时间不够的专家", "Members who say the time is not enough"),
+    "ev.time.due": ("已超过三分之一，招标人应当延长评标时间（条例 第四十八条）",
+                    "More than a third: the agency must extend the time (条例 第四十八条)"),
+    "ev.time.reason": ("理由", "Reason"),
+    "ev.time.ask": ("评标时间不够", "The time is not enough"),
     "ev.submit": ("提交评分", "Submit scores"),
     "ev.submitted": ("已提交，评分已锁定", "Submitted; your scores are locked"),
     "ev.waiting": ("等待全体专家提交后显示汇总表", "The table is shown once every member has submitted"),
@@ -95,9 +104,10 @@ async def desk_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, c
         sheet = await services.my_sheet(conn, lot_id, user=user)
         scores = {(s["bid_id"], s["item_id"]): s for s in sheet["scores"]}
         marks = {(m["bid_id"], m["criterion_id"]): m for m in sheet["marks"]}
+    time = await services.time_status(conn, clock, lot_id, ev) if ev.status == "scoring" else None
     return Template("evaluation/desk.html", context=page_context(
         request, lot_id=lot_id, ev=ev, member=member, declared=declared, scheme=scheme, bids=bids, sheet=sheet,
-        scores=scores, marks=marks, reasons=REASON_CODES))
+        scores=scores, marks=marks, reasons=REASON_CODES, time=time))
 
 
 @get("/evaluation/lots/{lot_id:uuid}/summary", guards=[viewers], include_in_schema=False)

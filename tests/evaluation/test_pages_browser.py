@@ -57,3 +57,39 @@ async def test_expert_scores_from_desk_to_submit_and_answers_flag(make_lot, serv
     await page.click("button.flag-confirm")
     await expect(page.locator("#flags")).to_contain_text("confirmed")
     await expect(page.locator("#flags")).to_contain_text("The method statement misses key steps")
+
+
+async def test_desk_shows_the_evaluation_time_and_takes_a_request_for_more(make_lot, server, browser, factory, pool,
+                                                                          clock, monkeypatch):
+    from datetime import timedelta
+
+    from playwright.async_api import expect
+
+    from evaluation.schemas import TimeLimitIn
+
+    lot = await make_lot()
+    monkeypatch.setattr(sources, "current", lot["roster"])
+    lid = lot["lot_id"]
+    async with pool.acquire() as c, c.transaction():
+        await services.set_time_limit(c, clock, lid, TimeLimitIn(until=clock.now() + timedelta(hours=1)),
+                                      actor=lot["agency_user"])
+        for p in lot["experts"][:2]:
+            await services.declare(c, clock, lid, DeclarationIn(conflict=False), user=p["user"])
+    clock.advance(hours=1)
+    first, second = lot["experts"][:2]
+    page = await page_as(browser, server, await factory.token(first["user"]))
+    await page.goto(f"{server}/evaluation/lots/{lid}/desk?lang=zh")
+    await expect(page.locator("#time")).to_contain_text("评标时间已到")
+    await page.click("#save")                                             # past the limit: refused, said so
+    await expect(page.locator("#msg")).to_contain_text("评标时间")
+    await page.click("#ask-time")                                         # a reason is required
+    await expect(page.locator("#msg")).to_contain_text("reason")
+    await page.fill("#time-reason", "投标文件技术部分篇幅较大")
+    await page.click("#ask-time")
+    await expect(page.locator("#time-requests")).to_have_text("1")
+    page2 = await page_as(browser, server, await factory.token(second["user"]))
+    await page2.goto(f"{server}/evaluation/lots/{lid}/desk?lang=zh")
+    await page2.fill("#time-reason", "时间不够")
+    await page2.click("#ask-time")
+    await expect(page2.locator("#time-due")).to_be_visible()             # 2 of 5: more than a third
+    await expect(page2.locator("#time")).not_to_contain_text("评标时间已到")
