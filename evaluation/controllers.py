@@ -18,6 +18,7 @@ from evaluation.schemas import (
     FlagAnswerIn,
     ObjectionAnswerIn,
     ObjectionIn,
+    OverdueAwardObjection,
     Publicity,
     PublicityIn,
     RejectIn,
@@ -197,6 +198,16 @@ class AwardController(Controller):
         return _pdf(await services.notice_pdf(conn, lot_id, user=user, settings=settings), f"notice-{lot_id}.pdf")
 
 
+class RegulatorAwardController(Controller):
+    path = "/api/regulator"
+    tags = ["award"]
+
+    @get("/overdue-award-objections", guards=[requires(Role.REGULATOR)], operation_id="ListOverdueResultObjections")
+    async def overdue(self, conn: asyncpg.Connection, clock: Clock) -> list[OverdueAwardObjection]:
+        """Objections to evaluation results still unanswered past their due time (条例 第五十四条: 3 days)."""
+        return await services.list_overdue_objections(conn, clock)
+
+
 def _quote(name: str) -> str:
     from urllib.parse import quote
 
@@ -206,7 +217,7 @@ def _quote(name: str) -> str:
 def _routes() -> list[Any]:
     from evaluation.pages import PAGES
 
-    return [EvaluationController, AwardController, *PAGES]
+    return [EvaluationController, AwardController, RegulatorAwardController, *PAGES]
 
 
 ROUTES = _routes()

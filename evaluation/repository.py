@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from evaluation.errors import EvaluationNotFound, FlagNotFound, ObjectionNotFound, PublicityNotFound
-from evaluation.schemas import AwardObjection, Evaluation, Flag, Member, Notice, Publicity
+from evaluation.schemas import AwardObjection, Evaluation, Flag, Member, Notice, OverdueAwardObjection, Publicity
 
 
 def _to(row: asyncpg.Record | None, type_: type) -> Any:
@@ -365,10 +365,28 @@ async def list_publicities(conn, limit: int = 50) -> list[asyncpg.Record]:
 
 
 async def insert_objection(conn, lot_id: UUID, org_id: UUID, user_id: UUID, content: str,
-                           now: datetime) -> AwardObjection:
+                           now: datetime, answer_due: datetime) -> AwardObjection:
     return _to(await conn.fetchrow(
-        "INSERT INTO award_objections (lot_id, org_id, user_id, content, filed_at) VALUES ($1, $2, $3, $4, $5)"
-        " RETURNING *", lot_id, org_id, user_id, content, now), AwardObjection)
+        "INSERT INTO award_objections (lot_id, org_id, user_id, content, filed_at, answer_due)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *", lot_id, org_id, user_id, content, now, answer_due),
+        AwardObjection)
+
+
+async def mark_overdue_objections(conn, now: datetime, limit: int = 500) -> list[asyncpg.Record]:
+    """Unanswered objections past their due time not yet marked: mark them (once) and return them."""
+    return await conn.fetch(
+        "UPDATE award_objections o SET overdue_at = $1 FROM lots l WHERE l.id = o.lot_id AND o.id IN ("
+        " SELECT id FROM award_objections WHERE answered_at IS NULL AND overdue_at IS NULL AND answer_due <= $1"
+        " ORDER BY answer_due LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING o.id, o.lot_id, l.tender_id, o.answer_due", now, limit)
+
+
+async def list_overdue_objections(conn, now: datetime) -> list[OverdueAwardObjection]:
+    rows = await conn.fetch(
+        "SELECT o.id, o.lot_id, l.tender_id, t.title AS tender_title, o.filed_at, o.answer_due, o.overdue_at"
+        " FROM award_objections o JOIN lots l ON l.id = o.lot_id JOIN tenders t ON t.id = l.tender_id"
+        " WHERE o.answered_at IS NULL AND o.answer_due <= $1 ORDER BY o.answer_due, o.id", now)
+    return [_to(r, OverdueAwardObjection) for r in rows]
 
 
 async def lock_objection(conn, lot_id: UUID, objection_id: UUID) -> AwardObjection:

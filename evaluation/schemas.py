@@ -201,6 +201,18 @@ class AwardObjection(msgspec.Struct, kw_only=True):
     upheld: bool | None
     answered_by: UUID | None
     answered_at: datetime | None
+    answer_due: datetime       # 24:00 Asia/Shanghai of the last day to answer (条例 第五十四条: 3 days)
+    overdue_at: datetime | None = None
+
+
+class OverdueAwardObjection(msgspec.Struct, kw_only=True):
+    id: UUID
+    lot_id: UUID
+    tender_id: UUID
+    tender_title: str
+    filed_at: datetime
+    answer_due: datetime
+    overdue_at: datetime | None
 
 
 class Notice(msgspec.Struct, kw_only=True):

@@ -65,6 +65,7 @@ from evaluation.schemas import (
     Member,
     ObjectionAnswerIn,
     ObjectionIn,
+    OverdueAwardObjection,
     PublicityIn,
     SchemeIn,
     SchemeOut,
@@ -78,6 +79,8 @@ from trading.accounts.schemas import Role, User
 from trading.clock import Clock
 from trading.events import emit
 from trading.records import Tag, append_entry
+from trading.tenders.rules import rules_for
+from trading.tenders.services import answer_due
 
 MIN_PUBLICITY_DAYS = 3  # 招标投标法实施条例 第五十四条
 MAX_PUBLICITY_DAYS = 30
@@ -1035,7 +1038,8 @@ async def file_objection(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, d
     if user.org_id not in bidders:
         raise ObjectorNotEntitled("only a bidder of this lot may object here; others complain to the supervisor")
     objection = await repo.insert_objection(conn, lot_id, user.org_id, user.id,
-                                            _text(data.content, "content", max_len=5000), now)
+                                            _text(data.content, "content", max_len=5000), now,
+                                            answer_due(now, rules_for(lot.regime)))
     await append_entry(conn, clock, Tag.AWARD_OBJECTION_FILE, actor=str(user.id), tender_id=lot.tender_id,
                        lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "objection": str(objection.id),
                                                        "org": str(user.org_id),
@@ -1056,8 +1060,25 @@ async def answer_objection(conn: asyncpg.Connection, clock: Clock, lot_id: UUID,
                                             now=clock.now())
     await append_entry(conn, clock, Tag.AWARD_OBJECTION_ANSWER, actor=str(actor.id), tender_id=lot.tender_id,
                        lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "objection": str(objection_id),
-                                                       "upheld": data.upheld, "answer_sha256": _sha256(answer)})
+                                                       "upheld": data.upheld, "answer_sha256": _sha256(answer),
+                                                       "late": objection.answered_at >= objection.answer_due})
     return msgspec.to_builtins(objection)
+
+
+async def flag_overdue_objections(conn: asyncpg.Connection, clock: Clock) -> int:
+    """Log every objection to a result still unanswered at its due time, once (`award:objection:overdue`); the
+    award keeps waiting for the answer (条例 第五十四条)."""
+    rows = await repo.mark_overdue_objections(conn, clock.now())
+    for r in rows:
+        await append_entry(conn, clock, Tag.AWARD_OBJECTION_OVERDUE, tender_id=r["tender_id"], lot_id=r["lot_id"],
+                           body={"lot": str(r["lot_id"]), "objection": str(r["id"]),
+                                 "answer_due": r["answer_due"].isoformat()})
+    return len(rows)
+
+
+async def list_overdue_objections(conn: asyncpg.Connection, clock: Clock) -> list[OverdueAwardObjection]:
+    """Objections to results unanswered past their due time, by the clock (regulators: the route's guard)."""
+    return await repo.list_overdue_objections(conn, clock.now())
 
 
 # ------------------------------------------------------------------------------------------------------ award

@@ -141,3 +141,63 @@ async def test_attachments_not_readable_after_evaluation(make_lot, pool, clock, 
     with pytest.raises(errors.LotNotEvaluating):
         await tx(pool, services.download_attachment, clock, lot["lot_id"], bids[0].bid_id, att["sha256"],
                  user=lot["experts"][1]["user"], blobs=blob_store(settings), src=lot["roster"])
+
+
+async def _sweep(pool, clock) -> int:
+    return await tx(pool, services.flag_overdue_objections, clock)
+
+
+async def test_result_objection_answer_due_in_three_days_and_overdue_logged_once(make_lot, pool, clock, settings,
+                                                                                 client, factory):
+    from datetime import datetime, timedelta
+
+    import msgspec
+
+    from trading.accounts.schemas import Role
+    from trading.dates import local_date, start_of_day
+
+    lot, pub = await published(make_lot, pool, clock, settings)
+    objector = bidder_of(lot, pub["candidates"][1]["bid_id"])
+    filed = clock.now()
+    obj = await tx(pool, services.file_objection, clock, lot["lot_id"], ObjectionIn(content="第一名业绩造假"),
+                   user=objector, src=lot["roster"])
+    due = start_of_day(local_date(filed) + timedelta(days=4))  # day of receipt not counted, then 3 days
+    assert datetime.fromisoformat(obj["answer_due"]) == due
+    clock.set(due - timedelta(seconds=1))
+    assert await _sweep(pool, clock) == 0
+    clock.set(due)
+    assert await _sweep(pool, clock) == 1
+    assert await _sweep(pool, clock) == 0
+    async with pool.acquire() as c:
+        [entry] = [msgspec.json.decode(bytes(r["entry"])) for r in await c.fetch(
+            "SELECT entry FROM log_entries WHERE tag = 'award:objection:overdue'")]
+    assert entry["body"]["objection"] == str(obj["id"])
+    _, regulator = await factory.signed_in(Role.REGULATOR)
+    r = await client.get("/api/regulator/overdue-award-objections", headers=regulator)
+    assert r.status_code == 200 and [o["id"] for o in r.json()] == [str(obj["id"])]
+    agency = {"Authorization": f"Bearer {await factory.token(lot['agency_user'])}"}
+    assert (await client.get("/api/regulator/overdue-award-objections", headers=agency)).status_code == 403
+    await tx(pool, services.answer_objection, clock, lot["lot_id"], obj["id"],
+             ObjectionAnswerIn(answer="经核查不属实", upheld=False), actor=lot["agency_user"])
+    async with pool.acquire() as c:
+        answer = msgspec.json.decode(bytes(await c.fetchval(
+            "SELECT entry FROM log_entries WHERE tag = 'award:objection:answer'")))
+    assert answer["body"]["late"] is True
+    assert (await client.get("/api/regulator/overdue-award-objections", headers=regulator)).json() == []
+
+
+async def test_result_objection_answered_in_time_is_not_late(make_lot, pool, clock, settings):
+    import msgspec
+
+    lot, pub = await published(make_lot, pool, clock, settings)
+    objector = bidder_of(lot, pub["candidates"][1]["bid_id"])
+    obj = await tx(pool, services.file_objection, clock, lot["lot_id"], ObjectionIn(content="异议"), user=objector,
+                   src=lot["roster"])
+    await tx(pool, services.answer_objection, clock, lot["lot_id"], obj["id"],
+             ObjectionAnswerIn(answer="已答复", upheld=False), actor=lot["agency_user"])
+    clock.advance(days=10)
+    assert await _sweep(pool, clock) == 0
+    async with pool.acquire() as c:
+        answer = msgspec.json.decode(bytes(await c.fetchval(
+            "SELECT entry FROM log_entries WHERE tag = 'award:objection:answer'")))
+    assert answer["body"]["late"] is False

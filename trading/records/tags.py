@@ -101,6 +101,7 @@ class Tag(StrEnum):
     AWARD_PUBLICITY_START = "award:publicity:start"
     AWARD_OBJECTION_FILE = "award:objection:file"
     AWARD_OBJECTION_ANSWER = "award:objection:answer"
+    AWARD_OBJECTION_OVERDUE = "award:objection:overdue"
     AWARD_NOTICE_ISSUE = "award:notice:issue"
     AWARD_RESULT_NOTIFY = "award:result:notify"
     # deposits (deposits/): banks, virtual accounts, basic accounts, guarantees, import, matching, refunds, ledger
