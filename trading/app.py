@@ -8,13 +8,15 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 
 from trading import db
 from trading.accounts.controllers import AuthController, OrganisationController, UserController
@@ -49,7 +51,8 @@ async def health(state: State) -> dict[str, str]:
 def _route_handlers() -> list[Any]:
     from trading.accounts.pages import PAGES as account_pages
 
-    handlers: list[Any] = [health, AuthController, OrganisationController, UserController, *account_pages]
+    handlers: list[Any] = [health, AuthController, OrganisationController, UserController, *account_pages,
+                           _docs_assets()]
     for module in _ROUTE_MODULES:
         handlers.extend(_optional(module, "ROUTES") or [])
     return handlers
@@ -119,7 +122,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, *,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="tenderhall", version="0.1.0", path="/api/docs",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[_swagger_ui()],
         ),
         template_config=template_config(),
         cors_config=None,
@@ -127,6 +130,23 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, *,
         request_max_body_size=64 * 1024 * 1024,
     )
     return app
+
+
+DOCS_ASSETS = "/api/docs/assets"
+
+
+def _swagger_ui() -> SwaggerRenderPlugin:
+    """Swagger UI at /api/docs (and /api/docs/swagger) with its scripts and styles served by the platform itself
+    (trading/static/swagger-ui, vendored swagger-ui-dist), so the API docs work on an intranet without any CDN."""
+    return SwaggerRenderPlugin(path="/swagger", js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                               css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                               standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+                               favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>")
+
+
+def _docs_assets() -> Any:
+    return create_static_files_router(DOCS_ASSETS, directories=[Path(__file__).parent / "static" / "swagger-ui"],
+                                      opt=PUBLIC, name="docs-assets")
 
 
 def _state(settings: Settings, clock: Clock) -> State:
