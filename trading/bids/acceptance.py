@@ -63,7 +63,6 @@ class Pending:
     clock: Clock
     settings: Any
     store: BlobStore
-    synced: bool = True           # False: the spool still needs its fsync (done for the batch at once)
     future: asyncio.Future | None = field(default=None)
 
 
@@ -128,15 +127,6 @@ class Group:
         results: dict[int, Result] = {}
         refused: list[tuple[int, repo.LotForBids, DomainError]] = []
         clock = batch[0].clock
-        # Every ciphertext on disk before anything is accepted (one trip to a worker thread for the batch).
-        unsynced: dict[Any, tuple[BlobStore, list[UUID]]] = {}
-        for it in batch:
-            if not it.synced:
-                unsynced.setdefault(id(it.store), (it.store, []))[1].append(it.spool_id)
-        for store, ids in unsynced.values():
-            await uploads.sync_all(store, ids)
-        for it in batch:
-            it.synced = True
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.lock_bidder_lots(conn, [(it.lot_id, it.user.org_id) for it in batch])
             lots = await repo.get_lots_for_bids(conn, [it.lot_id for it in batch])
@@ -299,7 +289,7 @@ async def submit_whole(pool: Any, group: Group, clock: Clock, settings: Any, sto
     stage = "upload"  # the stages of the resumable protocol's refusals, for the same checks
     try:
         try:
-            received = await uploads.receive(store, spool_id, 0, m.ct_len, chunks, sync=False)
+            received = await uploads.receive(store, spool_id, 0, m.ct_len, chunks)
         except uploads.Overflow as exc:
             raise UploadHashMismatch(f"refused: {exc}") from None
         except uploads.Interrupted as exc:
@@ -320,7 +310,7 @@ async def submit_whole(pool: Any, group: Group, clock: Clock, settings: Any, sto
         raise
     return await group.accept(Pending(user=user, lot_id=lot_id, manifest=manifest, signature=signature,
                                       ct_sha256=digest, spool_id=spool_id, upload_id=None, addr=addr, clock=clock,
-                                      settings=settings, store=store, synced=False))
+                                      settings=settings, store=store))
 
 
 LOT_TTL = 1.0
