@@ -65,16 +65,23 @@ async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
                       requirement_ids: list[UUID] | None = None
                       ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn]]:
     """Requirements of these lots (or these requirements), and every credit or reversal to their accounts."""
-    txns, meta, reqs, _ = await _load_chunk(conn, lot_ids, requirement_ids)
+    txns, meta, reqs, _, _ = await _load_chunk(conn, lot_ids, requirement_ids)
     return txns, meta, reqs
 
 
 async def _load_chunk(conn: asyncpg.Connection, lot_ids: list[UUID] | None = None,
-                      requirement_ids: list[UUID] | None = None
-                      ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn], dict[int, TxnResult]]:
-    """load_inputs, and the current result of each transaction loaded."""
-    # by primary key when the requirements are named (one file's), else by lot
-    where, ids = ("r.id", requirement_ids) if requirement_ids is not None else ("r.lot_id", lot_ids)
+                      requirement_ids: list[UUID] | None = None, file_id: UUID | None = None
+                      ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn], dict[int, TxnResult],
+                                 dict[tuple[UUID, str], Any]]:
+    """load_inputs (of these lots, these requirements, or the requirements one file can change), with the
+    current result of each transaction and the current flags of each requirement (for the diff)."""
+    # by primary key when the requirements are named, else by lot
+    if file_id is not None:
+        where, arg = f"r.id IN ({_RELATED})", file_id
+    elif requirement_ids is not None:
+        where, arg = "r.id = ANY($1::uuid[])", requirement_ids
+    else:
+        where, arg = "r.lot_id = ANY($1::uuid[])", lot_ids
     req_rows = await conn.fetch(
         f"""SELECT r.id, r.lot_id, r.org_id, o.name AS org_name, r.amount_fen, t.bid_deadline,
                   (t.regime = 'bidding_law' AND t.must_tender) AS basic_rule,
@@ -85,10 +92,15 @@ async def _load_chunk(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
                              AND g.valid_until >= (t.bid_deadline AT TIME ZONE 'Asia/Shanghai')::date)
                       AS guarantee_ok,
                   array(SELECT ROW(b.account_number, b.valid_from, b.valid_until) FROM basic_accounts b
-                         WHERE b.org_id = r.org_id) AS basics
+                         WHERE b.org_id = r.org_id) AS basics,
+                  (SELECT jsonb_object_agg(f.flag, f.detail) FROM deposit_requirement_flags f
+                    WHERE f.requirement_id = r.id) AS flags
              FROM deposit_requirements r JOIN lots l ON l.id = r.lot_id JOIN tenders t ON t.id = l.tender_id
              JOIN organisations o ON o.id = r.org_id
-            WHERE {where} = ANY($1::uuid[])""", ids)
+            WHERE {where}""", arg)
+    if not req_rows:
+        return [], {}, [], {}, {}
+    flags = {(r["id"], f): d for r in req_rows if r["flags"] for f, d in r["flags"].items()}
     waived: dict[Any, set[tuple[Any, str]]] = defaultdict(set)
     for d in await conn.fetch(
             """SELECT DISTINCT ON (coalesce(d.txn_id::text, d.requirement_id::text), d.flag)
@@ -109,7 +121,7 @@ async def _load_chunk(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
     rows = await conn.fetch(
         f"""SELECT {_TXN_COLS} FROM {_TXN_FROM}
              WHERE t.account = ANY($1::text[]) AND (t.direction = 'CRDT' OR t.reversal)""", accounts)
-    return [_txn(r) for r in rows], _meta(rows), reqs, _current(rows)
+    return [_txn(r) for r in rows], _meta(rows), reqs, _current(rows), flags
 
 
 def _location(result: TxnResult | None, bank_code: str, currency: str) -> str:
@@ -118,11 +130,9 @@ def _location(result: TxnResult | None, bank_code: str, currency: str) -> str:
     return repo.suspense_account(bank_code, currency)
 
 
-async def related_requirements(conn: asyncpg.Connection, file_id: UUID) -> list[UUID]:
-    """The requirements whose result can change because of this file's transactions: those credited, and the
-    other bidders of the same lot paid from the same payer accounts (the collusion rule)."""
-    rows = await conn.fetch(
-        """WITH direct AS (
+# The requirements whose result can change because of file $1's transactions: those credited, and the other
+# bidders of the same lot paid from the same payer accounts (the collusion rule).
+_RELATED = """WITH direct AS (
                SELECT DISTINCT v.requirement_id FROM bank_txns t JOIN virtual_accounts v ON v.number = t.account
                 WHERE t.file_id = $1),
            payers AS (
@@ -135,8 +145,12 @@ async def related_requirements(conn: asyncpg.Connection, file_id: UUID) -> list[
            SELECT v.requirement_id FROM payers p
              JOIN bank_txns t ON t.payer_account = p.payer_account AND t.payer_account IS NOT NULL  -- partial index
              JOIN virtual_accounts v ON v.number = t.account
-             JOIN deposit_requirements r ON r.id = v.requirement_id AND r.lot_id = p.lot_id""", file_id)
-    return [r["requirement_id"] for r in rows]
+             JOIN deposit_requirements r ON r.id = v.requirement_id AND r.lot_id = p.lot_id"""
+
+
+async def related_requirements(conn: asyncpg.Connection, file_id: UUID) -> list[UUID]:
+    """The requirements whose result can change because of this file's transactions (_RELATED)."""
+    return [r["requirement_id"] for r in await conn.fetch(_RELATED, file_id)]
 
 
 async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | None = None,
@@ -156,7 +170,7 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
     frozen: set[str] = set()
     part = 0
     if file_id is not None:
-        chunks: list[dict[str, Any]] = [{"requirement_ids": await related_requirements(conn, file_id)}]
+        chunks: list[dict[str, Any]] = [{"file_id": file_id}]
     else:
         chunks = []
         current: list[UUID] = []
@@ -171,12 +185,13 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
             chunks.append({"lot_ids": current})
 
     async def store(results: dict[int, TxnResult], req_results: dict[UUID, RequirementResult],
-                    meta: dict[int, tuple], current: dict[int, TxnResult], reqs: list[RequirementIn]) -> None:
+                    meta: dict[int, tuple], current: dict[int, TxnResult], reqs: list[RequirementIn],
+                    flags: dict[tuple[UUID, str], Any]) -> None:
         nonlocal part, total, frozen
         changes = diff(current, results)
         part += 1
         await _persist(conn, run_id, part, rule_version, changes, meta, now)
-        await _store_requirement_flags(conn, run_id, req_results)
+        await _store_requirement_flags(conn, run_id, req_results, flags)
         frozen |= await freeze_due(conn, clock, req_results, rule_version,
                                    deadlines=[r.deadline for r in reqs])
         total += len(changes)
@@ -184,8 +199,8 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
 
     chunks = [c for c in chunks if c.get("requirement_ids") != []]
     if len(chunks) == 1:
-        txns, meta, reqs, current = await _load_chunk(conn, **chunks[0])
-        await store(*match(txns, reqs, rule_version), meta, current, reqs)
+        txns, meta, reqs, current, flags = await _load_chunk(conn, **chunks[0])
+        await store(*match(txns, reqs, rule_version), meta, current, reqs, flags)
     elif chunks:
         # Lots are independent: chunk k is matched (pure Python) in a worker thread while chunk k-1's results
         # are written, so PostgreSQL and the matcher work at the same time. Chunks are stored in order. Loading
@@ -196,14 +211,14 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deposits-match") as worker:
             stored_before: tuple | None = None
             for chunk in chunks:
-                txns, meta, reqs, current = await _load_chunk(conn, **chunk)
+                txns, meta, reqs, current, flags = await _load_chunk(conn, **chunk)
                 matching = loop.run_in_executor(worker, match, txns, reqs, rule_version)
                 try:
                     if stored_before is not None:
                         await store(*stored_before)
                 finally:
                     results, req_results = await matching
-                stored_before = (results, req_results, meta, current, reqs)
+                stored_before = (results, req_results, meta, current, reqs, flags)
             await store(*stored_before)
     last = 0
     while True:  # credits to no virtual account (suspense), in pages
@@ -223,6 +238,8 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
         await _persist(conn, run_id, part, rule_version, changes, meta, now)
         total += len(changes)
         changed.extend(changes[:200 - len(changed)])
+        if len(rows) < UNKNOWN_PAGE:
+            break  # the last page: no need to ask for an empty one
     await conn.execute("UPDATE deposit_match_runs SET changed = $2 WHERE id = $1", run_id, total)
     await append_entry(conn, clock, Tag.DEPOSIT_MATCH_RUN, actor=str(actor) if actor else None, addr=addr,
                        body={"run": run_id, "rule_version": rule_version, "changed": total,
@@ -317,10 +334,9 @@ async def _move_money(conn: asyncpg.Connection, key: str, changes: list[tuple[Tx
 
 
 async def _store_requirement_flags(conn: asyncpg.Connection, run_id: int,
-                                   req_results: dict[UUID, RequirementResult]) -> None:
-    current = {(r["requirement_id"], r["flag"]): r["detail"] for r in await conn.fetch(
-        "SELECT requirement_id, flag, detail FROM deposit_requirement_flags WHERE requirement_id = ANY($1::uuid[])",
-        list(req_results))}
+                                   req_results: dict[UUID, RequirementResult],
+                                   current: dict[tuple[UUID, str], Any]) -> None:
+    """current: the stored flags of these requirements, (requirement, flag) → detail (loaded with them)."""
     wanted = {(rid, f): d for rid, rr in req_results.items() for f, d in rr.flags.items()}
     gone = [k for k in current if k not in wanted]
     if gone:

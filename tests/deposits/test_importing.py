@@ -169,3 +169,92 @@ async def test_import_in_batches_keeps_file_order_duplicates_and_conflicts(pool,
         assert keys == ["ref:SER-1"] + [f"ref:K-{i}" for i in range(5)] + [f"ref:L-{i}" for i in range(3)]
         assert await c.fetchval("SELECT amount_fen FROM bank_txns WHERE txn_key = 'ref:SER-1'") == 10000
         assert await c.fetchval("SELECT seen->>'amount_fen' FROM deposit_txn_conflicts") == "99900"
+
+
+async def test_import_second_file_mixes_new_duplicate_and_conflicting_keys_in_one_batch(pool, clock, bank,
+                                                                                       small_batches):
+    # the fast path COPYs only keys nobody holds; a batch mixing new keys with a duplicate and a conflict of
+    # an earlier file still records the conflict and never overwrites
+    one = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", [_entry("A-1", "10.00"), _entry("A-2", "20.00")],
+                msg="M1")
+    two = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-2",
+                [_entry("B-1", "1.00"), _entry("A-1", "10.00"), _entry("A-2", "25.00"), _entry("B-2", "2.00"),
+                 _entry("B-2", "2.00")], msg="M2")
+    async with pool.acquire() as c, c.transaction():
+        await importing.import_file(c, clock, bank, io.BytesIO(one), filename="1.xml", actor=None)
+        r = await importing.import_file(c, clock, bank, io.BytesIO(two), filename="2.xml", actor=None)
+        assert (r.transactions, r.new_transactions, r.duplicates, r.conflicts) == (5, 2, 2, 1)
+        rows = await c.fetch("SELECT txn_key, amount_fen FROM bank_txns ORDER BY id")
+        assert [(x["txn_key"], x["amount_fen"]) for x in rows] == [
+            ("ref:A-1", 1000), ("ref:A-2", 2000), ("ref:B-1", 100), ("ref:B-2", 200)]
+        assert await c.fetchval("SELECT seen->>'amount_fen' FROM deposit_txn_conflicts") == "2500"
+        # the ledger took only the new money of the second file
+        assert await c.fetchval(
+            "SELECT sum(debit_fen) FROM ledger_postings WHERE account LIKE 'bank:%'") == 1000 + 2000 + 100 + 200
+
+
+async def test_import_concurrent_files_of_one_bank_are_serialised_not_duplicated(pool, clock, bank):
+    import asyncio
+
+    one = _camt("camt.054.001.08", "BkToCstmrDbtCdtNtfctn", "Ntfctn", "N-1", [_entry("C-1", "10.00")])
+    two = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", [_entry("C-1", "10.00"), _entry("C-2", "5.00")])
+    first_in = asyncio.Event()
+
+    async def slow_first():
+        async with pool.acquire() as c, c.transaction():
+            r = await importing.import_file(c, clock, bank, io.BytesIO(one), filename="1.xml", actor=None)
+            first_in.set()
+            await asyncio.sleep(0.3)  # still uncommitted while the second import starts
+            return r
+
+    async def second():
+        await first_in.wait()
+        async with pool.acquire() as c, c.transaction():
+            return await importing.import_file(c, clock, bank, io.BytesIO(two), filename="2.xml", actor=None)
+
+    a, b = await asyncio.gather(slow_first(), second())
+    assert (a.new_transactions, b.new_transactions, b.duplicates, b.conflicts) == (1, 1, 1, 0)
+    async with pool.acquire() as c:
+        assert await c.fetchval("SELECT count(*) FROM bank_txns") == 2
+
+
+async def test_bank_txns_references_are_enforced_by_the_database(pool, clock, bank):
+    import asyncpg
+
+    data = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", [_entry("R-1", "10.00")])
+    async with pool.acquire() as c:
+        async with c.transaction():
+            r = await importing.import_file(c, clock, bank, io.BytesIO(data), filename="1.xml", actor=None)
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            async with c.transaction():
+                await c.execute(
+                    """INSERT INTO bank_txns (bank_id, txn_key, content_hash, file_id, statement_id, account, direction,
+                           amount_fen, currency, status, created_at)
+                       SELECT bank_id, 'x', 'x', gen_random_uuid(), statement_id, account, direction, amount_fen,
+                              currency, status, created_at FROM bank_txns LIMIT 1""")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with c.transaction():
+                await c.execute("UPDATE bank_txns SET statement_id = gen_random_uuid()")
+        # a file and a bank referenced by nothing but a bank transaction (no statement, no account) stay
+        async with c.transaction():
+            file2 = await c.fetchval(
+                """INSERT INTO deposit_import_files (bank_id, sha256, format, filename, size, encoding, statements,
+                       transactions, new_transactions, imported_at)
+                   VALUES ($1, 'f2', 'camt.053.001.08', 'f2.xml', 1, 'utf-8', 0, 1, 1, now()) RETURNING id""", bank.id)
+            bank2 = await c.fetchval(
+                """INSERT INTO deposit_banks (code, name, cnaps_code, main_account, main_account_name, formats,
+                       virtual_prefix, created_at)
+                   VALUES ('b2', 'b2', '102391000099', '99', 'x', '{camt.053}', '9559', now()) RETURNING id""")
+            await c.execute(
+                """INSERT INTO bank_txns (bank_id, txn_key, content_hash, file_id, statement_id, account, direction,
+                       amount_fen, currency, status, created_at)
+                   SELECT $1, 'y', 'y', $2, statement_id, account, direction, amount_fen, currency, status, created_at
+                     FROM bank_txns LIMIT 1""", bank2, file2)
+        for table, key in (("deposit_import_files", file2), ("deposit_banks", bank2)):
+            with pytest.raises(asyncpg.ForeignKeyViolationError, match="referenced by bank transactions"):
+                async with c.transaction():
+                    await c.execute(f"DELETE FROM {table} WHERE id = $1", key)
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="referenced by bank transactions"):
+            async with c.transaction():
+                await c.execute("DELETE FROM deposit_statements")
+        assert await c.fetchval("SELECT count(*) FROM bank_txns") == 2
