@@ -13,12 +13,15 @@ from evaluation.schemas import (
     AwardIn,
     ChairVoteIn,
     ConfirmIn,
+    Contract,
+    ContractIn,
     CorrectionIn,
     DeclarationIn,
     FlagAnswerIn,
     ObjectionAnswerIn,
     ObjectionIn,
     OverdueAwardObjection,
+    OverdueContract,
     Publicity,
     PublicityIn,
     RejectIn,
@@ -193,6 +196,17 @@ class AwardController(Controller):
                     lot_id: UUID, data: AwardIn) -> dict[str, Any]:
         return await services.issue_award(conn, clock, lot_id, data, actor=user, settings=settings, addr=addr)
 
+    @post("/contract", guards=[agency], operation_id="RecordContract", status_code=201)
+    async def record_contract(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                              lot_id: UUID, data: ContractIn) -> Contract:
+        """The contract signed with the winner (招标投标法 第四十六条): the winning price, a performance bond of at
+        most 10 % (条例 第五十八条); releases the winner's deposit refund."""
+        return await services.record_contract(conn, clock, lot_id, data, actor=user, addr=addr)
+
+    @get("/contract", guards=[signed_in], operation_id="GetContract")
+    async def contract(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> Contract:
+        return await services.get_contract(conn, lot_id, user=user)
+
     @get("/award/notice.pdf", guards=[signed_in], operation_id="MyAwardNotice")
     async def notice(self, conn: asyncpg.Connection, settings: Settings, user: User, lot_id: UUID) -> Response[bytes]:
         return _pdf(await services.notice_pdf(conn, lot_id, user=user, settings=settings), f"notice-{lot_id}.pdf")
@@ -206,6 +220,11 @@ class RegulatorAwardController(Controller):
     async def overdue(self, conn: asyncpg.Connection, clock: Clock) -> list[OverdueAwardObjection]:
         """Objections to evaluation results still unanswered past their due time (条例 第五十四条: 3 days)."""
         return await services.list_overdue_objections(conn, clock)
+
+    @get("/overdue-contracts", guards=[requires(Role.REGULATOR)], operation_id="ListOverdueContracts")
+    async def overdue_contracts(self, conn: asyncpg.Connection, clock: Clock) -> list[OverdueContract]:
+        """Awards whose contract was not recorded within 30 days of the notice (招标投标法 第四十六条)."""
+        return await services.list_overdue_contracts(conn, clock)
 
 
 def _quote(name: str) -> str:

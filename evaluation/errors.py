@@ -156,3 +156,23 @@ class NoTimeLimit(Conflict):
 
 class TimeAlreadyRequested(Conflict):
     code = "time_already_requested"
+
+
+class AwardNotIssued(Conflict):
+    code = "award_not_issued"
+
+
+class ContractAlreadyRecorded(Conflict):
+    code = "contract_already_recorded"
+
+
+class ContractInvalid(Invalid):
+    code = "contract_invalid"
+
+
+class ContractTermsMismatch(Invalid):
+    code = "contract_terms_mismatch"
+
+
+class PerformanceBondTooHigh(Invalid):
+    code = "performance_bond_too_high"

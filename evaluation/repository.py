@@ -10,7 +10,8 @@ import asyncpg
 import msgspec
 
 from evaluation.errors import EvaluationNotFound, FlagNotFound, ObjectionNotFound, PublicityNotFound
-from evaluation.schemas import AwardObjection, Evaluation, Flag, Member, Notice, OverdueAwardObjection, Publicity
+from evaluation.schemas import (AwardObjection, Contract, Evaluation, Flag, Member, Notice, OverdueAwardObjection,
+                                Publicity)
 
 
 def _to(row: asyncpg.Record | None, type_: type) -> Any:
@@ -445,3 +446,47 @@ async def count_time_requests(conn, lot_id: UUID, round_: int) -> int:
         "SELECT count(*) FROM evaluation_time_requests r JOIN evaluation_members m"
         " ON m.lot_id = r.lot_id AND m.expert_id = r.expert_id AND m.status = 'active'"
         " WHERE r.lot_id = $1 AND r.round = $2", lot_id, round_)
+
+
+# ------------------------------------------------------------------------------------------------ contracts
+
+async def find_contract(conn, lot_id: UUID) -> Contract | None:
+    return _to(await conn.fetchrow("SELECT * FROM award_contracts WHERE lot_id = $1", lot_id), Contract)
+
+
+async def insert_contract(conn, *, lot_id: UUID, bid_id: UUID, org_id: UUID, price_fen: int, bond_fen: int,
+                          signed_at: datetime, due_at: datetime, late: bool, by: UUID, now: datetime) -> Contract:
+    return _to(await conn.fetchrow(
+        "INSERT INTO award_contracts (lot_id, bid_id, org_id, price_fen, performance_bond_fen, signed_at, due_at, late,"
+        " recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+        lot_id, bid_id, org_id, price_fen, bond_fen, signed_at, due_at, late, by, now), Contract)
+
+
+async def winner_notice(conn, lot_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT bid_id, org_id, issued_at FROM award_notices WHERE lot_id = $1"
+                               " AND kind = 'award'", lot_id)
+
+
+async def awards_without_contract(conn, issued_before: datetime, limit: int = 500) -> list[asyncpg.Record]:
+    """Award notices issued before `issued_before` with neither a contract nor an overdue entry yet."""
+    return await conn.fetch(
+        "SELECT n.lot_id, l.tender_id, n.org_id, n.issued_at FROM award_notices n JOIN lots l ON l.id = n.lot_id"
+        " WHERE n.kind = 'award' AND n.issued_at < $1"
+        " AND NOT EXISTS (SELECT 1 FROM award_contracts c WHERE c.lot_id = n.lot_id)"
+        " AND NOT EXISTS (SELECT 1 FROM award_contract_overdue o WHERE o.lot_id = n.lot_id)"
+        " ORDER BY n.issued_at LIMIT $2", issued_before, limit)
+
+
+async def insert_contract_overdue(conn, lot_id: UUID, due_at: datetime, now: datetime) -> bool:
+    return await conn.fetchval(
+        "INSERT INTO award_contract_overdue (lot_id, due_at, logged_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING true", lot_id, due_at, now) is True
+
+
+async def list_awards_without_contract(conn, issued_before: datetime) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT n.lot_id, l.tender_id, t.title AS tender_title, n.org_id AS winner_org_id, n.issued_at AS notice_at"
+        " FROM award_notices n JOIN lots l ON l.id = n.lot_id JOIN tenders t ON t.id = l.tender_id"
+        " WHERE n.kind = 'award' AND n.issued_at < $1"
+        " AND NOT EXISTS (SELECT 1 FROM award_contracts c WHERE c.lot_id = n.lot_id) ORDER BY n.issued_at",
+        issued_before)

@@ -244,3 +244,31 @@ class TimeStatus(msgspec.Struct, kw_only=True):
     needed: int              # more than a third of the committee: the agency must extend
     extension_due: bool      # while true the limit does not bind
     open: bool               # whether scoring is possible now as far as time goes
+
+
+class ContractIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The signed contract, recorded by the agency (招标投标法 第四十六条). Amounts are exact decimal strings in yuan."""
+    signed_at: datetime
+    price_yuan: str
+    performance_bond_yuan: str = "0"
+
+
+class Contract(msgspec.Struct, kw_only=True):
+    lot_id: UUID
+    bid_id: UUID
+    org_id: UUID
+    price_fen: int
+    performance_bond_fen: int
+    signed_at: datetime
+    due_at: datetime          # 24:00 Asia/Shanghai of the 30th day after the award notice
+    late: bool
+    recorded_at: datetime
+
+
+class OverdueContract(msgspec.Struct, kw_only=True):
+    lot_id: UUID
+    tender_id: UUID
+    tender_title: str
+    winner_org_id: UUID
+    notice_at: datetime
+    due_at: datetime

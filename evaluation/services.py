@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
@@ -23,9 +23,13 @@ from evaluation.errors import (
     AgencyRequired,
     AttachmentNotFound,
     AwardAlreadyIssued,
+    AwardNotIssued,
     BidNotFound,
     ChairRequired,
     CommitteeInvalid,
+    ContractAlreadyRecorded,
+    ContractInvalid,
+    ContractTermsMismatch,
     DeclarationAlreadySigned,
     DeclarationRequired,
     EvaluationAlreadyStarted,
@@ -40,6 +44,7 @@ from evaluation.errors import (
     ObjectionsUnanswered,
     ObjectionUpheld,
     ObjectorNotEntitled,
+    PerformanceBondTooHigh,
     PublicityClosed,
     PublicityRunning,
     PublicityTooShort,
@@ -59,6 +64,8 @@ from evaluation.errors import (
 from evaluation.schemas import (
     AwardIn,
     ConfirmIn,
+    Contract,
+    ContractIn,
     CorrectionIn,
     DeclarationIn,
     FlagAnswerIn,
@@ -66,6 +73,7 @@ from evaluation.schemas import (
     ObjectionAnswerIn,
     ObjectionIn,
     OverdueAwardObjection,
+    OverdueContract,
     PublicityIn,
     SchemeIn,
     SchemeOut,
@@ -79,6 +87,8 @@ from trading.accounts.schemas import Role, User
 from trading.clock import Clock
 from trading.events import emit
 from trading.records import Tag, append_entry
+from trading.dates import local_date, start_of_day
+from trading.money import fen_to_yuan, yuan_to_fen
 from trading.tenders.rules import rules_for
 from trading.tenders.services import answer_due
 
@@ -1167,3 +1177,93 @@ async def notice_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user: User, sett
     from trading.blobs import blob_store
 
     return blob_store(settings).get_bytes(mine[0].pdf_sha256)
+
+
+# --------------------------------------------------------------------------------------------------- contract
+
+def contract_due(notice_at: datetime) -> datetime:
+    """招标投标法 第四十六条: the contract within 30 days of the award notice, the day of issue not counted → due at
+    24:00 Asia/Shanghai of the 30th day after it."""
+    return start_of_day(local_date(notice_at) + timedelta(days=31))
+
+
+async def record_contract(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: ContractIn, *, actor: User,
+                          addr: str | None = None, src: sources.Sources | None = None) -> Contract:
+    """The agency records the contract signed with the winner; emits "contract.signed" in this transaction (the
+    winner's deposit refund hangs on it, 条例 第五十七条). A contract later than 30 days is still recorded, and
+    marked late in the record."""
+    lot = await _lot(conn, lot_id, lock=True)
+    _require_agency(actor, lot)
+    notice = await repo.winner_notice(conn, lot_id)
+    if lot.status != "awarded" or notice is None:
+        raise AwardNotIssued("the contract follows the award notice (招标投标法 第四十六条)")
+    if await repo.find_contract(conn, lot_id) is not None:
+        raise ContractAlreadyRecorded("the contract of this lot is already recorded")
+    now = clock.now()
+    signed_at = data.signed_at
+    if signed_at.tzinfo is None:
+        raise ContractInvalid("give the signing time with its offset, e.g. 2026-12-20T10:00:00+08:00",
+                              field="signed_at")
+    if signed_at < notice["issued_at"] or signed_at > now:
+        raise ContractInvalid("the contract is signed after the award notice and not in the future",
+                              field="signed_at")
+    price_fen = yuan_to_fen(data.price_yuan, "price_yuan")
+    bond_fen = yuan_to_fen(data.performance_bond_yuan, "performance_bond_yuan")
+    bids = {b.bid_id: b for b in await _bids(conn, lot_id, src)}
+    win = bids[notice["bid_id"]]
+    if price_fen != win.price_fen:
+        # 招标投标法 第四十六条, 条例 第五十七条: the contract's terms are the tender's and the winning bid's.
+        raise ContractTermsMismatch(f"合同价款应与中标价一致: the winning price is {fen_to_yuan(win.price_fen)} yuan",
+                                    field="price_yuan")
+    if bond_fen < 0 or bond_fen * 10 > price_fen:
+        raise PerformanceBondTooHigh("履约保证金不得超过中标合同金额的10% (招标投标法实施条例 第五十八条): at most"
+                                     f" {fen_to_yuan(price_fen // 10)} yuan", field="performance_bond_yuan")
+    due = contract_due(notice["issued_at"])
+    contract = await repo.insert_contract(conn, lot_id=lot_id, bid_id=win.bid_id, org_id=win.bidder_org_id,
+                                          price_fen=price_fen, bond_fen=bond_fen, signed_at=signed_at, due_at=due,
+                                          late=signed_at >= due, by=actor.id, now=now)
+    await append_entry(conn, clock, Tag.AWARD_CONTRACT_SIGN, actor=str(actor.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "bid": str(win.bid_id), "org": str(win.bidder_org_id),
+                             "price_fen": price_fen, "performance_bond_fen": bond_fen,
+                             "signed_at": signed_at.isoformat(), "due_at": due.isoformat(), "late": contract.late})
+    await emit(conn, clock, "contract.signed", {"lot_id": lot_id, "winner_org_id": win.bidder_org_id,
+                                                "signed_at": signed_at})
+    return contract
+
+
+async def get_contract(conn: asyncpg.Connection, lot_id: UUID, *, user: User) -> Contract:
+    lot = await _lot(conn, lot_id)
+    contract = await repo.find_contract(conn, lot_id)
+    allowed = (user.has(Role.REGULATOR, Role.ADMIN) or (user.has(Role.AGENCY) and user.org_id == lot.agency_org_id)
+               or (contract is not None and user.org_id == contract.org_id))
+    if not allowed:
+        raise AgencyRequired("the contract is read by the agency, the winner and regulators")
+    if contract is None:
+        raise AwardNotIssued("no contract is recorded for this lot yet")
+    return contract
+
+
+def _overdue_cutoff(now: datetime) -> datetime:
+    """Award notices issued before this instant have their contract due time behind `now`."""
+    return start_of_day(local_date(now) - timedelta(days=30))
+
+
+async def flag_overdue_contracts(conn: asyncpg.Connection, clock: Clock) -> int:
+    """Log, once per lot, an award whose contract was not recorded by its due time (`award:contract:overdue`)."""
+    now = clock.now()
+    n = 0
+    for r in await repo.awards_without_contract(conn, _overdue_cutoff(now)):
+        due = contract_due(r["issued_at"])
+        if await repo.insert_contract_overdue(conn, r["lot_id"], due, now):
+            await append_entry(conn, clock, Tag.AWARD_CONTRACT_OVERDUE, tender_id=r["tender_id"], lot_id=r["lot_id"],
+                               body={"lot": str(r["lot_id"]), "winner_org": str(r["org_id"]),
+                                     "due_at": due.isoformat()})
+            n += 1
+    return n
+
+
+async def list_overdue_contracts(conn: asyncpg.Connection, clock: Clock) -> list[OverdueContract]:
+    """Awards without a recorded contract past its due time, by the clock (regulators: the route's guard)."""
+    rows = await repo.list_awards_without_contract(conn, _overdue_cutoff(clock.now()))
+    return [OverdueContract(**dict(r), due_at=contract_due(r["notice_at"])) for r in rows]

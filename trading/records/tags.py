@@ -104,6 +104,8 @@ class Tag(StrEnum):
     AWARD_OBJECTION_OVERDUE = "award:objection:overdue"
     AWARD_NOTICE_ISSUE = "award:notice:issue"
     AWARD_RESULT_NOTIFY = "award:result:notify"
+    AWARD_CONTRACT_SIGN = "award:contract:sign"
+    AWARD_CONTRACT_OVERDUE = "award:contract:overdue"
     # deposits (deposits/): banks, virtual accounts, basic accounts, guarantees, import, matching, refunds, ledger
     DEPOSIT_BANK_CONFIGURE = "deposit:bank:configure"
     DEPOSIT_ACCOUNT_ISSUE = "deposit:account:issue"
