@@ -76,6 +76,13 @@ register_labels({
     "ev.answer": ("答复", "Answer"),
     "ev.upheld": ("异议成立", "Upheld"),
     "ev.issue_award": ("发出中标通知书", "Issue the award notice"),
+    "ev.contract": ("合同", "Contract"),
+    "ev.contract.signed_at": ("签订时间", "Signed at"),
+    "ev.contract.price": ("合同价款（元）", "Contract price (yuan)"),
+    "ev.contract.bond": ("履约保证金（元，≤ 合同价款10%）", "Performance bond (yuan, ≤ 10 %)"),
+    "ev.contract.due": ("应于此前签订（招标投标法 第四十六条）", "Due by (招标投标法 第四十六条)"),
+    "ev.contract.record": ("登记合同", "Record the contract"),
+    "ev.contract.late": ("逾期签订", "signed late"),
     "ev.period": ("公示期", "Publicity period"),
     "ev.none": ("暂无", "None"),
     "ev.remaining": ("尚未完成的评审项", "Items still to score"),
@@ -133,10 +140,12 @@ async def summary_page(request: Request[Any, Any, Any], conn: asyncpg.Connection
 async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, clock: Clock, user: User,
                      lot_id: UUID) -> Template:
     ev = await repo.get_evaluation(conn, lot_id)
+    notice = await repo.winner_notice(conn, lot_id)
     return Template("evaluation/award.html", context=page_context(
         request, lot_id=lot_id, ev=ev, publicity=await repo.find_publicity(conn, lot_id), now=clock.now(),
         objections=await repo.list_objections(conn, lot_id), notices=await repo.list_notices(conn, lot_id),
-        report=await repo.find_report(conn, lot_id)))
+        report=await repo.find_report(conn, lot_id), contract=await repo.find_contract(conn, lot_id),
+        contract_due=services.contract_due(notice["issued_at"]) if notice else None))
 
 
 @get("/candidates/{lot_id:uuid}", opt=PUBLIC, include_in_schema=False)

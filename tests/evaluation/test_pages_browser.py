@@ -93,3 +93,29 @@ async def test_desk_shows_the_evaluation_time_and_takes_a_request_for_more(make_
     await page2.click("#ask-time")
     await expect(page2.locator("#time-due")).to_be_visible()             # 2 of 5: more than a third
     await expect(page2.locator("#time")).not_to_contain_text("评标时间已到")
+
+
+async def test_agency_records_the_contract_on_the_award_page(make_lot, server, browser, factory, pool, clock,
+                                                            settings, monkeypatch):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from playwright.async_api import expect
+
+    from tests.evaluation.test_contract import awarded
+    from trading.money import fen_to_yuan
+
+    lot, out, price = await awarded(make_lot, pool, clock, settings)
+    monkeypatch.setattr(sources, "current", lot["roster"])
+    clock.advance(days=2)
+    page = await page_as(browser, server, await factory.token(lot["agency_user"]))
+    await page.goto(f"{server}/evaluation/lots/{lot['lot_id']}/award?lang=zh")
+    signed = (clock.now() - timedelta(hours=1)).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
+    await page.fill("#contract-signed", signed)
+    await page.fill("#contract-price", fen_to_yuan(price - 1))        # not the winning price: refused, said why
+    await page.click("#record-contract")
+    await expect(page.locator("#msg")).to_contain_text("中标价")
+    await page.fill("#contract-price", fen_to_yuan(price))
+    await page.fill("#contract-bond", fen_to_yuan(price // 20))
+    await page.click("#record-contract")
+    await expect(page.locator("#contract")).to_contain_text(f"{price // 100:,}")
