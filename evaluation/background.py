@@ -1,8 +1,8 @@
 """Background upkeep of evaluation and award (started from the app lifespan, trading/app.py `_HOOK_MODULES`):
 every minute, objections to results unanswered at their due time are logged once as `award:objection:overdue`
 (`services.flag_overdue_objections`), and awards without a contract 30 days after the notice as
-`award:contract:overdue` (`services.flag_overdue_contracts`). Only a side effect: overdue is also derived from the clock when read
-(`list_overdue_objections`), so a late sweep hides nothing."""
+`award:contract:overdue` (`services.flag_overdue_contracts`). Only a side effect: overdue is also derived from the
+clock when read (`list_overdue_objections`, `list_overdue_contracts`), so a late sweep hides nothing."""
 from __future__ import annotations
 
 import contextlib

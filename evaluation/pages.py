@@ -42,6 +42,10 @@ register_labels({
     "ev.max": ("满分", "Max"),
     "ev.points": ("得分", "Points"),
     "ev.save": ("保存", "Save"),
+    "ev.relations": ("投标人之间的关系（招标投标法实施条例 第三十四条）",
+                     "Relations between bidders (条例 第三十四条)"),
+    "ev.relations.invalid": ("相关投标均无效", "these bids are invalid"),
+    "ev.relations.verify": ("请评标委员会核实", "for the committee to verify"),
     "ev.time": ("评标时间", "Evaluation time"),
     "ev.time.until": ("截止", "ends"),
     "ev.time.none": ("未设定", "not set"),
@@ -112,9 +116,10 @@ async def desk_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, c
         scores = {(s["bid_id"], s["item_id"]): s for s in sheet["scores"]}
         marks = {(m["bid_id"], m["criterion_id"]): m for m in sheet["marks"]}
     time = await services.time_status(conn, clock, lot_id, ev) if ev.status == "scoring" else None
+    relations = await services.bidder_relations(conn, lot_id) if bids else []
     return Template("evaluation/desk.html", context=page_context(
         request, lot_id=lot_id, ev=ev, member=member, declared=declared, scheme=scheme, bids=bids, sheet=sheet,
-        scores=scores, marks=marks, reasons=REASON_CODES, time=time))
+        scores=scores, marks=marks, reasons=REASON_CODES, time=time, relations=relations))
 
 
 @get("/evaluation/lots/{lot_id:uuid}/summary", guards=[viewers], include_in_schema=False)

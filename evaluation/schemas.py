@@ -247,7 +247,7 @@ class TimeStatus(msgspec.Struct, kw_only=True):
 
 
 class ContractIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The signed contract, recorded by the agency (招标投标法 第四十六条). Amounts are exact decimal strings in yuan."""
+    """The signed contract, recorded by the agency (招标投标法 第四十六条). Amounts: exact decimal strings in yuan."""
     signed_at: datetime
     price_yuan: str
     performance_bond_yuan: str = "0"

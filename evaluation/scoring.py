@@ -291,8 +291,9 @@ def _mean(values: Sequence[Fraction]) -> Fraction:
 
 
 def aggregate(scheme: Scheme, bids: Sequence[Bid], sheets: Sequence[Sheet], *,
-              with_expert_totals: bool = True) -> Outcome:
-    """Qualify, score and rank. Sheets must be complete and valid (`sheet_problems` empty).
+              with_expert_totals: bool = True, excluded: Mapping[str, Sequence[Failure]] | None = None) -> Outcome:
+    """Qualify, score and rank. Sheets must be complete and valid (`sheet_problems` empty). `excluded`: bids made
+    invalid by the law whatever the marks (e.g. 条例 第三十四条), with the failures to report for them.
 
     The mean of the experts' totals equals Σ_g c_g · (Σ_experts points_g) / n + price part, so the exact mean
     needs only a few rational operations per bid; each expert's own total is added when `with_expert_totals`."""
@@ -300,6 +301,9 @@ def aggregate(scheme: Scheme, bids: Sequence[Bid], sheets: Sequence[Sheet], *,
         raise ValueError("no submitted sheets")
     n = len(sheets)
     qual = qualification(scheme, bids, sheets)
+    for bid_id, failures in (excluded or {}).items():
+        if bid_id in qual:
+            qual[bid_id] = [*qual[bid_id], *failures]
     results = [BidResult(bid_id=b.id, price_fen=b.price_fen, valid=not qual[b.id], failures=qual[b.id])
                for b in bids]
     valid = [r for r in results if r.valid]

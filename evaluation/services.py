@@ -685,11 +685,38 @@ async def submit_sheet(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
     return {"status": "submitted", "sheet_sha256": digest, "revealed": revealed}
 
 
+RELATED_BIDDERS = "related_bidders"  # the failure's criterion id when 条例 第三十四条 makes bids invalid
+
+
+async def _relations(conn, bids: list[BidView]) -> list[dict[str, Any]]:
+    """Relations between the bidders of the lot (条例 第三十四条): control/management by credit code makes the
+    bids invalid; the same name as 单位负责人 is shown to the committee to verify."""
+    from trading.accounts import repository as accounts
+    from trading.accounts.relations import find_relations
+
+    bids_of: dict[UUID, list[str]] = {}
+    for b in bids:
+        bids_of.setdefault(b.bidder_org_id, []).append(str(b.bid_id))
+    orgs = await accounts.get_organisations(conn, list(bids_of))
+    return [{"kind": r.kind, "detail": r.detail, "invalidates": r.kind == "control",
+             "bids": sorted(bid for org in r.org_ids for bid in bids_of.get(org, []))}
+            for r in find_relations(orgs)]
+
+
+async def bidder_relations(conn: asyncpg.Connection, lot_id: UUID,
+                           src: sources.Sources | None = None) -> list[dict[str, Any]]:
+    """The 条例 第三十四条 findings among the lot's opened bids, for the committee's desk and table."""
+    return await _relations(conn, await _bids(conn, lot_id, src))
+
+
 async def _outcome(conn, lot_id: UUID, scheme: scoring.Scheme, bids: list[BidView],
                    members: list[Member]) -> tuple[scoring.Outcome, dict[UUID, scoring.Sheet]]:
     sheets = await _sheets(conn, lot_id, [m.expert_id for m in members], comments=False)
+    # 招标投标法实施条例 第三十四条: bids of units with a control or management relationship are all invalid.
+    failure = scoring.Failure(RELATED_BIDDERS, "bidder_unqualified", 0, len(sheets))
+    excluded = {bid: [failure] for rel in await _relations(conn, bids) if rel["invalidates"] for bid in rel["bids"]}
     outcome = scoring.aggregate(scheme, [scoring.Bid(str(b.bid_id), b.price_fen) for b in bids],
-                                list(sheets.values()), with_expert_totals=False)
+                                list(sheets.values()), with_expert_totals=False, excluded=excluded)
     return outcome, sheets
 
 
@@ -750,7 +777,9 @@ async def _table(conn, lot_id: UUID, ev, *, src=None, with_sheets: bool = True) 
     flags = await repo.list_flags(conn, lot_id)
     corrections = await repo.list_corrections(conn, lot_id)
     names = {m.expert_id: m.name for m in members}
+    relations = await _relations(conn, list(bids.values()))
     return {
+        "relations": relations,
         "lot_id": str(lot_id), "status": ev.status, "method": ev.method,
         "chair": str(ev.chair_expert_id) if ev.chair_expert_id else None,
         "members": [{"expert_id": str(m.expert_id), "name": m.name, "status": m.status,
@@ -915,7 +944,7 @@ async def draft_report(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
                 "tender_title": lot.tender_title, "number": lot.number, "name": lot.name,
                 "regime": lot.regime, "max_price_fen": lot.max_price_fen},
         **{k: table[k] for k in ("method", "chair", "members", "scheme", "results", "sheets", "flags",
-                                 "corrections")},
+                                 "corrections", "relations")},
         "candidates": [r for r in table["results"] if r["valid"]][:MAX_CANDIDATES],
         "drafted_at": clock.now().isoformat(),
     }

@@ -151,12 +151,15 @@ class Factory:
         self.settings = settings
 
     async def org(self, kind: str = "bidder", name: str | None = None, approved: bool = True,
-                  legal_representative: str | None = "张三"):
+                  legal_representative: str | None = None, controller_credit_code: str | None = None,
+                  code: str | None = None):
+        n = next(_counter)
         async with self.pool.acquire() as c, c.transaction():
             return await account_services.register_organisation(
                 c, self.clock,
-                OrganisationCreate(name=name or f"测试{kind}单位{next(_counter)}", kind=kind,
-                                   credit_code=credit_code(), legal_representative=legal_representative),
+                OrganisationCreate(name=name or f"测试{kind}单位{n}", kind=kind, credit_code=code or credit_code(),
+                                   legal_representative=legal_representative or f"负责人{n}",
+                                   controller_credit_code=controller_credit_code),
                 actor=None, approved=approved,
             )
 

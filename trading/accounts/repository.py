@@ -11,7 +11,7 @@ from trading.accounts.errors import OrganisationNotFound, UserNotFound
 from trading.accounts.schemas import Organisation, User
 
 _USER_COLS = "id, org_id, username, display_name, roles, active, created_at"
-_ORG_COLS = "id, name, kind, credit_code, legal_representative, approved, created_at"
+_ORG_COLS = "id, name, kind, credit_code, legal_representative, approved, created_at, controller_credit_code"
 
 
 def _user(row: asyncpg.Record) -> User:
@@ -22,13 +22,20 @@ def _org(row: asyncpg.Record) -> Organisation:
     return msgspec.convert(dict(row), Organisation)
 
 
-async def insert_organisation(conn, *, name, kind, credit_code, legal_representative, approved, now) -> Organisation:
+async def insert_organisation(conn, *, name, kind, credit_code, legal_representative, approved, now,
+                              controller_credit_code=None) -> Organisation:
     row = await conn.fetchrow(
-        f"INSERT INTO organisations (name, kind, credit_code, legal_representative, approved, created_at)"
-        f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_ORG_COLS}",
-        name, kind, credit_code, legal_representative, approved, now,
+        f"INSERT INTO organisations (name, kind, credit_code, legal_representative, approved, created_at,"
+        f" controller_credit_code) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_ORG_COLS}",
+        name, kind, credit_code, legal_representative, approved, now, controller_credit_code,
     )
     return _org(row)
+
+
+async def get_organisations(conn, org_ids) -> list[Organisation]:
+    rows = await conn.fetch(f"SELECT {_ORG_COLS} FROM organisations WHERE id = ANY($1::uuid[]) ORDER BY id",
+                            list(org_ids))
+    return [_org(r) for r in rows]
 
 
 async def find_organisation_by_credit_code(conn, credit_code: str) -> Organisation | None:

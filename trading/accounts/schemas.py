@@ -33,6 +33,7 @@ class Organisation(msgspec.Struct, kw_only=True):
     legal_representative: str | None
     approved: bool
     created_at: datetime
+    controller_credit_code: str | None = None  # 控股股东或管理单位 (条例 第三十四条)
 
 
 class OrganisationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -40,6 +41,8 @@ class OrganisationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     kind: OrgKind
     credit_code: str
     legal_representative: str | None = None
+    # The credit code of the unit that controls or manages this one (控股股东或管理单位), if any.
+    controller_credit_code: str | None = None
 
 
 class User(msgspec.Struct, kw_only=True):

@@ -49,11 +49,18 @@ async def register_organisation(
         raise CreditCodeInvalid(problem, field="credit_code")
     if await repo.find_organisation_by_credit_code(conn, code):
         raise OrganisationExists(f"an organisation with credit code {code} is already registered")
+    controller = data.controller_credit_code.strip().upper() if data.controller_credit_code else None
+    if controller:
+        problem = credit_code_problem(controller)
+        if problem:
+            raise CreditCodeInvalid(f"controller: {problem}", field="controller_credit_code")
+        if controller == code:
+            raise CreditCodeInvalid("an organisation does not control itself", field="controller_credit_code")
     org = await repo.insert_organisation(
         conn, name=_clean(data.name, "name"), kind=str(data.kind), credit_code=code,
         legal_representative=_clean(data.legal_representative, "legal_representative", 100)
         if data.legal_representative else None,
-        approved=approved, now=clock.now(),
+        approved=approved, now=clock.now(), controller_credit_code=controller,
     )
     await append_entry(conn, clock, Tag.ACCOUNT_ORG_REGISTER, actor=str(actor.id) if actor else None, addr=addr,
                        body={"org": str(org.id), "kind": org.kind, "credit_code": org.credit_code})

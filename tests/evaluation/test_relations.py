@@ -1,0 +1,48 @@
+"""招标投标法实施条例 第三十四条 in the evaluation: bids of units with a control or management relationship are all
+invalid whatever the marks; the same name as 单位负责人 is shown to the committee, never a rejection by itself."""
+from __future__ import annotations
+
+from evaluation import services
+from tests.evaluation.test_services import declare_all, score_all, tx
+
+
+async def _set(pool, org_id, **cols):
+    async with pool.acquire() as c:
+        for col, value in cols.items():
+            await c.execute(f"UPDATE organisations SET {col} = $2 WHERE id = $1", org_id, value)
+
+
+async def test_controlled_bidders_are_invalid_and_same_named_heads_are_only_shown(make_lot, pool, clock, client,
+                                                                                 factory):
+    lot = await make_lot()
+    (o0, _), (o1, _), (o2, _), (o3, _) = lot["bidders"]
+    await _set(pool, o1.id, controller_credit_code=o0.credit_code)            # o0 controls o1
+    await _set(pool, o2.id, legal_representative="李 四")
+    await _set(pool, o3.id, legal_representative="李四")
+    await declare_all(pool, clock, lot)
+    await score_all(pool, clock, lot)                                           # every expert passes every bid
+    table = await tx(pool, services.committee_table, lot["lot_id"], user=lot["experts"][0]["user"],
+                     src=lot["roster"])
+    by_bid = {r["bid_id"]: r for r in table["results"]}
+    b0, b1, b2, b3 = (str(b) for b in lot["bid_ids"])
+    for b in (b0, b1):
+        assert by_bid[b]["valid"] is False and by_bid[b]["rank"] is None
+        assert [f["criterion_id"] for f in by_bid[b]["failures"]] == [services.RELATED_BIDDERS]
+    assert by_bid[b2]["valid"] and by_bid[b3]["valid"]
+    kinds = {r["kind"]: r for r in table["relations"]}
+    assert set(kinds["control"]["bids"]) == {b0, b1} and kinds["control"]["invalidates"]
+    assert set(kinds["same_representative"]["bids"]) == {b2, b3} and not kinds["same_representative"]["invalidates"]
+    # the experts see it on their desk
+    headers = {"Cookie": f"th_token={await factory.token(lot['experts'][0]['user'])}"}
+    r = await client.get(f"/evaluation/lots/{lot['lot_id']}/desk?lang=zh", headers=headers)
+    assert r.status_code == 200 and "第三十四条" in r.text and "相关投标均无效" in r.text
+
+
+async def test_unrelated_bidders_are_untouched(make_lot, pool, clock):
+    lot = await make_lot()
+    await declare_all(pool, clock, lot)
+    await score_all(pool, clock, lot)
+    table = await tx(pool, services.committee_table, lot["lot_id"], user=lot["experts"][0]["user"],
+                     src=lot["roster"])
+    assert table["relations"] == []
+    assert all(r["valid"] for r in table["results"])
