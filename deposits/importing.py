@@ -99,14 +99,15 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
         raise FileTooLarge(f"{filename}: {size} bytes exceeds {MAX_FILE_BYTES}")
     existing = await repo.lock_imports_find_by_sha(conn, bank.id, sha)
     if existing is not None:
-        return ImportResult(file_id=existing["id"], sha256=sha, format=existing["format"], already_imported=True,
-                            statements=existing["statements"], transactions=existing["transactions"],
-                            new_transactions=0, duplicates=existing["transactions"], conflicts=0,
-                            notes=list(existing["notes"]))
+        return _already_imported(existing, sha)
     tz = ZoneInfo(bank.timezone)
     now = clock.now()
     file_id = await repo.insert_import_file(conn, bank_id=bank.id, sha256=sha, filename=filename, size=size,
                                             actor=actor, now=now)
+    if file_id is None:
+        # the same bytes were committed (e.g. for another bank) while this import waited for its lock: the
+        # lookup above ran on the snapshot taken before the wait; this statement sees them
+        return _already_imported(await repo.find_import_file_by_sha(conn, sha), sha)
     stmt_ids: dict[int, UUID] = {}
     parsed_stmts: dict[int, ParsedStatement] = {}
     flow: dict[int, int] = defaultdict(int)
@@ -190,6 +191,13 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
                         statements=summary.statements, transactions=n, new_transactions=new,
                         duplicates=n - new - conflicts, conflicts=conflicts,
                         promoted=len(promoted), refunds_settled=settled, notes=notes)
+
+
+def _already_imported(existing, sha: str) -> ImportResult:
+    return ImportResult(file_id=existing["id"], sha256=sha, format=existing["format"], already_imported=True,
+                        statements=existing["statements"], transactions=existing["transactions"],
+                        new_transactions=0, duplicates=existing["transactions"], conflicts=0,
+                        notes=list(existing["notes"]))
 
 
 def _row(head: tuple, t: ParsedTxn, key: str, statement_id: UUID, basis: str, tz: ZoneInfo) -> tuple:

@@ -182,11 +182,12 @@ async def find_import_file_by_msg_id(conn: asyncpg.Connection, bank_id: UUID, fm
 
 
 async def insert_import_file(conn: asyncpg.Connection, *, bank_id: UUID, sha256: str, filename: str, size: int,
-                             actor: UUID | None, now: datetime) -> UUID:
+                             actor: UUID | None, now: datetime) -> UUID | None:
+    """The new file's id; None when a file with these bytes exists (committed by a concurrent import)."""
     return await conn.fetchval(
         """INSERT INTO deposit_import_files (bank_id, sha256, format, filename, size, encoding, statements,
                 transactions, new_transactions, imported_at, imported_by)
-           VALUES ($1, $2, '', $3, $4, '', 0, 0, 0, $5, $6) RETURNING id""",
+           VALUES ($1, $2, '', $3, $4, '', 0, 0, 0, $5, $6) ON CONFLICT (sha256) DO NOTHING RETURNING id""",
         bank_id, sha256, filename[:300], size, now, actor)
 
 

@@ -258,3 +258,29 @@ async def test_bank_txns_references_are_enforced_by_the_database(pool, clock, ba
             async with c.transaction():
                 await c.execute("DELETE FROM deposit_statements")
         assert await c.fetchval("SELECT count(*) FROM bank_txns") == 2
+
+
+async def test_import_same_file_uploaded_twice_at_once_is_imported_once(pool, clock, bank):
+    import asyncio
+
+    data = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", [_entry("D-1", "10.00"), _entry("D-2", "5.00")])
+    first_in = asyncio.Event()
+
+    async def slow_first():
+        async with pool.acquire() as c, c.transaction():
+            r = await importing.import_file(c, clock, bank, io.BytesIO(data), filename="1.xml", actor=None)
+            first_in.set()
+            await asyncio.sleep(0.3)
+            return r
+
+    async def second():
+        await first_in.wait()
+        async with pool.acquire() as c, c.transaction():
+            return await importing.import_file(c, clock, bank, io.BytesIO(data), filename="again.xml", actor=None)
+
+    a, b = await asyncio.gather(slow_first(), second())
+    assert not a.already_imported and a.new_transactions == 2
+    assert b.already_imported and b.file_id == a.file_id and b.new_transactions == 0
+    async with pool.acquire() as c:
+        assert await c.fetchval("SELECT count(*) FROM bank_txns") == 2
+        assert await c.fetchval("SELECT count(*) FROM deposit_import_files") == 1
