@@ -45,7 +45,7 @@ from trading.records.log import Draft, append_entries, lock_log
 
 log = logging.getLogger("tenderhall.bids")
 
-MAX_BATCH = 64
+MAX_BATCH = 512
 
 
 @dataclass(eq=False)
@@ -185,10 +185,12 @@ class Group:
             if supersede:
                 await repo.mark_superseded_many(conn, supersede, accepted_at)
             received_at = receipt_mod.format_time(accepted_at)
+            # A rolled-back transaction leaves at most an orphan content-addressed ciphertext, never a bid. The
+            # renames run on a worker thread (a rename can wait for the file system's journal).
+            await asyncio.to_thread(_adopt_all, [(batch[i].store, batch[i].spool_id, m.ct_sha256.hex())
+                                                 for i, _, m, _, _ in accepted])
             drafts: list[Draft] = []
             for i, lot, m, _, _ in accepted:
-                # A rolled-back transaction leaves at most an orphan content-addressed ciphertext, never a bid.
-                uploads.adopt(batch[i].store, batch[i].spool_id, m.ct_sha256.hex())
                 # No actor, no address: the entry must not say who bid (招标投标法 第二十二条).
                 drafts.append(Draft(tag=Tag.BID_SEAL_ACCEPT, tender_id=lot.tender_id, lot_id=lot.lot_id, body={
                     "bid": m.bid_id.hex(), "version": m.version, "manifest_sha256": seal.manifest_sha256(
@@ -227,6 +229,11 @@ class Group:
         self.batches += 1
         self.largest = max(self.largest, len(batch))
         return [results[i] for i in range(len(batch))]
+
+
+def _adopt_all(spools: list[tuple[BlobStore, UUID, str]]) -> None:
+    for store, spool_id, digest_hex in spools:
+        uploads.adopt(store, spool_id, digest_hex)
 
 
 def _deliver(item: Pending, result: Result | BaseException) -> None:

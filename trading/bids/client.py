@@ -129,20 +129,20 @@ async def latest_bid(http: httpx.AsyncClient, lot_id: str) -> dict[str, Any] | N
 
 async def upload(http: httpx.AsyncClient, lot_id: str, manifest: bytes, signature: bytes, ct: Path | bytes, *,
                  chunk: int = CHUNK, progress: Callable[[int], object] | None = None,
-                 upload_id: str | None = None, on_created: Callable[[str], object] | None = None
-                 ) -> dict[str, Any]:
+                 upload_id: str | None = None, on_created: Callable[[str], object] | None = None,
+                 one_request: bool = True) -> dict[str, Any]:
     """Submit the sealed bid; returns the acceptance.
 
     A bid of at most `chunk` bytes goes in one request (`POST /api/lots/{lot}/bids`: manifest in Upload-Metadata,
     ciphertext as the body, receipt in the answer). A larger one, or one whose upload is being resumed
     (`upload_id`), uses the resumable protocol: create (or resume) the upload, send the ciphertext in chunks,
-    finalise.
+    finalise (always, with `one_request=False`).
 
     A dropped request is retried: a chunk from the offset the server reports (HEAD), so an interrupted upload
     resumes where it stopped; a submission or finalize whose answer was lost is looked up among the bidder's own
     bids (by manifest hash) before it is retried, so a bid is never submitted twice nor its receipt lost.
     """
-    if upload_id is None and (len(ct) if isinstance(ct, (bytes, bytearray)) else Path(ct).stat().st_size) <= chunk:
+    if one_request and upload_id is None and (len(ct) if isinstance(ct, (bytes, bytearray)) else Path(ct).stat().st_size) <= chunk:
         return await _submit_whole(http, lot_id, manifest, signature, ct, progress)
     if upload_id is None:
         body = {"manifest": base64.b64encode(manifest).decode(), "signature": base64.b64encode(signature).decode()}
