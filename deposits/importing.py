@@ -71,7 +71,14 @@ def counted_time(t: ParsedTxn, basis: str, tz: ZoneInfo) -> tuple[datetime | Non
     credit dated on the deadline day is therefore LATE for a person to confirm with the bank — never the
     reverse, where a late payment would slip in.
     """
-    moment = {"booking": t.booked_at, "acceptance": t.accepted_at or t.booked_at, "value": None}[basis]
+    if basis == "booking":
+        moment = t.booked_at
+    elif basis == "acceptance":
+        moment = t.accepted_at or t.booked_at
+    elif basis == "value":
+        moment = None
+    else:
+        raise KeyError(basis)
     if moment is not None:
         return moment, "second"
     day = t.value_date if basis == "value" else (t.booking_date or t.value_date)

@@ -98,30 +98,42 @@ _REPEATED = frozenset({"RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RmtInf/Str
 
 
 def _flatten(el, skip: str = "TxDtls") -> dict:
-    """One pass over the subtree in C order (`iter`), each element's path from its parent's."""
+    """One pass over the subtree, children by iteration (no getparent, no per-node path lookups), never
+    descending into `skip` or a pruned subtree. Breadth first: equal paths have equal depth, so the first of
+    them and the order of repeated ones are the document's."""
     flat: dict = {}
-    paths = {el: ""}
-    # ISO 20022 has no mixed content: an element with text is a leaf, one without is a container.
-    for node in el.iter():
-        prefix = paths.get(node.getparent())
-        if prefix is None:
-            continue  # el itself, or inside a skipped subtree
-        tag = node.tag
-        if type(tag) is not str:
-            continue
-        name = tag[tag.find("}") + 1:]
-        text = node.text
-        if text is not None and (text := text.strip()):
-            path = prefix + name
-            if path in _REPEATED:
-                flat.setdefault(path + "[]", []).append(text)
-            if path not in flat:
+    queue = [(el, "")]
+    push = queue.append
+    names = _NAMES
+    for node, prefix in queue:  # the list grows while it is walked
+        for child in node:
+            tag = child.tag
+            name = names.get(tag)
+            if name is None:
+                if type(tag) is not str:
+                    continue  # an entity reference (entities are never resolved)
+                name = tag[tag.find("}") + 1:]
+                if len(names) < 4096:
+                    names[tag] = name
+            text = child.text
+            # ISO 20022 has no mixed content: an element with text is a leaf, one without is a container.
+            if text and (text := text.strip()):
+                path = prefix + name
+                if path in flat:
+                    if path in _REPEATED:
+                        flat[path + "[]"].append(text)
+                    continue
                 flat[path] = text
+                if path in _REPEATED:
+                    flat[path + "[]"] = [text]
                 if name == "Amt" or name == "TtlAmt":
-                    flat[path + "@Ccy"] = node.get("Ccy")
-        elif name != skip and name not in _PRUNE:
-            paths[node] = prefix + name + "/"
+                    flat[path + "@Ccy"] = child.get("Ccy")
+            elif name != skip and name not in _PRUNE:
+                push((child, prefix + name + "/"))
     return flat
+
+
+_NAMES: dict[str, str] = {}  # "{namespace}Tag" → "Tag" (bounded: a hostile file cannot grow it without end)
 
 
 # Subtrees no deposit rule reads (addresses, bank codes, charges): not walked.
