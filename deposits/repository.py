@@ -168,8 +168,10 @@ async def lock_imports_find_by_sha(conn: asyncpg.Connection, bank_id: UUID, sha:
     """Serialise the imports of one bank (until the transaction ends), then the file already imported with
     these bytes, if any. The lock is what lets the merge look keys up once and COPY the rest: no other
     transaction can insert a key of this bank between the lookup and the COPY."""
+    # no JIT for the rest of the transaction: compiling the big merge/journal statements costs more than it saves
     row = await conn.fetchrow(
-        """SELECT f.* FROM (SELECT pg_advisory_xact_lock(hashtext('deposits:import:' || $1::uuid::text))) l
+        """SELECT f.* FROM (SELECT pg_advisory_xact_lock(hashtext('deposits:import:' || $1::uuid::text)),
+                                   set_config('jit', 'off', true)) l
              LEFT JOIN deposit_import_files f ON f.sha256 = $2""", bank_id, sha)
     return row if row["id"] is not None else None
 
