@@ -59,6 +59,15 @@ def payer_account(i: int) -> str:
     return f"6222{i:015d}"
 
 
+def backend_cpu(pid: int) -> float | None:
+    """CPU seconds of a PostgreSQL backend (same host only), for the client/server split of the figures."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class RssSampler:
     def __init__(self) -> None:
         self.proc = psutil.Process()
@@ -235,6 +244,9 @@ async def main(args: argparse.Namespace) -> None:
                   f"(peak RSS {bare_mem.peak / 2**20:.0f} MiB)")
 
             clock.advance(days=2)
+            backend = await conn.fetchval("SELECT pg_backend_pid()")
+            load0 = os.getloadavg()[0]
+            cpu0, pg0 = time.process_time(), backend_cpu(backend)
             with RssSampler() as mem:
                 t0 = time.perf_counter()
                 async with conn.transaction():
@@ -249,11 +261,15 @@ async def main(args: argparse.Namespace) -> None:
                     chk = await ledger.check(conn, clock)
                 t_check = time.perf_counter() - t2
                 total = time.perf_counter() - t0
+            cpu, pg1 = time.process_time() - cpu0, backend_cpu(backend)
             assert res.new_transactions == txns, res
             e2e = args.entries / total
             print(f"end to end: import {t_import:.2f} s + match {t_match:.2f} s ({m['changed']} results) + ledger check "
                   f"{t_check:.2f} s = {total:.2f} s → {e2e:,.0f} entries/s ({txns / total:,.0f} transactions/s), "
                   f"{e2e / (n / bare_s):.2f}× bare parse")
+            print(f"CPU during end to end: this process {cpu:.2f} s (parse thread included), PostgreSQL backend "
+                  + (f"{pg1 - pg0:.2f} s" if pg0 is not None and pg1 is not None else "n/a")
+                  + f"; load average {load0:.1f} → {os.getloadavg()[0]:.1f}")
             print(f"peak RSS during end to end: {mem.peak / 2**20:.0f} MiB (process at start {rss0 / 2**20:.0f} MiB; "
                   f"ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
             identity = chk["identity"][0]
