@@ -214,7 +214,8 @@ class Factory:
         tenderer = await self.org("tenderer")
         agency = await self.org("agency")
         agency_user, agency_headers = await self.signed_in(Role.AGENCY, org_id=agency.id)
-        lot_kw = {key: kw.pop(key) for key in ("max_price", "evaluation_method", "name", "post_quantum") if key in kw}
+        lot_kw = {key: kw.pop(key) for key in ("max_price", "reference_price", "evaluation_method", "name", "post_quantum")
+                  if key in kw}
         lot_kw.setdefault("name", "第一标段")
         fields = [f if isinstance(f, BidField) else BidField(**f) for f in (bid_fields or [
             {"name": "duration_days", "label": "工期（日历天）", "type": "int", "required": True}])]

@@ -55,6 +55,8 @@ def render_record_pdf(record: dict[str, Any], cause_labels: dict[str, str], *,
         ("招标人 Tenderer", record["tenderer"]),
         ("最高投标限价 Maximum price",
          f'{record["max_price_yuan"]} 元' if record.get("max_price_yuan") is not None else "无 none"),
+        ("标底 Reference price",
+         f'{record["reference_price_yuan"]} 元' if record.get("reference_price_yuan") is not None else "无 none"),
         ("投标人数量 Bidders", f'{record["bidder_count"]}（解密成功 {record.get("opened_count", "")}）'),
     ]
     meta_table = Table([[p(k), p(v)] for k, v in meta], colWidths=[usable * 0.22, usable * 0.78])

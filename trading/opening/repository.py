@@ -28,7 +28,7 @@ def _to(row: asyncpg.Record | None, type_: type) -> Any:
 
 _LOT = """
 SELECT l.id, l.tender_id, l.number, l.name, l.status, l.custodian_k, l.custodian_n, l.max_price_fen,
-       l.bid_fields, l.ceremony_hash, t.code AS tender_code, t.title AS tender_title, t.status AS tender_status,
+       l.reference_price_fen, l.bid_fields, l.ceremony_hash, t.code AS tender_code, t.title AS tender_title, t.status AS tender_status,
        t.regime, t.suspended, t.agency_org_id, t.tenderer_org_id, t.bid_deadline
 FROM lots l JOIN tenders t ON t.id = l.tender_id
 WHERE l.id = $1

@@ -17,6 +17,7 @@ class LotForOpening(msgspec.Struct, kw_only=True):
     custodian_k: int
     custodian_n: int
     max_price_fen: int | None
+    reference_price_fen: int | None = None  # 标底, announced at the opening (条例 第五十条)
     bid_fields: list[dict[str, Any]]
     ceremony_hash: bytes | None
     tender_code: str

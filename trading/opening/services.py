@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -189,6 +189,9 @@ async def _publish_failed_record(conn: asyncpg.Connection, clock: Clock, setting
         "host": names.get(lot.agency_org_id, ""), "tenderer": names.get(lot.tenderer_org_id, ""),
         "max_price_fen": lot.max_price_fen,
         "max_price_yuan": fen_to_yuan(lot.max_price_fen) if lot.max_price_fen is not None else None,
+        # 招标投标法实施条例 第五十条: a 标底, if any, is announced at the opening.
+        "reference_price_fen": lot.reference_price_fen,
+        "reference_price_yuan": fen_to_yuan(lot.reference_price_fen) if lot.reference_price_fen is not None else None,
         "bid_fields": lot.bid_fields, "bidder_count": bid_count, "opened_count": 0,
         "outcome": "failed", "reason": reason, "bids": [],
     }
@@ -520,6 +523,9 @@ async def build_record(conn: asyncpg.Connection, clock: Clock, lot_id: UUID) -> 
         "tenderer": names.get(lot.tenderer_org_id, ""),
         "max_price_fen": lot.max_price_fen,
         "max_price_yuan": fen_to_yuan(lot.max_price_fen) if lot.max_price_fen is not None else None,
+        # 招标投标法实施条例 第五十条: a 标底, if any, is announced at the opening.
+        "reference_price_fen": lot.reference_price_fen,
+        "reference_price_yuan": fen_to_yuan(lot.reference_price_fen) if lot.reference_price_fen is not None else None,
         "bid_fields": lot.bid_fields,
         "bidder_count": len(rows),
         "opened_count": sum(1 for r in rows if r["status"] == "opened"),
@@ -662,7 +668,7 @@ async def close_opening(conn: asyncpg.Connection, clock: Clock, settings: Settin
                         addr: str | None = None) -> OpeningSession:
     """Close the record and hand the lot to evaluation. Refused while an objection is unanswered
     (招标投标法实施条例 第四十四条)."""
-    session = await _published_session(conn, lot_id)
+    await _published_session(conn, lot_id)  # locks the session; refuses unless the record is published
     lot = await repo.get_lot(conn, lot_id)
     _require_agency(user, lot)
     unanswered = await repo.count_unanswered_objections(conn, lot_id)

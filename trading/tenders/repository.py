@@ -20,7 +20,7 @@ _LOT_SELECT = (
     " l.evaluation_method, l.bid_fields, l.custodian_k, l.custodian_n, l.post_quantum, l.status, l.status_reason,"
     " l.ceremony_hash, l.ceremony_record, t.code AS tender_code, t.title AS tender_title, t.regime, t.must_tender,"
     " t.procurement_type, t.status AS tender_status, t.suspended, t.tenderer_org_id, t.agency_org_id, t.docs_from,"
-    " t.docs_until, t.clarification_deadline, t.bid_deadline, t.publish_at, t.version"
+    " t.docs_until, t.clarification_deadline, t.bid_deadline, t.publish_at, t.version, l.reference_price_fen"
     " FROM lots l JOIN tenders t ON t.id = l.tender_id"
 )
 _DOC_COLS = "id, tender_id, lot_id, version, filename, content_type, sha256, size, created_at"
@@ -98,13 +98,14 @@ async def update_tender_amended(conn, tender_id: UUID, *, version: int, title: s
 # ---------------------------------------------------------------- lots
 
 async def insert_lot(conn, *, tender_id, number, name, estimated_price_fen, max_price_fen, deposit_fen,
-                     evaluation_method, bid_fields, custodian_k, custodian_n, post_quantum) -> UUID:
+                     evaluation_method, bid_fields, custodian_k, custodian_n, post_quantum,
+                     reference_price_fen=None) -> UUID:
     return await conn.fetchval(
         "INSERT INTO lots (tender_id, number, name, estimated_price_fen, max_price_fen, deposit_fen,"
-        " evaluation_method, bid_fields, custodian_k, custodian_n, post_quantum)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        " evaluation_method, bid_fields, custodian_k, custodian_n, post_quantum, reference_price_fen)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         tender_id, number, name, estimated_price_fen, max_price_fen, deposit_fen, evaluation_method, bid_fields,
-        custodian_k, custodian_n, post_quantum,
+        custodian_k, custodian_n, post_quantum, reference_price_fen,
     )
 
 
@@ -396,8 +397,8 @@ async def update_draft(conn, tender_id: UUID, *, title, description, region, doc
 
 
 async def update_draft_lot(conn, lot_id: UUID, *, name, estimated_price_fen, deposit_fen, max_price_fen,
-                           evaluation_method) -> None:
+                           evaluation_method, reference_price_fen=None) -> None:
     await conn.execute(
         "UPDATE lots SET name = $2, estimated_price_fen = $3, deposit_fen = $4, max_price_fen = $5,"
-        " evaluation_method = $6 WHERE id = $1 AND status = 'draft'",
-        lot_id, name, estimated_price_fen, deposit_fen, max_price_fen, evaluation_method)
+        " evaluation_method = $6, reference_price_fen = $7 WHERE id = $1 AND status = 'draft'",
+        lot_id, name, estimated_price_fen, deposit_fen, max_price_fen, evaluation_method, reference_price_fen)

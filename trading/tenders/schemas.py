@@ -46,6 +46,7 @@ class Lot(msgspec.Struct, kw_only=True):
     must_tender: bool
     procurement_type: str
     tender_status: str
+    reference_price_fen: int | None = None  # 标底: never in a public view before the opening
     suspended: bool
     tenderer_org_id: UUID
     agency_org_id: UUID
@@ -167,6 +168,7 @@ class LotCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     estimated_price: str                      # yuan, e.g. "1000000.00"
     deposit: str = "0"                        # yuan
     max_price: str | None = None              # 最高投标限价 (disclosed)
+    reference_price: str | None = None        # 标底: secret until the opening, announced there (条例 第五十条)
     evaluation_method: EvaluationMethod = "comprehensive"
     bid_fields: list[BidField] = []
     custodian_k: int = 2

@@ -203,6 +203,10 @@ def _lot_values(rules: RegimeRules, number: int, data: LotCreate) -> dict[str, A
     max_price = yuan_to_fen(data.max_price, "max_price") if data.max_price is not None else None
     if max_price is not None and max_price <= 0:
         raise LotInvalid(f"lot {number}: the maximum price must be positive", field="max_price")
+    reference = yuan_to_fen(data.reference_price, "reference_price") if data.reference_price is not None else None
+    if reference is not None and (reference <= 0 or (max_price is not None and reference > max_price)):
+        raise LotInvalid(f"lot {number}: the reference price (标底) must be positive and not above the maximum price",
+                         field="reference_price")
     problem = ceremony.validate_k_n(data.custodian_k, data.custodian_n)
     if problem:
         raise LotInvalid(f"lot {number}: {problem}", field="custodian_k")
@@ -211,7 +215,8 @@ def _lot_values(rules: RegimeRules, number: int, data: LotCreate) -> dict[str, A
         raise LotInvalid(f"lot {number}: bid field names must be distinct and not reserved", field="bid_fields")
     return {
         "number": number, "name": _text(data.name, "lot name", 300), "estimated_price_fen": estimated,
-        "max_price_fen": max_price, "deposit_fen": deposit, "evaluation_method": data.evaluation_method,
+        "max_price_fen": max_price, "reference_price_fen": reference, "deposit_fen": deposit,
+        "evaluation_method": data.evaluation_method,
         "bid_fields": [msgspec.to_builtins(f) for f in data.bid_fields], "custodian_k": data.custodian_k,
         "custodian_n": data.custodian_n, "post_quantum": data.post_quantum,
     }
@@ -301,9 +306,13 @@ async def update_draft(conn: asyncpg.Connection, clock: Clock, tender_id: UUID, 
             if upd.max_price is not msgspec.UNSET else lot.max_price_fen,
             "evaluation_method": upd.evaluation_method if upd.evaluation_method is not msgspec.UNSET
             else lot.evaluation_method,
+            "reference_price_fen": lot.reference_price_fen,
         }
         if values["estimated_price_fen"] <= 0 or (values["max_price_fen"] is not None and values["max_price_fen"] <= 0):
             raise LotInvalid(f"lot {lot.number}: prices must be positive", field="estimated_price")
+        if lot.reference_price_fen and values["max_price_fen"] and lot.reference_price_fen > values["max_price_fen"]:
+            raise LotInvalid(f"lot {lot.number}: the maximum price may not fall below the reference price (标底)",
+                             field="max_price")
         check_deposit(rules, values["estimated_price_fen"], values["deposit_fen"], lot_number=lot.number)
         changes.append((lot.id, values))
     await repo.update_draft(conn, tender_id, now=now, **new)
