@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from deposits.errors import BankNotFound, LotNotFound, RequirementNotFound
 from deposits.parsing import ParsedStatement
@@ -252,30 +253,78 @@ async def merge_batch(conn: asyncpg.Connection, rows: list[tuple], columns: tupl
 
     The caller holds the bank's import lock (lock_imports_find_by_sha). Each key is looked up once; the rows
     whose key neither an earlier file nor an earlier row of this file holds are COPYed straight into bank_txns
-    (ids in file order). The others — the same credit seen again, or the same key with other content — are
+    (ids in file order; a batch of at most SMALL_BATCH rows is looked up and inserted in one statement). The others — the same credit seen again, or the same key with other content — are
     staged and go through the conflict and promotion SQL: a duplicate changes nothing, a conflict is recorded
     for a person and never overwrites, a pending/INFO sighting now booked is promoted. Batches are merged in
     file order, so the result is the same as merging the whole file at once."""
-    seen = {r["txn_key"] for r in await conn.fetch(
-        "SELECT txn_key FROM bank_txns WHERE bank_id = $1 AND txn_key = ANY($2::text[])",
-        bank_id, [r[3] for r in rows])}
-    fresh: list[tuple] = []
-    again: list[tuple] = []
-    for seq, row in enumerate(rows, first_seq):
-        key = row[3]
-        if key in seen:
-            again.append((seq, *row[3:]))
-        else:
-            seen.add(key)
-            fresh.append(row)
-    if fresh:
-        await conn.copy_records_to_table("bank_txns", records=fresh, columns=columns)
+    if len(rows) <= SMALL_BATCH:
+        inserted = await _insert_small(conn, rows, columns, bank_id=bank_id, file_id=file_id, now=now)
+        new = 0
+        again: list[tuple] = []
+        for seq, row in enumerate(rows, first_seq):
+            if row[3] in inserted:
+                inserted.discard(row[3])  # this row was inserted; a later row with its key is seen again
+                new += 1
+            else:
+                again.append((seq, *row[3:]))
+    else:
+        seen = {r["txn_key"] for r in await conn.fetch(
+            "SELECT txn_key FROM bank_txns WHERE bank_id = $1 AND txn_key = ANY($2::text[])",
+            bank_id, [r[3] for r in rows])}
+        fresh = []
+        again = []
+        for seq, row in enumerate(rows, first_seq):
+            key = row[3]
+            if key in seen:
+                again.append((seq, *row[3:]))
+            else:
+                seen.add(key)
+                fresh.append(row)
+        if fresh:
+            await conn.copy_records_to_table("bank_txns", records=fresh, columns=columns)
+        new = len(fresh)
     if not again:
-        return MergedBatch(len(fresh), 0, [])
+        return MergedBatch(new, 0, [])
     await create_import_tmp(conn)
     await conn.copy_records_to_table("deposit_import_tmp", records=again, columns=staged_columns)
     conflicts, promoted = await _merge_staged(conn, bank_id=bank_id, file_id=file_id, now=now)
-    return MergedBatch(len(fresh), conflicts, promoted)
+    return MergedBatch(new, conflicts, promoted)
+
+
+SMALL_BATCH = 32  # a notification's few rows: looked up and inserted in one statement instead of lookup + COPY
+_TXN_TYPES = {"txn_key": "text", "content_hash": "text", "statement_id": "uuid", "account": "text",
+              "direction": "text", "amount_fen": "bigint", "currency": "text", "status": "text",
+              "reversal": "boolean", "booking_date": "date", "booked_at": "timestamptz", "value_date": "date",
+              "accepted_at": "timestamptz", "counted_at": "timestamptz", "counted_precision": "text",
+              "payer_name": "text", "payer_account": "text", "payer_bank": "text", "bank_ref": "text",
+              "entry_ref": "text", "end_to_end_id": "text", "instr_id": "text", "remittance": "text",
+              "notes": "text"}  # notes travel as a JSON array (a ragged text[][] cannot be unnested)
+
+
+async def _insert_small(conn: asyncpg.Connection, rows: list[tuple], columns: tuple[str, ...], *,
+                        bank_id: UUID, file_id: UUID, now: datetime) -> set[str]:
+    """Insert, in file order, the first row of each key no row of bank_txns holds yet; return the keys
+    inserted. `columns` starts with bank_id, file_id, created_at (constants of the file), then _TXN_TYPES."""
+    cols = columns[3:]
+    firsts: dict[str, tuple] = {}
+    for row in rows:
+        firsts.setdefault(row[3], row)
+    picked = list(firsts.values())
+    enc = msgspec.json.Encoder()
+    arrays = [[r[3 + i] for r in picked] for i in range(len(cols))]
+    notes_at = cols.index("notes")
+    arrays[notes_at] = [enc.encode(list(n)).decode() for n in arrays[notes_at]]
+    unnest = ", ".join(f"${i + 4}::{_TXN_TYPES[c]}[]" for i, c in enumerate(cols))
+    values = ", ".join("ARRAY(SELECT jsonb_array_elements_text(u.notes::jsonb))" if c == "notes" else f"u.{c}"
+                       for c in cols)
+    inserted = await conn.fetch(
+        f"""INSERT INTO bank_txns ({", ".join(columns)})
+            SELECT $1, $2, $3, {values}
+              FROM unnest({unnest}) WITH ORDINALITY AS u({", ".join(cols)}, ord)
+             WHERE NOT EXISTS (SELECT 1 FROM bank_txns x WHERE x.bank_id = $1 AND x.txn_key = u.txn_key)
+             ORDER BY u.ord
+            RETURNING txn_key""", bank_id, file_id, now, *arrays)
+    return {r["txn_key"] for r in inserted}
 
 
 async def create_import_tmp(conn: asyncpg.Connection) -> None:

@@ -138,11 +138,15 @@ async def test_import_xml_attack_is_refused(pool, clock, bank, attack):
         assert await c.fetchval("SELECT count(*) FROM deposit_import_files") == 0
 
 
-@pytest.fixture
-def small_batches(monkeypatch):
-    """Batches of 4 parsed one batch ahead in the worker thread, as a 200,000-entry statement is."""
+@pytest.fixture(params=["copy", "insert"])
+def small_batches(monkeypatch, request):
+    """Batches of 4 parsed one batch ahead in the worker thread, as a 200,000-entry statement is; merged by
+    lookup + COPY (a big file's batches) or by one INSERT per batch (a notification's few rows)."""
+    from deposits import repository
+
     monkeypatch.setattr(importing, "BATCH", 4)
     monkeypatch.setattr(importing, "PARSE_AHEAD_BYTES", 0)
+    monkeypatch.setattr(repository, "SMALL_BATCH", 0 if request.param == "copy" else 32)
 
 
 async def test_import_parse_error_in_a_later_batch_leaves_nothing(pool, clock, bank, small_batches):
@@ -284,3 +288,18 @@ async def test_import_same_file_uploaded_twice_at_once_is_imported_once(pool, cl
     async with pool.acquire() as c:
         assert await c.fetchval("SELECT count(*) FROM bank_txns") == 2
         assert await c.fetchval("SELECT count(*) FROM deposit_import_files") == 1
+
+
+@pytest.mark.parametrize("small", [0, 32], ids=["copy", "insert"])
+async def test_import_same_key_twice_in_one_batch_keeps_the_first(pool, clock, bank, monkeypatch, small):
+    from deposits import repository
+
+    monkeypatch.setattr(repository, "SMALL_BATCH", small)
+    data = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1",
+                 [_entry("E-1", "10.00"), _entry("E-1", "10.00"), _entry("E-1", "11.00"), _entry("E-2", "1.00")])
+    async with pool.acquire() as c, c.transaction():
+        r = await importing.import_file(c, clock, bank, io.BytesIO(data), filename="s.xml", actor=None)
+        assert (r.new_transactions, r.duplicates, r.conflicts) == (2, 1, 1)
+        rows = await c.fetch("SELECT txn_key, amount_fen, notes FROM bank_txns ORDER BY id")
+        assert [(x["txn_key"], x["amount_fen"]) for x in rows] == [("ref:E-1", 1000), ("ref:E-2", 100)]
+        assert await c.fetchval("SELECT seen->>'amount_fen' FROM deposit_txn_conflicts") == "1100"
