@@ -22,6 +22,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     signing_key_path: Path | None = None
     # Retention of trading archives, in years (RULES 7.5).
     retention_years: int = 20
+    # 统一社会信用代码 of the platform's operator and its affiliates, who may not bid here
+    # (电子招标投标办法 第二十三条); TENDERHALL_OPERATOR_CREDIT_CODES, comma-separated.
+    operator_credit_codes: tuple[str, ...] = ()
     # Background tasks (checkpoint signer, clock-driven transitions); tests switch them off.
     background: bool = True
 
@@ -57,6 +60,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         kw["db_pool_max"] = int(env["TENDERHALL_DB_POOL_MAX"])
     if env.get("TENDERHALL_SIGNING_KEY"):
         kw["signing_key_path"] = Path(env["TENDERHALL_SIGNING_KEY"])
+    if env.get("TENDERHALL_OPERATOR_CREDIT_CODES"):
+        codes = env["TENDERHALL_OPERATOR_CREDIT_CODES"].split(",")
+        kw["operator_credit_codes"] = tuple(c.strip().upper() for c in codes if c.strip())
     if env.get("TENDERHALL_BACKGROUND"):
         kw["background"] = _bool(env["TENDERHALL_BACKGROUND"])
     return Settings(**kw)

@@ -48,10 +48,11 @@ class OrganisationController(Controller):
     tags = ["accounts"]
 
     @post("/", opt=PUBLIC, operation_id="RegisterOrganisation")
-    async def register(self, conn: asyncpg.Connection, clock: Clock, addr: str | None,
+    async def register(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, addr: str | None,
                        data: OrganisationCreate) -> Organisation:
         """Any organisation may apply; an administrator approves it before it acts on the platform."""
-        return await services.register_organisation(conn, clock, data, actor=None, addr=addr)
+        return await services.register_organisation(conn, clock, data, actor=None, addr=addr,
+                                                    operator_codes=settings.operator_credit_codes)
 
     @get("/", guards=[requires(Role.ADMIN, Role.REGULATOR, Role.AGENCY)], operation_id="ListOrganisations")
     async def list_organisations(self, conn: asyncpg.Connection,
@@ -63,9 +64,10 @@ class OrganisationController(Controller):
         return await repo.get_organisation(conn, org_id)
 
     @post("/{org_id:uuid}/approve", guards=[admin_only], operation_id="ApproveOrganisation", status_code=200)
-    async def approve(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
-                      org_id: UUID) -> Organisation:
-        return await services.approve_organisation(conn, clock, org_id, actor=user, addr=addr)
+    async def approve(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
+                      addr: str | None, org_id: UUID) -> Organisation:
+        return await services.approve_organisation(conn, clock, org_id, actor=user, addr=addr,
+                                                   operator_codes=settings.operator_credit_codes)
 
 
 class UserController(Controller):

@@ -5,6 +5,10 @@ class CreditCodeInvalid(Invalid):
     code = "credit_code_invalid"
 
 
+class OperatorMayNotBid(Forbidden):
+    code = "platform_operator_may_not_bid"
+
+
 class OrganisationExists(Conflict):
     code = "organisation_exists"
 

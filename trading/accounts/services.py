@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
+from collections.abc import Collection
 from datetime import timedelta
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from trading.accounts.credit_code import credit_code_problem
 from trading.accounts.errors import (
     CreditCodeInvalid,
     LoginFailed,
+    OperatorMayNotBid,
     OrganisationExists,
     PasswordTooWeak,
     UsernameTaken,
@@ -39,9 +41,16 @@ def _clean(text: str, field: str, max_len: int = 200) -> str:
     return text
 
 
+def _check_not_operator(kind: str, credit_code: str, controller: str | None, operator_codes: Collection[str]) -> None:
+    """电子招标投标办法 第二十三条: 电子招标投标交易平台的运营机构及其关联方不得在该平台进行投标."""
+    if kind == "bidder" and (credit_code in operator_codes or (controller and controller in operator_codes)):
+        raise OperatorMayNotBid("the platform's operator and its affiliates may not bid on this platform"
+                                " (电子招标投标办法 第二十三条)")
+
+
 async def register_organisation(
     conn: asyncpg.Connection, clock: Clock, data: OrganisationCreate, *, actor: User | None, approved: bool = False,
-    addr: str | None = None,
+    addr: str | None = None, operator_codes: Collection[str] = (),
 ) -> Organisation:
     code = data.credit_code.strip().upper()
     problem = credit_code_problem(code)
@@ -56,6 +65,7 @@ async def register_organisation(
             raise CreditCodeInvalid(f"controller: {problem}", field="controller_credit_code")
         if controller == code:
             raise CreditCodeInvalid("an organisation does not control itself", field="controller_credit_code")
+    _check_not_operator(str(data.kind), code, controller, operator_codes)
     org = await repo.insert_organisation(
         conn, name=_clean(data.name, "name"), kind=str(data.kind), credit_code=code,
         legal_representative=_clean(data.legal_representative, "legal_representative", 100)
@@ -68,7 +78,9 @@ async def register_organisation(
 
 
 async def approve_organisation(conn: asyncpg.Connection, clock: Clock, org_id: UUID, *, actor: User,
-                               addr: str | None = None) -> Organisation:
+                               addr: str | None = None, operator_codes: Collection[str] = ()) -> Organisation:
+    current = await repo.get_organisation(conn, org_id)
+    _check_not_operator(current.kind, current.credit_code, current.controller_credit_code, operator_codes)
     org = await repo.set_organisation_approved(conn, org_id)
     await append_entry(conn, clock, Tag.ACCOUNT_ORG_APPROVE, actor=str(actor.id), addr=addr,
                        body={"org": str(org.id)})

@@ -51,3 +51,33 @@ async def test_registration_checks_the_declared_controller(factory):
     code = make_credit_code("91350100987654321")
     with pytest.raises(CreditCodeInvalid):
         await factory.org("bidder", code=code, controller_credit_code=code)
+
+
+async def test_the_platform_operator_and_its_affiliates_may_not_bid(settings, clock, pool, factory):
+    """电子招标投标办法 第二十三条, through the real HTTP routes of an app configured with the operator's code."""
+    import msgspec
+    from litestar.testing import AsyncTestClient
+
+    from trading.accounts.schemas import Role
+    from trading.app import create_app
+
+    operator = make_credit_code("91350100555555555")
+    app = create_app(msgspec.structs.replace(settings, operator_credit_codes=(operator,)), clock)
+    async with AsyncTestClient(app=app) as client:
+        r = await client.post("/api/organisations/", json={"name": "平台运营公司", "kind": "bidder",
+                                                           "credit_code": operator})
+        assert r.status_code == 403 and r.json()["code"] == "platform_operator_may_not_bid"
+        r = await client.post("/api/organisations/", json={"name": "运营公司子公司", "kind": "bidder",
+                                                           "credit_code": make_credit_code("91350100666666666"),
+                                                           "controller_credit_code": operator})
+        assert r.status_code == 403
+        r = await client.post("/api/organisations/", json={"name": "无关投标人", "kind": "bidder",
+                                                           "credit_code": make_credit_code("91350100777777777")})
+        assert r.status_code == 201, r.text
+        # registered before the setting: refused at approval
+        early = await factory.org("bidder", approved=False, controller_credit_code=operator)
+        _, admin = await factory.signed_in(Role.ADMIN)
+        r = await client.post(f"/api/organisations/{early.id}/approve", headers=admin)
+        assert r.status_code == 403
+        other = await factory.org("bidder", approved=False)
+        assert (await client.post(f"/api/organisations/{other.id}/approve", headers=admin)).status_code == 200
