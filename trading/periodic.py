@@ -34,3 +34,19 @@ async def background_task(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIte
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def periodic_hook(name: str, step: Callable[[Any], Awaitable[Any]], interval: float, *,
+                  log: logging.Logger) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """A lifespan hook (trading/app.py `_HOOK_MODULES`) running `step(app)` every `interval` seconds while the app
+    lives; nothing runs when the settings switch background work off (tests)."""
+
+    @contextlib.asynccontextmanager
+    async def hook(app: Any) -> AsyncIterator[None]:
+        if not app.state.settings.background:
+            yield
+            return
+        async with background_task(repeat(lambda: step(app), interval, log=log, what=name), name):
+            yield
+
+    return hook

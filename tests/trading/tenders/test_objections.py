@@ -199,3 +199,26 @@ async def test_procurement_challenge_answer_is_due_in_seven_working_days(client,
     assert await _sweep(pool, clock) == 0
     clock.set(datetime(2026, 12, 16, 0, 0, tzinfo=_SH))
     assert await _sweep(pool, clock) == 1
+
+
+async def test_the_app_runs_the_overdue_sweep_in_the_background(client, factory, clock, pool, settings):
+    """The lifespan hook is wired: an app with background work on logs the overdue objection by itself."""
+    import asyncio
+
+    from litestar.testing import AsyncTestClient
+
+    from trading.app import create_app
+
+    clock.set(datetime(2026, 12, 4, 9, 0, tzinfo=_SH))
+    p = await factory.published_lot()
+    _, _, headers = await factory.downloader(p["lot_id"])
+    assert (await client.post(f"/api/tenders/{p['tender_id']}/objections", headers=headers,
+                              json={"content": TEXT})).status_code == 201
+    clock.set(datetime(2026, 12, 8, 0, 0, tzinfo=_SH))
+    app = create_app(msgspec.structs.replace(settings, background=True), clock)
+    async with AsyncTestClient(app=app):
+        for _ in range(100):
+            if await _entries(pool, "tender:objection:overdue"):
+                break
+            await asyncio.sleep(0.05)
+    assert len(await _entries(pool, "tender:objection:overdue")) == 1
