@@ -23,6 +23,7 @@ import difflib
 import unicodedata
 from collections import defaultdict
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -88,11 +89,15 @@ class RequirementResult(msgspec.Struct, frozen=True, kw_only=True):
     flags: dict[str, dict[str, Any]]
 
 
+# Both are pure and called several times per credit with the same few strings (a bidder's name, its
+# accounts): cached, bounded.
+@lru_cache(maxsize=8192)
 def normalise_name(text: str | None) -> str:
     """NFKC folds full-width letters, digits and brackets (（）→ ()) to half-width; spaces (incl. U+3000) go."""
     return "".join(unicodedata.normalize("NFKC", text or "").split()).casefold()
 
 
+@lru_cache(maxsize=8192)
 def normalise_account(text: str | None) -> str:
     return "".join((text or "").split()).upper().replace("-", "")
 
