@@ -21,7 +21,7 @@ from evaluation.schemas import (
     ObjectionAnswerIn,
     ObjectionIn,
     OverdueAwardObjection,
-    OverdueContract,
+    OverdueDuty,
     Publicity,
     PublicityIn,
     RejectIn,
@@ -207,6 +207,19 @@ class AwardController(Controller):
     async def contract(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> Contract:
         return await services.get_contract(conn, lot_id, user=user)
 
+    @post("/supervisor-report", guards=[agency], operation_id="SubmitSupervisorReport", status_code=201)
+    async def submit_report(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
+                            addr: str | None, lot_id: UUID) -> dict[str, Any]:
+        """招标投标情况的书面报告 to the supervising authority (招标投标法 第四十七条), written and signed by the
+        platform from the record."""
+        return await services.submit_supervisor_report(conn, clock, lot_id, actor=user, settings=settings, addr=addr)
+
+    @get("/supervisor-report.pdf", guards=[requires(Role.AGENCY, Role.REGULATOR, Role.ADMIN)],
+         operation_id="GetSupervisorReport")
+    async def report(self, conn: asyncpg.Connection, settings: Settings, user: User, lot_id: UUID) -> Response[bytes]:
+        return _pdf(await services.supervisor_report_pdf(conn, lot_id, user=user, settings=settings),
+                    f"supervisor-report-{lot_id}.pdf")
+
     @get("/award/notice.pdf", guards=[signed_in], operation_id="MyAwardNotice")
     async def notice(self, conn: asyncpg.Connection, settings: Settings, user: User, lot_id: UUID) -> Response[bytes]:
         return _pdf(await services.notice_pdf(conn, lot_id, user=user, settings=settings), f"notice-{lot_id}.pdf")
@@ -222,9 +235,15 @@ class RegulatorAwardController(Controller):
         return await services.list_overdue_objections(conn, clock)
 
     @get("/overdue-contracts", guards=[requires(Role.REGULATOR)], operation_id="ListOverdueContracts")
-    async def overdue_contracts(self, conn: asyncpg.Connection, clock: Clock) -> list[OverdueContract]:
+    async def overdue_contracts(self, conn: asyncpg.Connection, clock: Clock) -> list[OverdueDuty]:
         """Awards whose contract was not recorded within 30 days of the notice (招标投标法 第四十六条)."""
-        return await services.list_overdue_contracts(conn, clock)
+        return await services.list_overdue_duties(conn, clock, "contract")
+
+    @get("/overdue-reports", guards=[requires(Role.REGULATOR)], operation_id="ListOverdueSupervisorReports")
+    async def overdue_reports(self, conn: asyncpg.Connection, clock: Clock) -> list[OverdueDuty]:
+        """Awards of projects that must be tendered whose report to the supervisor is not in within 15 days
+        (招标投标法 第四十七条)."""
+        return await services.list_overdue_duties(conn, clock, "supervisor_report")
 
 
 def _quote(name: str) -> str:

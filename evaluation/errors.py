@@ -176,3 +176,7 @@ class ContractTermsMismatch(Invalid):
 
 class PerformanceBondTooHigh(Invalid):
     code = "performance_bond_too_high"
+
+
+class SupervisorReportSubmitted(Conflict):
+    code = "supervisor_report_already_submitted"

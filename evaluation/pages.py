@@ -87,6 +87,10 @@ register_labels({
     "ev.contract.due": ("应于此前签订（招标投标法 第四十六条）", "Due by (招标投标法 第四十六条)"),
     "ev.contract.record": ("登记合同", "Record the contract"),
     "ev.contract.late": ("逾期签订", "signed late"),
+    "ev.report.title": ("招标投标情况书面报告（招标投标法 第四十七条）", "Report to the supervisor (招标投标法 第四十七条)"),
+    "ev.report.due": ("应于此前提交", "Due by"),
+    "ev.report.submit": ("生成并提交书面报告", "Write and submit the report"),
+    "ev.report.submitted": ("已提交", "Submitted"),
     "ev.period": ("公示期", "Publicity period"),
     "ev.none": ("暂无", "None"),
     "ev.remaining": ("尚未完成的评审项", "Items still to score"),
@@ -150,7 +154,9 @@ async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, 
         request, lot_id=lot_id, ev=ev, publicity=await repo.find_publicity(conn, lot_id), now=clock.now(),
         objections=await repo.list_objections(conn, lot_id), notices=await repo.list_notices(conn, lot_id),
         report=await repo.find_report(conn, lot_id), contract=await repo.find_contract(conn, lot_id),
-        contract_due=services.contract_due(notice["issued_at"]) if notice else None))
+        contract_due=services.contract_due(notice["issued_at"]) if notice else None,
+        supervisor_report=await repo.find_supervisor_report(conn, lot_id),
+        report_due=services.duty_due("supervisor_report", notice["issued_at"]) if notice else None))
 
 
 @get("/candidates/{lot_id:uuid}", opt=PUBLIC, include_in_schema=False)

@@ -251,5 +251,68 @@ def render_notice(n: dict[str, Any]) -> bytes:
 
 
 async def award_notice_signed(n: dict[str, Any], settings) -> bytes:
-    return await sign_pdf_async(render_notice(n), settings, reason=f"{'中标通知书' if n['kind'] == 'award' else '中标结果通知书'}"
-                                " — tenderhall 平台签章")
+    kind = "中标通知书" if n["kind"] == "award" else "中标结果通知书"
+    return await sign_pdf_async(render_notice(n), settings, reason=f"{kind} — tenderhall 平台签章")
+
+
+REGIMES = {"bidding_law": "招标投标法 Bidding Law", "gov_procurement": "政府采购 Government procurement"}
+TYPES = {"works": "工程 works", "goods": "货物 goods", "services": "服务 services"}
+
+
+def _when(value: datetime | None) -> str:
+    return show(value) if value else "—"
+
+
+def _yuan(fen: int | None) -> str:
+    return f"{format_yuan(fen)}（{to_chinese_capital(fen)}）" if fen is not None else "无 none"
+
+
+def render_supervisor_report(c: dict[str, Any]) -> bytes:
+    """招标投标情况的书面报告 (招标投标法 第四十七条), written from the record."""
+    st = _styles()
+    buf = io.BytesIO()
+    title = "招标投标情况书面报告 Report on the tender to the supervising authority"
+    usable = A4[0] - 24 * mm
+    t, lot, ev, pub, award = c["tender"], c["lot"], c["evaluation"], c["publicity"], c["award"]
+    story: list = [_p(title, st["title"]), _p("（招标投标法 第四十七条）", st["body"]), Spacer(1, 3 * mm)]
+    story.append(_p("一、项目概况 The project", st["h"]))
+    story += _tables(None, [
+        ("项目 Tender", f"{t['code']}《{t['title']}》"), ("标段 Lot", f"{lot['number']} {lot['name']}"),
+        ("适用 Regime", REGIMES.get(t["regime"], t["regime"]) + ("，依法必须招标" if t["must_tender"] else "")),
+        ("类别 Type", TYPES.get(t["procurement_type"], t["procurement_type"])),
+        ("招标人 Tenderer", t["tenderer"]), ("招标代理机构 Agency", t["agency"]),
+        ("公告发布 Published", _when(t["published_at"])),
+        ("投标截止/开标 Deadline and opening", _when(t["bid_deadline"])),
+        ("估算价 Estimated price", _yuan(lot["estimated_price_fen"])),
+        ("最高投标限价 Maximum price", _yuan(lot["max_price_fen"])),
+        ("标底 Reference price", _yuan(lot["reference_price_fen"])),
+    ], [usable * 0.3, usable * 0.7], font_size=9)
+    story.append(_p("二、投标与评标 Bids and evaluation", st["h"]))
+    story += _tables(["投标人 Bidder", "报价 Price", "评审结论 Result", "排名 Rank"],
+                     [[b["bidder"], format_yuan(b["price_fen"]),
+                       "有效 valid" if b["valid"] else ("否决 rejected" if b["valid"] is False else "—"),
+                       b["rank"] or "—"] for b in c["bids"]],
+                     [usable * 0.4, usable * 0.25, usable * 0.2, usable * 0.15])
+    story += _tables(None, [
+        ("评标方法 Method", METHOD_NAMES.get(ev["method"], ev["method"])),
+        ("评标委员会 Committee", "、".join(ev["members"])),
+        ("评标报告签署 Report signed", _when(ev["report_signed_at"])),
+        ("中标候选人公示 Publicity", f"{_when(pub['starts_at'])} — {_when(pub['ends_at'])}"),
+        ("异议 Objections", f"{pub['objections']} 件，成立 {pub['upheld']} 件"),
+    ], [usable * 0.3, usable * 0.7], font_size=9)
+    story.append(_p("三、中标结果 The award", st["h"]))
+    story += _tables(None, [
+        ("中标人 Winner", award["winner"]), ("中标价 Price", _yuan(award["price_fen"])),
+        ("中标通知书发出 Notice issued", _when(award["notice_at"])),
+        ("合同签订 Contract signed", _when(award["contract_signed_at"])),
+        ("报告日期 Written", _when(c["written_at"])),
+    ], [usable * 0.3, usable * 0.7], font_size=9)
+    doc = _doc(buf, title, A4)
+    foot = _footer(f"招标投标情况书面报告 · {t['code']} 标段{lot['number']}")
+    doc.build(story, onFirstPage=foot, onLaterPages=foot)
+    return buf.getvalue()
+
+
+async def supervisor_report_signed(content: dict[str, Any], settings) -> bytes:
+    return await sign_pdf_async(render_supervisor_report(content), settings,
+                                reason="招标投标情况书面报告 — tenderhall 平台签章")

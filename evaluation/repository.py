@@ -467,26 +467,45 @@ async def winner_notice(conn, lot_id: UUID) -> asyncpg.Record | None:
                                " AND kind = 'award'", lot_id)
 
 
-async def awards_without_contract(conn, issued_before: datetime, limit: int = 500) -> list[asyncpg.Record]:
-    """Award notices issued before `issued_before` with neither a contract nor an overdue entry yet."""
+# Each duty after the award: the table whose row for the lot means it is done, and whether it applies to every
+# award or only to projects that must be tendered under the Bidding Law (招标投标法 第四十七条).
+_DUTY_TABLES = {"contract": ("award_contracts", "true"),
+                "supervisor_report": ("award_supervisor_reports", "t.regime = 'bidding_law' AND t.must_tender")}
+
+
+def _missing(duty: str) -> str:
+    table, applies = _DUTY_TABLES[duty]
+    return (f" FROM award_notices n JOIN lots l ON l.id = n.lot_id JOIN tenders t ON t.id = l.tender_id"
+            f" WHERE n.kind = 'award' AND n.issued_at < $1 AND {applies}"
+            f" AND NOT EXISTS (SELECT 1 FROM {table} d WHERE d.lot_id = n.lot_id)")
+
+
+async def awards_missing(conn, duty: str, issued_before: datetime, limit: int = 500) -> list[asyncpg.Record]:
+    """Awards notified before `issued_before` whose duty is not done and not yet logged as overdue."""
     return await conn.fetch(
-        "SELECT n.lot_id, l.tender_id, n.org_id, n.issued_at FROM award_notices n JOIN lots l ON l.id = n.lot_id"
-        " WHERE n.kind = 'award' AND n.issued_at < $1"
-        " AND NOT EXISTS (SELECT 1 FROM award_contracts c WHERE c.lot_id = n.lot_id)"
-        " AND NOT EXISTS (SELECT 1 FROM award_contract_overdue o WHERE o.lot_id = n.lot_id)"
-        " ORDER BY n.issued_at LIMIT $2", issued_before, limit)
+        "SELECT n.lot_id, l.tender_id, n.org_id, n.issued_at" + _missing(duty)
+        + " AND NOT EXISTS (SELECT 1 FROM award_overdue o WHERE o.lot_id = n.lot_id AND o.duty = $2)"
+        " ORDER BY n.issued_at LIMIT $3", issued_before, duty, limit)
 
 
-async def insert_contract_overdue(conn, lot_id: UUID, due_at: datetime, now: datetime) -> bool:
+async def insert_overdue(conn, lot_id: UUID, duty: str, due_at: datetime, now: datetime) -> bool:
     return await conn.fetchval(
-        "INSERT INTO award_contract_overdue (lot_id, due_at, logged_at) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING RETURNING true", lot_id, due_at, now) is True
+        "INSERT INTO award_overdue (lot_id, duty, due_at, logged_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING RETURNING true", lot_id, duty, due_at, now) is True
 
 
-async def list_awards_without_contract(conn, issued_before: datetime) -> list[asyncpg.Record]:
+async def list_awards_missing(conn, duty: str, issued_before: datetime) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT n.lot_id, l.tender_id, t.title AS tender_title, n.org_id AS winner_org_id, n.issued_at AS notice_at"
-        " FROM award_notices n JOIN lots l ON l.id = n.lot_id JOIN tenders t ON t.id = l.tender_id"
-        " WHERE n.kind = 'award' AND n.issued_at < $1"
-        " AND NOT EXISTS (SELECT 1 FROM award_contracts c WHERE c.lot_id = n.lot_id) ORDER BY n.issued_at",
-        issued_before)
+        + _missing(duty) + " ORDER BY n.issued_at", issued_before)
+
+
+async def find_supervisor_report(conn, lot_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM award_supervisor_reports WHERE lot_id = $1", lot_id)
+
+
+async def insert_supervisor_report(conn, lot_id: UUID, *, pdf_sha256: str, due_at: datetime, late: bool, by: UUID,
+                                   now: datetime) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "INSERT INTO award_supervisor_reports (lot_id, pdf_sha256, due_at, late, submitted_by, submitted_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *", lot_id, pdf_sha256, due_at, late, by, now)

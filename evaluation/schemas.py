@@ -265,7 +265,9 @@ class Contract(msgspec.Struct, kw_only=True):
     recorded_at: datetime
 
 
-class OverdueContract(msgspec.Struct, kw_only=True):
+class OverdueDuty(msgspec.Struct, kw_only=True):
+    """An award whose contract or supervisor report is not in by its due time."""
+    duty: str                 # contract | supervisor_report
     lot_id: UUID
     tender_id: UUID
     tender_title: str

@@ -55,6 +55,7 @@ from evaluation.errors import (
     SchemeInvalid,
     SchemeMissing,
     ScoresHidden,
+    SupervisorReportSubmitted,
     SheetInvalid,
     SheetLocked,
     TimeAlreadyRequested,
@@ -73,7 +74,7 @@ from evaluation.schemas import (
     ObjectionAnswerIn,
     ObjectionIn,
     OverdueAwardObjection,
-    OverdueContract,
+    OverdueDuty,
     PublicityIn,
     SchemeIn,
     SchemeOut,
@@ -1213,7 +1214,7 @@ async def notice_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user: User, sett
 def contract_due(notice_at: datetime) -> datetime:
     """招标投标法 第四十六条: the contract within 30 days of the award notice, the day of issue not counted → due at
     24:00 Asia/Shanghai of the 30th day after it."""
-    return start_of_day(local_date(notice_at) + timedelta(days=31))
+    return duty_due("contract", notice_at)
 
 
 async def record_contract(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: ContractIn, *, actor: User,
@@ -1273,26 +1274,119 @@ async def get_contract(conn: asyncpg.Connection, lot_id: UUID, *, user: User) ->
     return contract
 
 
-def _overdue_cutoff(now: datetime) -> datetime:
-    """Award notices issued before this instant have their contract due time behind `now`."""
-    return start_of_day(local_date(now) - timedelta(days=30))
+# The duties after the award: days after the notice (the day of issue not counted) and the tag logged when one is
+# not done by then. The supervisor report applies to projects that must be tendered (repository._DUTY_TABLES).
+AWARD_DUTIES: dict[str, tuple[int, Tag]] = {
+    "contract": (30, Tag.AWARD_CONTRACT_OVERDUE),            # 招标投标法 第四十六条
+    "supervisor_report": (15, Tag.AWARD_REPORT_OVERDUE),     # 招标投标法 第四十七条
+}
 
 
-async def flag_overdue_contracts(conn: asyncpg.Connection, clock: Clock) -> int:
-    """Log, once per lot, an award whose contract was not recorded by its due time (`award:contract:overdue`)."""
+def duty_due(duty: str, notice_at: datetime) -> datetime:
+    """24:00 Asia/Shanghai of the last day of the duty's period after the award notice."""
+    return start_of_day(local_date(notice_at) + timedelta(days=AWARD_DUTIES[duty][0] + 1))
+
+
+def _notified_before(duty: str, now: datetime) -> datetime:
+    """Awards notified before this instant are past the duty's due time at `now`."""
+    return start_of_day(local_date(now) - timedelta(days=AWARD_DUTIES[duty][0]))
+
+
+async def flag_overdue_duties(conn: asyncpg.Connection, clock: Clock) -> dict[str, int]:
+    """Log, once per lot and duty, an award whose contract or supervisor report is not in by its due time."""
     now = clock.now()
-    n = 0
-    for r in await repo.awards_without_contract(conn, _overdue_cutoff(now)):
-        due = contract_due(r["issued_at"])
-        if await repo.insert_contract_overdue(conn, r["lot_id"], due, now):
-            await append_entry(conn, clock, Tag.AWARD_CONTRACT_OVERDUE, tender_id=r["tender_id"], lot_id=r["lot_id"],
-                               body={"lot": str(r["lot_id"]), "winner_org": str(r["org_id"]),
-                                     "due_at": due.isoformat()})
-            n += 1
-    return n
+    counts = {}
+    for duty, (_, tag) in AWARD_DUTIES.items():
+        counts[duty] = 0
+        for r in await repo.awards_missing(conn, duty, _notified_before(duty, now)):
+            due = duty_due(duty, r["issued_at"])
+            if await repo.insert_overdue(conn, r["lot_id"], duty, due, now):
+                await append_entry(conn, clock, tag, tender_id=r["tender_id"], lot_id=r["lot_id"],
+                                   body={"lot": str(r["lot_id"]), "winner_org": str(r["org_id"]),
+                                         "due_at": due.isoformat()})
+                counts[duty] += 1
+    return counts
 
 
-async def list_overdue_contracts(conn: asyncpg.Connection, clock: Clock) -> list[OverdueContract]:
-    """Awards without a recorded contract past its due time, by the clock (regulators: the route's guard)."""
-    rows = await repo.list_awards_without_contract(conn, _overdue_cutoff(clock.now()))
-    return [OverdueContract(**dict(r), due_at=contract_due(r["notice_at"])) for r in rows]
+async def list_overdue_duties(conn: asyncpg.Connection, clock: Clock, duty: str) -> list[OverdueDuty]:
+    """Awards whose duty is not done past its due time, by the clock (regulators: the route's guard)."""
+    rows = await repo.list_awards_missing(conn, duty, _notified_before(duty, clock.now()))
+    return [OverdueDuty(**dict(r), duty=duty, due_at=duty_due(duty, r["notice_at"])) for r in rows]
+
+
+# ------------------------------------------------------------------------------- report to the supervisor
+
+async def submit_supervisor_report(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, actor: User, settings,
+                                   addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """招标投标法 第四十七条: the tenderer reports on the tender to the supervising authority within 15 days of
+    determining the winner. The platform writes the report from the record, signs it, archives it; regulators read
+    it. A late one is still taken, and marked late."""
+    from evaluation import pdfs
+
+    lot = await _lot(conn, lot_id, lock=True)
+    _require_agency(actor, lot)
+    notice = await repo.winner_notice(conn, lot_id)
+    if lot.status != "awarded" or notice is None:
+        raise AwardNotIssued("the report to the supervisor follows the award (招标投标法 第四十七条)")
+    if await repo.find_supervisor_report(conn, lot_id) is not None:
+        raise SupervisorReportSubmitted("the report of this lot has already been submitted")
+    now = clock.now()
+    content = await _supervisor_report_content(conn, lot, notice, now, src)
+    pdf = await pdfs.supervisor_report_signed(content, settings)
+    digest = await _archive_pdf(conn, clock, settings, tender_id=lot.tender_id, lot_id=lot_id,
+                                kind="supervisor_report", filename=f"supervisor-report-{lot_id}.pdf", data=pdf,
+                                actor=str(actor.id))
+    due = duty_due("supervisor_report", notice["issued_at"])
+    row = await repo.insert_supervisor_report(conn, lot_id, pdf_sha256=digest, due_at=due, late=now >= due,
+                                              by=actor.id, now=now)
+    await append_entry(conn, clock, Tag.AWARD_REPORT_SUBMIT, actor=str(actor.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "pdf_sha256": digest,
+                                                       "due_at": due.isoformat(), "late": row["late"]})
+    return {"lot_id": str(lot_id), "pdf_sha256": digest, "due_at": due.isoformat(), "late": row["late"],
+            "submitted_at": now.isoformat()}
+
+
+async def _supervisor_report_content(conn, lot, notice, now: datetime, src) -> dict[str, Any]:
+    from trading.accounts import repository as accounts
+
+    bids = await _bids(conn, lot.id, src)
+    results = {r["bid_id"]: r for r in await repo.list_results(conn, lot.id)}
+    orgs = {o.id: o.name for o in await accounts.get_organisations(conn, [lot.tenderer_org_id, lot.agency_org_id])}
+    ev = await repo.get_evaluation(conn, lot.id)
+    report = await repo.find_report(conn, lot.id)
+    pub = await repo.get_publicity(conn, lot.id)
+    objections = await repo.list_objections(conn, lot.id)
+    contract = await repo.find_contract(conn, lot.id)
+    winner = next(b for b in bids if b.bid_id == notice["bid_id"])
+    return {
+        "tender": {"code": lot.tender_code, "title": lot.tender_title, "regime": lot.regime,
+                   "must_tender": lot.must_tender, "procurement_type": lot.procurement_type,
+                   "tenderer": orgs.get(lot.tenderer_org_id, ""), "agency": orgs.get(lot.agency_org_id, ""),
+                   "published_at": lot.publish_at, "bid_deadline": lot.bid_deadline},
+        "lot": {"number": lot.number, "name": lot.name, "estimated_price_fen": lot.estimated_price_fen,
+                "max_price_fen": lot.max_price_fen, "reference_price_fen": lot.reference_price_fen},
+        "bids": [{"bidder": b.bidder_name, "price_fen": b.price_fen,
+                  "valid": results[b.bid_id]["valid"] if b.bid_id in results else None,
+                  "rank": results[b.bid_id]["rank"] if b.bid_id in results else None}
+                 for b in sorted(bids, key=lambda b: (results.get(b.bid_id, {}).get("rank") or 10**6, b.bidder_name))],
+        "evaluation": {"method": ev.method, "members": [m.name for m in await repo.list_members(conn, lot.id,
+                                                                                              active_only=True)],
+                       "report_signed_at": report["signed_at"] if report else None},
+        "publicity": {"starts_at": pub.starts_at, "ends_at": pub.ends_at,
+                      "objections": len(objections), "upheld": sum(1 for o in objections if o.upheld)},
+        "award": {"winner": winner.bidder_name, "price_fen": winner.price_fen, "notice_at": notice["issued_at"],
+                  "contract_signed_at": contract.signed_at if contract else None},
+        "written_at": now,
+    }
+
+
+async def supervisor_report_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user: User, settings) -> bytes:
+    lot = await _lot(conn, lot_id)
+    if not (user.has(Role.REGULATOR, Role.ADMIN) or user.org_id == lot.agency_org_id):
+        raise AgencyRequired("the report is read by the lot's agency and the regulators")
+    row = await repo.find_supervisor_report(conn, lot_id)
+    if row is None:
+        raise AwardNotIssued("no report to the supervisor has been submitted for this lot yet")
+    from trading.blobs import blob_store
+
+    return blob_store(settings).get_bytes(row["pdf_sha256"])

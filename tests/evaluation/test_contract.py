@@ -100,13 +100,13 @@ async def test_missing_contract_is_logged_once_after_thirty_days_and_a_late_one_
     lot, out, price = await awarded(make_lot, pool, clock, settings)
     due = services.contract_due(clock.now())
     clock.set(due - timedelta(seconds=1))
-    assert await tx(pool, services.flag_overdue_contracts, clock) == 0
+    assert (await tx(pool, services.flag_overdue_duties, clock))["contract"] == 0
     _, regulator = await factory.signed_in(Role.REGULATOR)
     assert (await client.get("/api/regulator/overdue-contracts", headers=regulator)).json() == []
     clock.set(due)
     _, regulator = await factory.signed_in(Role.REGULATOR)
-    assert await tx(pool, services.flag_overdue_contracts, clock) == 1
-    assert await tx(pool, services.flag_overdue_contracts, clock) == 0
+    assert (await tx(pool, services.flag_overdue_duties, clock))["contract"] == 1
+    assert (await tx(pool, services.flag_overdue_duties, clock))["contract"] == 0
     [entry] = await _entries(pool, "award:contract:overdue")
     assert entry["body"]["lot"] == str(lot["lot_id"])
     r = await client.get("/api/regulator/overdue-contracts", headers=regulator)

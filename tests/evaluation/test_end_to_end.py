@@ -4,9 +4,8 @@ transaction; the tender archive verifies offline with the evaluation entries and
 from __future__ import annotations
 
 import subprocess
-from uuid import UUID
 from datetime import timedelta
-
+from uuid import UUID
 
 from evaluation import sources
 from tests.evaluation.test_services import full_sheet
@@ -179,7 +178,6 @@ async def test_award_with_committee_drawn_from_the_expert_pool(make_lot, pool, c
                                                                awarded_calls):
     """The same chain with the platform's real sources: the committee drawn (draw/v1) and confirmed in the
     expert pool, the conflicted member replaced by the pool's next alternate, who confirms and scores."""
-    from datetime import timedelta
 
     from evaluation import services
     from evaluation.schemas import AwardIn, ConfirmIn, DeclarationIn, ObjectionAnswerIn, ObjectionIn, PublicityIn

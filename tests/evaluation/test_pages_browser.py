@@ -119,3 +119,20 @@ async def test_agency_records_the_contract_on_the_award_page(make_lot, server, b
     await page.fill("#contract-bond", fen_to_yuan(price // 20))
     await page.click("#record-contract")
     await expect(page.locator("#contract")).to_contain_text(f"{price // 100:,}")
+
+
+async def test_agency_submits_the_supervisor_report_from_the_award_page(make_lot, server, browser, factory, pool,
+                                                                       clock, settings, monkeypatch):
+    from playwright.async_api import expect
+
+    from tests.evaluation.test_contract import awarded
+
+    lot, out, price = await awarded(make_lot, pool, clock, settings)
+    monkeypatch.setattr(sources, "current", lot["roster"])
+    page = await page_as(browser, server, await factory.token(lot["agency_user"]))
+    await page.goto(f"{server}/evaluation/lots/{lot['lot_id']}/award?lang=zh")
+    await page.click("#submit-report")
+    await expect(page.locator("#supervisor-report")).to_contain_text("已提交")
+    href = await page.locator("#supervisor-report a").get_attribute("href")
+    r = await page.request.get(f"{server}{href}")
+    assert r.status == 200 and (await r.body()).startswith(b"%PDF")

@@ -106,6 +106,8 @@ class Tag(StrEnum):
     AWARD_RESULT_NOTIFY = "award:result:notify"
     AWARD_CONTRACT_SIGN = "award:contract:sign"
     AWARD_CONTRACT_OVERDUE = "award:contract:overdue"
+    AWARD_REPORT_SUBMIT = "award:report:submit"
+    AWARD_REPORT_OVERDUE = "award:report:overdue"
     # deposits (deposits/): banks, virtual accounts, basic accounts, guarantees, import, matching, refunds, ledger
     DEPOSIT_BANK_CONFIGURE = "deposit:bank:configure"
     DEPOSIT_ACCOUNT_ISSUE = "deposit:account:issue"
