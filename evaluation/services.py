@@ -1211,6 +1211,16 @@ async def notice_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user: User, sett
 
 # --------------------------------------------------------------------------------------------------- contract
 
+async def _awarded_lot(conn: asyncpg.Connection, lot_id: UUID, actor: User, why: str):
+    """The lot (locked) and its award notice, for a duty of the lot's agency after the award."""
+    lot = await _lot(conn, lot_id, lock=True)
+    _require_agency(actor, lot)
+    notice = await repo.winner_notice(conn, lot_id)
+    if lot.status != "awarded" or notice is None:
+        raise AwardNotIssued(why)
+    return lot, notice
+
+
 def contract_due(notice_at: datetime) -> datetime:
     """招标投标法 第四十六条: the contract within 30 days of the award notice, the day of issue not counted → due at
     24:00 Asia/Shanghai of the 30th day after it."""
@@ -1222,11 +1232,8 @@ async def record_contract(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, 
     """The agency records the contract signed with the winner; emits "contract.signed" in this transaction (the
     winner's deposit refund hangs on it, 条例 第五十七条). A contract later than 30 days is still recorded, and
     marked late in the record."""
-    lot = await _lot(conn, lot_id, lock=True)
-    _require_agency(actor, lot)
-    notice = await repo.winner_notice(conn, lot_id)
-    if lot.status != "awarded" or notice is None:
-        raise AwardNotIssued("the contract follows the award notice (招标投标法 第四十六条)")
+    lot, notice = await _awarded_lot(conn, lot_id, actor,
+                                     "the contract follows the award notice (招标投标法 第四十六条)")
     if await repo.find_contract(conn, lot_id) is not None:
         raise ContractAlreadyRecorded("the contract of this lot is already recorded")
     now = clock.now()
@@ -1323,11 +1330,8 @@ async def submit_supervisor_report(conn: asyncpg.Connection, clock: Clock, lot_i
     it. A late one is still taken, and marked late."""
     from evaluation import pdfs
 
-    lot = await _lot(conn, lot_id, lock=True)
-    _require_agency(actor, lot)
-    notice = await repo.winner_notice(conn, lot_id)
-    if lot.status != "awarded" or notice is None:
-        raise AwardNotIssued("the report to the supervisor follows the award (招标投标法 第四十七条)")
+    lot, notice = await _awarded_lot(conn, lot_id, actor,
+                                     "the report to the supervisor follows the award (招标投标法 第四十七条)")
     if await repo.find_supervisor_report(conn, lot_id) is not None:
         raise SupervisorReportSubmitted("the report of this lot has already been submitted")
     now = clock.now()
