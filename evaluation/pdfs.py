@@ -243,6 +243,8 @@ def render_notice(n: dict[str, Any]) -> bytes:
             ("发出时间 Issued", show(n["issued_at"]))]
     if not award:
         rows.append(("贵单位排名 Your rank", n.get("rank") or ("无效投标 invalid bid" if not n.get("valid") else "")))
+        if n.get("total") is not None:
+            rows.append(("贵单位得分 Your score", n["total"]))
     story += [Spacer(1, 4 * mm)] + _tables(None, rows, [usable * 0.3, usable * 0.7], font_size=9)
     doc = _doc(buf, title, A4)
     foot = _footer(f"{title} · {n['tender_code']} 标段{n['lot_number']}")

@@ -1172,8 +1172,10 @@ async def issue_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data
         if b.bid_id == win_bid.bid_id:
             continue
         r = results.get(bid_id)
+        # 87号令 第六十九条: each bidder that did not win is told its own score and rank.
         pdf = await pdfs.award_notice_signed({**common, "kind": "result", "to": b.bidder_name,
                                               "rank": r["rank"] if r else None,
+                                              "total": _disp(r["total"]) if r else None,
                                               "valid": r["valid"] if r else False}, settings)
         d = await _archive_pdf(conn, clock, settings, tender_id=lot.tender_id, lot_id=lot_id, kind="result_notice",
                                filename=f"result-notice-{lot_id}-{bid_id}.pdf", data=pdf, actor=str(actor.id))

@@ -151,6 +151,7 @@ async def test_opened_lot_to_award_notice(make_lot, client, pool, clock, setting
     (tmp_path / "n.pdf").write_bytes(notice)
     text = subprocess.run(["pdftotext", str(tmp_path / "n.pdf"), "-"], capture_output=True, text=True).stdout
     assert "中标结果通知书" in text
+    assert "贵单位排名" in text and "贵单位得分" in text              # 87号令 第六十九条: its own rank and score
 
     async with pool.acquire() as c:
         status = await c.fetchval("SELECT status FROM lots WHERE id = $1", lid)
