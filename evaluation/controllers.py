@@ -25,6 +25,7 @@ from evaluation.schemas import (
     Publicity,
     PublicityIn,
     RejectIn,
+    ReviewIn,
     ReplaceIn,
     SchemeIn,
     SchemeOut,
@@ -82,6 +83,12 @@ class EvaluationController(Controller):
     @get("/time", guards=[viewers], operation_id="GetEvaluationTime")
     async def time_status(self, conn: asyncpg.Connection, clock: Clock, lot_id: UUID) -> TimeStatus:
         return await services.time_status(conn, clock, lot_id)
+
+    @post("/review", guards=[agency], operation_id="ReviewAgain", status_code=200)
+    async def review(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                     data: ReviewIn) -> dict[str, Any]:
+        """复核 after an upheld objection to the result (条例 第五十四条): the committee evaluates again."""
+        return await services.review_again(conn, clock, lot_id, data, actor=user, addr=addr)
 
     @post("/declaration", guards=[expert], operation_id="SignDeclaration", status_code=200)
     async def declare(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,

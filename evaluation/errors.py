@@ -180,3 +180,7 @@ class PerformanceBondTooHigh(Invalid):
 
 class SupervisorReportSubmitted(Conflict):
     code = "supervisor_report_already_submitted"
+
+
+class ReviewNotAllowed(Conflict):
+    code = "review_not_allowed"

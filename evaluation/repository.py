@@ -509,3 +509,40 @@ async def insert_supervisor_report(conn, lot_id: UUID, *, pdf_sha256: str, due_a
     return await conn.fetchrow(
         "INSERT INTO award_supervisor_reports (lot_id, pdf_sha256, due_at, late, submitted_by, submitted_at)"
         " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *", lot_id, pdf_sha256, due_at, late, by, now)
+
+
+# ------------------------------------------------------------------------------------------ review rounds
+
+async def archive_round(conn, lot_id: UUID, reason: str, by: UUID, now: datetime) -> int:
+    """Copy what this round produced into evaluation_rounds and clear it, so the committee scores again;
+    returns the round archived (1 for the first evaluation)."""
+    round_ = await conn.fetchval(
+        "INSERT INTO evaluation_rounds (lot_id, round, reason, results, flags, report, publicity, objections,"
+        " archived_by, archived_at) SELECT $1, (SELECT count(*) + 1 FROM evaluation_rounds WHERE lot_id = $1), $2,"
+        " (SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY x.rank NULLS LAST, x.bid_id), '[]')"
+        "  FROM evaluation_results x WHERE x.lot_id = $1),"
+        " (SELECT coalesce(jsonb_agg(to_jsonb(f) ORDER BY f.id), '[]') FROM evaluation_flags f WHERE f.lot_id = $1),"
+        " (SELECT to_jsonb(r) - 'content' || jsonb_build_object('content_sha256', r.content_sha256, 'confirmations',"
+        "   (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.expert_id), '[]') FROM evaluation_confirmations c"
+        "    WHERE c.lot_id = $1)) FROM evaluation_reports r WHERE r.lot_id = $1),"
+        " (SELECT to_jsonb(p) FROM award_publicity p WHERE p.lot_id = $1),"
+        " (SELECT coalesce(jsonb_agg(to_jsonb(o) ORDER BY o.filed_at), '[]') FROM award_objections o"
+        "  WHERE o.lot_id = $1),"
+        " $3, $4 RETURNING round", lot_id, reason, by, now)
+    await conn.execute("DELETE FROM award_objections WHERE lot_id = $1", lot_id)
+    await conn.execute("DELETE FROM award_publicity WHERE lot_id = $1", lot_id)
+    await conn.execute("DELETE FROM evaluation_confirmations WHERE lot_id = $1", lot_id)
+    await conn.execute("DELETE FROM evaluation_reports WHERE lot_id = $1", lot_id)
+    await conn.execute("DELETE FROM evaluation_flags WHERE lot_id = $1", lot_id)
+    await conn.execute("DELETE FROM evaluation_results WHERE lot_id = $1", lot_id)
+    # The members' sheets open again as they were (their own starting point); void sheets stay void. The old
+    # evaluation time is spent: the agency sets a new one if it wants one.
+    await conn.execute("UPDATE evaluation_sheets SET status = 'draft', submitted_at = NULL, sheet_sha256 = NULL"
+                       " WHERE lot_id = $1 AND status = 'submitted'", lot_id)
+    await conn.execute("UPDATE evaluations SET status = 'scoring', revealed_at = NULL, time_limit = NULL,"
+                       " time_round = time_round + 1 WHERE lot_id = $1", lot_id)
+    return round_
+
+
+async def list_rounds(conn, lot_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM evaluation_rounds WHERE lot_id = $1 ORDER BY round", lot_id)

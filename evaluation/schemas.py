@@ -274,3 +274,8 @@ class OverdueDuty(msgspec.Struct, kw_only=True):
     winner_org_id: UUID
     notice_at: datetime
     due_at: datetime
+
+
+class ReviewIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """复核: the committee evaluates again after an objection to the result was upheld (条例 第五十四条)."""
+    reason: str

@@ -51,6 +51,7 @@ from evaluation.errors import (
     ReasonRequired,
     RejectionNotAllowed,
     ReportAlreadyConfirmed,
+    ReviewNotAllowed,
     SchemeFrozen,
     SchemeInvalid,
     SchemeMissing,
@@ -76,6 +77,7 @@ from evaluation.schemas import (
     OverdueAwardObjection,
     OverdueDuty,
     PublicityIn,
+    ReviewIn,
     SchemeIn,
     SchemeOut,
     SheetIn,
@@ -1119,6 +1121,35 @@ async def flag_overdue_objections(conn: asyncpg.Connection, clock: Clock) -> int
 async def list_overdue_objections(conn: asyncpg.Connection, clock: Clock) -> list[OverdueAwardObjection]:
     """Objections to results unanswered past their due time, by the clock (regulators: the route's guard)."""
     return await repo.list_overdue_objections(conn, clock.now())
+
+
+async def review_again(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: ReviewIn, *, actor: User,
+                       addr: str | None = None) -> dict[str, Any]:
+    """复核: an objection to the result was upheld (招标投标法实施条例 第五十四条), so the same committee evaluates
+    again. The round's results, flags, report, publicity and objections are archived (`evaluation_rounds`; they
+    stay in the log), the members' sheets open again as drafts, the lot goes back from publicity to evaluation;
+    then a new report, a new publicity of at least 3 days, and only then the award."""
+    from trading.tenders.lifecycle import transition_lot
+
+    lot = await _lot(conn, lot_id, lock=True)
+    _require_agency(actor, lot)
+    if lot.status != "publicity":
+        raise EvaluationStateWrong(f"the lot is {lot.status!r}; a review follows an upheld objection in publicity")
+    objections = await repo.list_objections(conn, lot_id)
+    if any(o.answered_at is None for o in objections):
+        raise ObjectionsUnanswered("answer every objection to the result first (招标投标法实施条例 第五十四条)")
+    upheld = [o for o in objections if o.upheld]
+    if not upheld:
+        raise ReviewNotAllowed("only an upheld objection to the result reopens the evaluation")
+    reason = _text(data.reason, "reason", max_len=2000)
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    round_ = await repo.archive_round(conn, lot_id, reason, actor.id, clock.now())
+    await transition_lot(conn, clock, lot_id, "evaluation", actor=str(actor.id), addr=addr)
+    await append_entry(conn, clock, Tag.EVALUATION_SESSION_REVIEW, actor=str(actor.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "round": round_ + 1, "objections": [str(o.id) for o in upheld],
+                             "reason_sha256": _sha256(reason)})
+    return {"lot_id": str(lot_id), "round": round_ + 1, "status": "scoring"}
 
 
 # ------------------------------------------------------------------------------------------------------ award

@@ -80,6 +80,7 @@ class Tag(StrEnum):
     # evaluation (evaluation/): scheme, declarations, chair, bid access, scoring, flags, report, publicity, award
     EVALUATION_SCHEME_SET = "evaluation:scheme:set"
     EVALUATION_SESSION_START = "evaluation:session:start"
+    EVALUATION_SESSION_REVIEW = "evaluation:session:review"
     EVALUATION_DECLARATION_SIGN = "evaluation:declaration:sign"
     EVALUATION_MEMBER_REPLACE = "evaluation:member:replace"
     EVALUATION_CHAIR_VOTE = "evaluation:chair:vote"
