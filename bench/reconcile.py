@@ -282,6 +282,7 @@ async def main(args: argparse.Namespace) -> None:
                   f"{time.perf_counter() - t0:.2f} s")
 
             lat = []
+            cpu0, pg0 = time.process_time(), backend_cpu(backend)
             for i in range(args.notifications):
                 data = notification(i, clock.now())
                 t0 = time.perf_counter()
@@ -290,10 +291,13 @@ async def main(args: argparse.Namespace) -> None:
                                                     actor=None)
                     await run_matching(conn, clock, file_id=r.file_id)
                 lat.append((time.perf_counter() - t0) * 1000)
+            cpu, pg1 = time.process_time() - cpu0, backend_cpu(backend)
             lat.sort()
             p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
             print(f"one-entry camt.054 (import + incremental match), {len(lat)} runs: p50 {p(0.5):.1f} ms, "
-                  f"p95 {p(0.95):.1f} ms, p99 {p(0.99):.1f} ms, mean {statistics.mean(lat):.1f} ms")
+                  f"p95 {p(0.95):.1f} ms, p99 {p(0.99):.1f} ms, mean {statistics.mean(lat):.1f} ms; CPU per "
+                  f"notification: this process {cpu / len(lat) * 1000:.1f} ms, PostgreSQL backend "
+                  + (f"{(pg1 - pg0) / len(lat) * 1000:.1f} ms" if pg0 is not None and pg1 is not None else "n/a"))
         await pool.close()
     finally:
         path.unlink(missing_ok=True)
