@@ -136,7 +136,7 @@ def render_report(content: dict[str, Any], content_sha256: str) -> bytes:
                      [usable * 0.25, usable * 0.15, usable * 0.1, usable * 0.5])
 
     crit = {c["id"]: c["name"] for c in content["scheme"]["criteria"]}
-    crit["related_bidders"] = "与其他投标人存在控股、管理关系 (招标投标法实施条例 第三十四条)"
+    crit["related_bidders"] = "与其他投标人存在控股、管理关系或联合体成员重复投标 (条例 第三十四、三十七条)"
     story.append(_p("二、资格/符合性审查 Qualification review", st["h"]))
     rows = []
     for r in content["results"]:
@@ -148,7 +148,7 @@ def render_report(content: dict[str, Any], content_sha256: str) -> bytes:
                      [usable * 0.25, usable * 0.15, usable * 0.12, usable * 0.48])
     relations = content.get("relations") or []
     if relations:
-        story.append(_p("投标人之间的关系 Relations between bidders (招标投标法实施条例 第三十四条)", st["h"]))
+        story.append(_p("投标人之间的关系 Relations between bidders (招标投标法实施条例 第三十四、三十七条)", st["h"]))
         story += _tables(["关系 Relation", "结论 Effect"],
                          [[r["detail"], "相关投标均无效 bids invalid" if r["invalidates"]
                            else "提请评标委员会核实 to verify"] for r in relations], [usable * 0.7, usable * 0.3])

@@ -692,8 +692,10 @@ RELATED_BIDDERS = "related_bidders"  # the failure's criterion id when 条例 �
 
 
 async def _relations(conn, bids: list[BidView]) -> list[dict[str, Any]]:
-    """Relations between the bidders of the lot (条例 第三十四条): control/management by credit code makes the
-    bids invalid; the same name as 单位负责人 is shown to the committee to verify."""
+    """Relations between the bidders of the lot that make bids invalid or need the committee's look:
+    control/management by credit code invalidates (条例 第三十四条); the same name as 单位负责人 is shown to verify;
+    a consortium member that also bids alone or in another consortium invalidates every bid concerned
+    (条例 第三十七条), from the consortium members each sealed form declares."""
     from trading.accounts import repository as accounts
     from trading.accounts.relations import find_relations
 
@@ -701,9 +703,22 @@ async def _relations(conn, bids: list[BidView]) -> list[dict[str, Any]]:
     for b in bids:
         bids_of.setdefault(b.bidder_org_id, []).append(str(b.bid_id))
     orgs = await accounts.get_organisations(conn, list(bids_of))
-    return [{"kind": r.kind, "detail": r.detail, "invalidates": r.kind == "control",
-             "bids": sorted(bid for org in r.org_ids for bid in bids_of.get(org, []))}
-            for r in find_relations(orgs)]
+    out = [{"kind": r.kind, "detail": r.detail, "invalidates": r.kind == "control",
+            "bids": sorted(bid for org in r.org_ids for bid in bids_of.get(org, []))}
+           for r in find_relations(orgs)]
+    code_of = {o.id: o.credit_code for o in orgs}
+    name_of = {o.credit_code: o.name for o in orgs}
+    # Every bid a member takes part in: as the bidder itself, or named in a consortium bid's form.
+    takes_part: dict[str, list[BidView]] = {}
+    for b in bids:
+        for code in {code_of.get(b.bidder_org_id), *(b.form.get("consortium") or [])} - {None}:
+            takes_part.setdefault(code, []).append(b)
+    for code, group in sorted(takes_part.items()):
+        if len(group) > 1 and any(b.form.get("consortium") for b in group):
+            out.append({"kind": "consortium", "invalidates": True, "bids": sorted(str(b.bid_id) for b in group),
+                        "detail": f"{name_of.get(code, code)}（{code}）以自己名义单独投标或参加多个联合体投标："
+                                  + "、".join(b.bidder_name for b in group)})
+    return out
 
 
 async def bidder_relations(conn: asyncpg.Connection, lot_id: UUID,
@@ -715,7 +730,8 @@ async def bidder_relations(conn: asyncpg.Connection, lot_id: UUID,
 async def _outcome(conn, lot_id: UUID, scheme: scoring.Scheme, bids: list[BidView],
                    members: list[Member]) -> tuple[scoring.Outcome, dict[UUID, scoring.Sheet]]:
     sheets = await _sheets(conn, lot_id, [m.expert_id for m in members], comments=False)
-    # 招标投标法实施条例 第三十四条: bids of units with a control or management relationship are all invalid.
+    # 招标投标法实施条例 第三十四条、第三十七条: bids of units in a control or management relationship, and of a
+    # consortium member that also bids alone or in another consortium, are all invalid.
     failure = scoring.Failure(RELATED_BIDDERS, "bidder_unqualified", 0, len(sheets))
     excluded = {bid: [failure] for rel in await _relations(conn, bids) if rel["invalidates"] for bid in rel["bids"]}
     outcome = scoring.aggregate(scheme, [scoring.Bid(str(b.bid_id), b.price_fen) for b in bids],

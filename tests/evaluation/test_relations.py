@@ -46,3 +46,25 @@ async def test_unrelated_bidders_are_untouched(make_lot, pool, clock):
                      src=lot["roster"])
     assert table["relations"] == []
     assert all(r["valid"] for r in table["results"])
+
+
+async def test_a_consortium_member_that_also_bids_alone_or_twice_makes_every_bid_concerned_invalid(make_lot, pool,
+                                                                                                     clock):
+    """招标投标法实施条例 第三十七条, from the consortium members each sealed form declares."""
+    from trading.accounts.credit_code import make_credit_code
+
+    lot = await make_lot()
+    (o0, _), (o1, _), (o2, _), (o3, _) = lot["bidders"]
+    b0, b1, b2, b3 = lot["bid_ids"]
+    outsider = make_credit_code("91350100333333333")   # a member of two consortia, not a bidder itself
+    async with pool.acquire() as c:
+        for bid, members in ((b0, [o1.credit_code]), (b2, [outsider]), (b3, [outsider])):
+            await c.execute("UPDATE opened_bids SET form = form || jsonb_build_object('consortium', $2::text[])"
+                            " WHERE bid_id = $1", bid, members)
+    await declare_all(pool, clock, lot)
+    await score_all(pool, clock, lot)
+    table = await tx(pool, services.committee_table, lot["lot_id"], user=lot["experts"][0]["user"],
+                     src=lot["roster"])
+    assert all(not r["valid"] for r in table["results"])
+    groups = sorted(sorted(r["bids"]) for r in table["relations"] if r["kind"] == "consortium")
+    assert groups == sorted([sorted([str(b0), str(b1)]), sorted([str(b2), str(b3)])])

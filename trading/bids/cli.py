@@ -107,7 +107,8 @@ async def seal_bid(http: httpx.AsyncClient | None, lot_id: str, out: Path, *, pr
                    duration: str | None = None, fields: dict[str, Any] | None = None,
                    attachments: list[Path] = (),  # type: ignore[assignment]
                    key_path: Path | None = None, pw: str | None = None, replace: bool = False,
-                   show_progress: bool = True, pack: dict[str, Any] | None = None) -> seal.Sealed:
+                   show_progress: bool = True, pack: dict[str, Any] | None = None,
+                   consortium: list[str] = ()) -> seal.Sealed:  # type: ignore[assignment]
     """Build the bid package from the form and files, seal it to the lot's ceremony, sign the manifest.
 
     Writes OUT.ct (ciphertext) and OUT.manifest. The ceremony record is checked against the lot's pinned hash.
@@ -124,7 +125,8 @@ async def seal_bid(http: httpx.AsyncClient | None, lot_id: str, out: Path, *, pr
     info = api.checked_seal_info(pack["seal_info"])
     form = package.build_form(tender_id=info["tender_id"], lot_id=lot_id, bidder_org_id=me["org_id"],
                               price_yuan=price, bid_fields=info["bid_fields"], values=fields or {},
-                              duration_days=duration, max_price_fen=info.get("max_price_fen"))
+                              duration_days=duration, max_price_fen=info.get("max_price_fen"),
+                              consortium=consortium)
     version, previous = 1, None
     latest = pack.get("latest")
     if latest is not None:
@@ -293,7 +295,7 @@ def _cmd_bid_seal(args: argparse.Namespace) -> int:
     out = Path(args.out or f"bid-{args.lot[:8]}")
     kw = dict(price=args.price, duration=args.duration, fields=_fields(args.field or []),
               attachments=[Path(p) for p in args.attach or []], key_path=Path(args.key) if args.key else None,
-              replace=args.replace)
+              replace=args.replace, consortium=[c for c in (args.consortium or "").split(",") if c.strip()])
     if args.pack:
         pack = msgspec.json.decode(Path(args.pack).read_bytes())
         sealed = asyncio.run(seal_bid(None, args.lot, out, pack=pack, **kw))  # type: ignore[arg-type]
@@ -384,6 +386,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--price", required=True, help="bid price in yuan, e.g. 1234567.89")
     p.add_argument("--duration", help="duration in days (工期)")
     p.add_argument("--field", action="append", help="a declared bid field: name=value (repeatable)")
+    p.add_argument("--consortium", help="a consortium bid (联合体投标): the other members' 统一社会信用代码, "
+                                        "comma-separated; you are the lead")
     p.add_argument("--attach", action="append", help="a file to include (repeatable)")
     p.add_argument("--out", help="output name: writes OUT.ct and OUT.manifest")
     p.add_argument("--replace", action="store_true", help="seal a new version replacing your current bid")

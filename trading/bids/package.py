@@ -20,6 +20,8 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from trading.accounts.credit_code import credit_code_problem  # pure: the check-character rule
+
 FORM_NAME = "form.json"
 FORM_VERSION = "tenderhall/bid-form/v1"
 ATTACHMENT_DIR = "attachments/"
@@ -52,6 +54,9 @@ class BidForm(msgspec.Struct, frozen=True, kw_only=True):
     duration_days: int | None = None
     fields: dict[str, Any] = {}
     attachments: list[Attachment] = []
+    # A consortium bid (联合体投标): the 统一社会信用代码 of the other members; the bidder is the lead (牵头人).
+    # Sealed with the rest, so who bids together is known only at the opening (招标投标法实施条例 第三十七条).
+    consortium: list[str] = []
 
 
 class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,7 +121,7 @@ def parse_field_specs(bid_fields: Sequence[Any]) -> list[FieldSpec]:
 
 def build_form(*, tender_id: str, lot_id: str, bidder_org_id: str, price_yuan: str, bid_fields: Sequence[Any],
                values: dict[str, Any] | None = None, duration_days: int | str | None = None,
-               max_price_fen: int | None = None) -> BidForm:
+               max_price_fen: int | None = None, consortium: Sequence[str] = ()) -> BidForm:
     """Validate the bidder's answers against the lot's declared fields and build the form.
 
     `duration_days` is a core field; when the lot declares a field named duration_days it follows that
@@ -156,8 +161,15 @@ def build_form(*, tender_id: str, lot_id: str, bidder_org_id: str, price_yuan: s
                 raise BidFormInvalid(f"{spec.name}: required by the lot ({spec.label or spec.name})", spec.name)
             continue
         fields[spec.name] = _coerce(spec, raw)
+    members = [c.strip().upper() for c in consortium if c.strip()]
+    for code in members:
+        problem = credit_code_problem(code)
+        if problem:
+            raise BidFormInvalid(f"consortium member {code}: {problem}", "consortium")
+    if len(set(members)) != len(members):
+        raise BidFormInvalid("consortium: a member is named twice", "consortium")
     return BidForm(tender_id=str(tender_id), lot_id=str(lot_id), bidder_org_id=str(bidder_org_id),
-                   price_fen=price_fen, duration_days=dur, fields=fields)
+                   price_fen=price_fen, duration_days=dur, fields=fields, consortium=members)
 
 
 def _arcname(path: Path, used: set[str]) -> str:

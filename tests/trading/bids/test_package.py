@@ -113,3 +113,15 @@ def test_write_package_refuses_a_missing_attachment_and_stops_its_thread(tmp_pat
     with pytest.raises(OSError, match="disk full"):
         package.write_package(Full(), _form(), [tmp_path / "ok.bin"])
     assert not [t for t in threading.enumerate() if t.name == "package-sha256"]
+
+
+def test_build_form_takes_consortium_members_by_valid_credit_code() -> None:
+    from trading.accounts.credit_code import make_credit_code
+
+    a, b = make_credit_code("91350100111111111"), make_credit_code("91350100222222222")
+    assert _form(consortium=[a.lower(), f" {b} "]).consortium == [a, b]
+    assert _form().consortium == []
+    with pytest.raises(BidFormInvalid, match="consortium member"):
+        _form(consortium=[a[:-1] + ("0" if a[-1] != "0" else "1")])   # bad check character
+    with pytest.raises(BidFormInvalid, match="twice"):
+        _form(consortium=[a, a])
