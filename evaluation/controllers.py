@@ -162,6 +162,12 @@ class EvaluationController(Controller):
                            lot_id: UUID) -> dict[str, Any]:
         return await services.draft_report(conn, clock, lot_id, user=user, addr=addr)
 
+    @post("/report/close", guards=[agency], operation_id="CloseReportSigning", status_code=200)
+    async def close_report(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
+                           addr: str | None, lot_id: UUID) -> dict[str, Any]:
+        """Members who neither signed nor dissented are deemed to agree (条例 第五十三条); the report is signed."""
+        return await services.close_report_signing(conn, clock, lot_id, actor=user, settings=settings, addr=addr)
+
     @post("/report/confirmation", guards=[expert], operation_id="ConfirmReport", status_code=200)
     async def confirm_report(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
                              addr: str | None, lot_id: UUID, data: ConfirmIn) -> dict[str, Any]:

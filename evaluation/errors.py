@@ -184,3 +184,7 @@ class SupervisorReportSubmitted(Conflict):
 
 class ReviewNotAllowed(Conflict):
     code = "review_not_allowed"
+
+
+class ReportSigningOpen(Conflict):
+    code = "report_signing_open"

@@ -185,7 +185,8 @@ def render_report(content: dict[str, Any], content_sha256: str) -> bytes:
 
     story.append(_p("六、确认与不同意见 Confirmations and dissenting opinions (条例 第五十三条)", st["h"]))
     story += _tables(["专家 Expert", "意见 Opinion", "时间 Time", "不同意见 Dissent"],
-                     [[c["name"], "同意 agrees" if c["agrees"] else "有不同意见 dissents",
+                     [[c["name"], "视为同意 deemed to agree (条例 第五十三条)" if c.get("deemed") else
+                       "同意 agrees" if c["agrees"] else "有不同意见 dissents",
                        show(datetime.fromisoformat(c["at"])), c["dissent"] or ""]
                       for c in content.get("confirmations", [])],
                      [usable * 0.2, usable * 0.15, usable * 0.17, usable * 0.48])

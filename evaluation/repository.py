@@ -327,10 +327,10 @@ async def set_report_signed(conn, lot_id: UUID, pdf_sha256: str, now: datetime) 
 
 
 async def insert_confirmation(conn, lot_id: UUID, expert_id: UUID, agrees: bool, dissent: str | None,
-                              now: datetime) -> bool:
+                              now: datetime, *, deemed: bool = False) -> bool:
     done = await conn.execute(
-        "INSERT INTO evaluation_confirmations (lot_id, expert_id, agrees, dissent, confirmed_at)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", lot_id, expert_id, agrees, dissent, now)
+        "INSERT INTO evaluation_confirmations (lot_id, expert_id, agrees, dissent, confirmed_at, deemed)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING", lot_id, expert_id, agrees, dissent, now, deemed)
     return done == "INSERT 0 1"
 
 

@@ -51,6 +51,7 @@ from evaluation.errors import (
     ReasonRequired,
     RejectionNotAllowed,
     ReportAlreadyConfirmed,
+    ReportSigningOpen,
     ReviewNotAllowed,
     SchemeFrozen,
     SchemeInvalid,
@@ -1003,6 +1004,39 @@ async def confirm_report(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, d
     return {"status": "signed" if signed else "report", "pdf_sha256": signed}
 
 
+# How long members have to sign or dissent before the agency may close the signing (a platform policy: the
+# regulation sets no period, only the consequence).
+REPORT_SIGNING_PERIOD = timedelta(hours=2)
+
+
+async def close_report_signing(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, actor: User, settings,
+                               addr: str | None = None) -> dict[str, Any]:
+    """招标投标法实施条例 第五十三条: a member who refuses to sign without stating a dissent and its reasons in
+    writing is deemed to agree. Once REPORT_SIGNING_PERIOD has passed since the draft, the agency closes the
+    signing: every member who has not answered is recorded as deemed to agree, and the report is signed."""
+    lot = await _lot(conn, lot_id)
+    _require_agency(actor, lot)
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "report":
+        raise EvaluationStateWrong("there is no drafted report awaiting confirmation")
+    report = await repo.find_report(conn, lot_id)
+    now = clock.now()
+    opens = report["drafted_at"] + REPORT_SIGNING_PERIOD
+    if now < opens:
+        raise ReportSigningOpen(f"the members have until {opens.isoformat()} to sign or state a dissent",
+                                until=opens.isoformat())
+    members = await repo.list_members(conn, lot_id, active_only=True)
+    answers = await repo.list_confirmations(conn, lot_id)
+    for m in members:
+        if m.expert_id not in answers:
+            await repo.insert_confirmation(conn, lot_id, m.expert_id, True, None, now, deemed=True)
+    answers = await repo.list_confirmations(conn, lot_id)
+    digest = await _sign_report(conn, clock, ev, report, members, answers, settings=settings, actor=str(actor.id),
+                                addr=addr)
+    return {"status": "signed", "pdf_sha256": digest,
+            "deemed": sorted(str(e) for e, a in answers.items() if a["deemed"])}
+
+
 async def _archive_pdf(conn, clock, settings, *, tender_id, lot_id, kind: str, filename: str, data: bytes,
                        actor: str) -> str:
     """Store a signed PDF in the blob store and register it in the tender archive (record:document:add)."""
@@ -1017,7 +1051,7 @@ async def _sign_report(conn, clock, ev, report, members, answers, *, settings, a
 
     content = dict(report["content"])
     content["confirmations"] = [{"expert_id": str(m.expert_id), "name": m.name, "agrees": answers[m.expert_id]["agrees"],
-                                 "dissent": answers[m.expert_id]["dissent"],
+                                 "dissent": answers[m.expert_id]["dissent"], "deemed": answers[m.expert_id]["deemed"],
                                  "at": answers[m.expert_id]["confirmed_at"].isoformat()} for m in members]
     pdf = await pdfs.report_pdf_signed(content, report["content_sha256"], settings)
     digest = await _archive_pdf(conn, clock, settings, tender_id=ev.tender_id, lot_id=ev.lot_id,
@@ -1028,7 +1062,8 @@ async def _sign_report(conn, clock, ev, report, members, answers, *, settings, a
     await append_entry(conn, clock, Tag.EVALUATION_REPORT_SIGN, actor=actor, tender_id=ev.tender_id,
                        lot_id=ev.lot_id, addr=addr,
                        body={"lot": str(ev.lot_id), "content_sha256": report["content_sha256"], "pdf_sha256": digest,
-                             "dissents": sum(1 for a in answers.values() if not a["agrees"])})
+                             "dissents": sum(1 for a in answers.values() if not a["agrees"]),
+                             "deemed": sorted(str(e) for e, a in answers.items() if a["deemed"])})
     return digest
 
 

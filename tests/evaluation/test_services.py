@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
@@ -349,3 +350,39 @@ async def test_score_correction_only_after_totalling_with_reason_and_recomputes(
     bid = str(lot["bid_ids"][0])
     assert Decimal(total[bid]) - Decimal(old_total[bid]) == Decimal("1.20")
     assert after["corrections"][0]["reason_code"] == "adding_error"
+
+
+async def test_silent_members_are_deemed_to_agree_when_the_agency_closes_the_signing(make_lot, pool, clock, settings,
+                                                                                    tmp_path):
+    """招标投标法实施条例 第五十三条: refusing to sign without a written dissent counts as agreement."""
+    import subprocess
+
+    from trading.blobs import blob_store
+
+    lot = await _reviewed(make_lot, pool, clock)
+    chair = lot["experts"][0]
+    await tx(pool, services.appoint_chair, clock, lot["lot_id"], chair["member"].expert_id, actor=lot["agency_user"])
+    table = await tx(pool, services.committee_table, lot["lot_id"], user=chair["user"], src=lot["roster"])
+    await tx(pool, services.answer_flag, clock, lot["lot_id"], UUID(table["flags"][0]["id"]),
+             FlagAnswerIn(action="confirm", reason="确有缺陷"), user=lot["experts"][4]["user"], src=lot["roster"])
+    await tx(pool, services.draft_report, clock, lot["lot_id"], user=chair["user"], src=lot["roster"])
+    for p in lot["experts"][:3]:
+        await tx(pool, services.confirm_report, clock, lot["lot_id"], ConfirmIn(agrees=True), user=p["user"],
+                 settings=settings)
+    with pytest.raises(errors.ReportSigningOpen):              # the members still have time
+        await tx(pool, services.close_report_signing, clock, lot["lot_id"], actor=lot["agency_user"],
+                 settings=settings)
+    with pytest.raises(errors.AgencyRequired):
+        await tx(pool, services.close_report_signing, clock, lot["lot_id"], actor=chair["user"], settings=settings)
+    clock.advance(seconds=services.REPORT_SIGNING_PERIOD.total_seconds())
+    out = await tx(pool, services.close_report_signing, clock, lot["lot_id"], actor=lot["agency_user"],
+                   settings=settings)
+    silent = {str(p["member"].expert_id) for p in lot["experts"][3:]}
+    assert out["status"] == "signed" and set(out["deemed"]) == silent
+    path = tmp_path / "report.pdf"
+    path.write_bytes(blob_store(settings).get_bytes(out["pdf_sha256"]))
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert text.count("视为同意") == 2
+    with pytest.raises(errors.EvaluationStateWrong):            # signed: nothing left to close
+        await tx(pool, services.close_report_signing, clock, lot["lot_id"], actor=lot["agency_user"],
+                 settings=settings)
