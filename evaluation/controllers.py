@@ -12,6 +12,9 @@ from evaluation import services
 from evaluation.schemas import (
     AwardIn,
     ChairVoteIn,
+    Clarification,
+    ClarificationAnswerIn,
+    ClarificationIn,
     ConfirmIn,
     Contract,
     ContractIn,
@@ -83,6 +86,22 @@ class EvaluationController(Controller):
     @get("/time", guards=[viewers], operation_id="GetEvaluationTime")
     async def time_status(self, conn: asyncpg.Connection, clock: Clock, lot_id: UUID) -> TimeStatus:
         return await services.time_status(conn, clock, lot_id)
+
+    @post("/clarifications", guards=[expert], operation_id="RequestClarification", status_code=201)
+    async def request_clarification(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                                    lot_id: UUID, data: ClarificationIn) -> Clarification:
+        """The committee's written request to a bidder, through its chair (条例 第五十二条)."""
+        return await services.request_clarification(conn, clock, lot_id, data, user=user, addr=addr)
+
+    @post("/clarifications/{clarification_id:uuid}/answer", guards=[requires(Role.BIDDER)],
+          operation_id="AnswerClarification", status_code=200)
+    async def answer_clarification(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                                   lot_id: UUID, clarification_id: UUID, data: ClarificationAnswerIn) -> Clarification:
+        return await services.answer_clarification(conn, clock, lot_id, clarification_id, data, user=user, addr=addr)
+
+    @get("/clarifications", guards=[signed_in], operation_id="ListClarifications")
+    async def clarifications(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> list[Clarification]:
+        return await services.list_clarifications(conn, lot_id, user=user)
 
     @post("/review", guards=[agency], operation_id="ReviewAgain", status_code=200)
     async def review(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,

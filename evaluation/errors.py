@@ -188,3 +188,15 @@ class ReviewNotAllowed(Conflict):
 
 class ReportSigningOpen(Conflict):
     code = "report_signing_open"
+
+
+class ClarificationNotFound(NotFound):
+    code = "clarification_not_found"
+
+
+class ClarificationClosed(Conflict):
+    code = "clarification_closed"
+
+
+class NotYourBid(Forbidden):
+    code = "not_your_bid"

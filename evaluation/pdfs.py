@@ -183,6 +183,14 @@ def render_report(content: dict[str, Any], content_sha256: str) -> bytes:
                            c["reason"]] for c in content["corrections"]],
                          [usable * f for f in (0.1, 0.18, 0.14, 0.08, 0.08, 0.15, 0.27)])
 
+    if content.get("clarifications"):
+        story.append(_p("五之三、澄清 Clarifications (条例 第五十二条)", st["h"]))
+        story += _tables(["投标人 Bidder", "问题 Question", "答复 Answer", "时间 Time"],
+                         [[bidders.get(c["bid_id"], ""), c["question"], c["answer"] or "未答复 unanswered",
+                           show(datetime.fromisoformat(c["answered_at"] or c["asked_at"]))]
+                          for c in content["clarifications"]],
+                         [usable * 0.18, usable * 0.33, usable * 0.33, usable * 0.16])
+
     story.append(_p("六、确认与不同意见 Confirmations and dissenting opinions (条例 第五十三条)", st["h"]))
     story += _tables(["专家 Expert", "意见 Opinion", "时间 Time", "不同意见 Dissent"],
                      [[c["name"], "视为同意 deemed to agree (条例 第五十三条)" if c.get("deemed") else

@@ -546,3 +546,29 @@ async def archive_round(conn, lot_id: UUID, reason: str, by: UUID, now: datetime
 
 async def list_rounds(conn, lot_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM evaluation_rounds WHERE lot_id = $1 ORDER BY round", lot_id)
+
+
+# ------------------------------------------------------------------------------------------- clarifications
+
+async def insert_clarification(conn, lot_id: UUID, bid_id: UUID, org_id: UUID, question: str, asked_by: UUID,
+                               now: datetime) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "INSERT INTO evaluation_clarifications (lot_id, bid_id, org_id, question, asked_by, asked_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *", lot_id, bid_id, org_id, question, asked_by, now)
+
+
+async def lock_clarification(conn, lot_id: UUID, clarification_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM evaluation_clarifications WHERE lot_id = $1 AND id = $2 FOR UPDATE",
+                               lot_id, clarification_id)
+
+
+async def answer_clarification(conn, clarification_id: UUID, answer: str, by: UUID, now: datetime) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "UPDATE evaluation_clarifications SET answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1"
+        " RETURNING *", clarification_id, answer, by, now)
+
+
+async def list_clarifications(conn, lot_id: UUID, *, org_id: UUID | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM evaluation_clarifications WHERE lot_id = $1 AND ($2::uuid IS NULL OR org_id = $2)"
+        " ORDER BY asked_at, id", lot_id, org_id)

@@ -279,3 +279,24 @@ class OverdueDuty(msgspec.Struct, kw_only=True):
 class ReviewIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """复核: the committee evaluates again after an objection to the result was upheld (条例 第五十四条)."""
     reason: str
+
+
+class ClarificationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The committee's written request to a bidder (招标投标法实施条例 第五十二条)."""
+    bid_id: UUID
+    question: str
+
+
+class ClarificationAnswerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    answer: str
+
+
+class Clarification(msgspec.Struct, kw_only=True):
+    id: UUID
+    lot_id: UUID
+    bid_id: UUID
+    org_id: UUID
+    question: str
+    asked_at: datetime
+    answer: str | None
+    answered_at: datetime | None

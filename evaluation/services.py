@@ -26,6 +26,8 @@ from evaluation.errors import (
     AwardNotIssued,
     BidNotFound,
     ChairRequired,
+    ClarificationClosed,
+    ClarificationNotFound,
     CommitteeInvalid,
     ContractAlreadyRecorded,
     ContractInvalid,
@@ -39,6 +41,7 @@ from evaluation.errors import (
     FlagsOpen,
     LotNotEvaluating,
     MemberRequired,
+    NotYourBid,
     NoTimeLimit,
     ObjectionAlreadyAnswered,
     ObjectionsUnanswered,
@@ -66,6 +69,9 @@ from evaluation.errors import (
 )
 from evaluation.schemas import (
     AwardIn,
+    Clarification,
+    ClarificationAnswerIn,
+    ClarificationIn,
     ConfirmIn,
     Contract,
     ContractIn,
@@ -920,6 +926,71 @@ async def _chair(conn, lot_id: UUID, user: User, ev) -> Member:
     return member
 
 
+# ------------------------------------------------------------------------------------------- clarifications
+
+def _clarification(row) -> Clarification:
+    return msgspec.convert({k: row[k] for k in Clarification.__struct_fields__}, Clarification)
+
+
+async def request_clarification(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: ClarificationIn, *,
+                                user: User, addr: str | None = None,
+                                src: sources.Sources | None = None) -> Clarification:
+    """招标投标法实施条例 第五十二条: the committee asks a bidder in writing (through its chair) to clarify something
+    unclear or an obvious error in its bid. The request names no expert."""
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status not in ("scoring", "review"):
+        raise EvaluationStateWrong("clarifications are asked while the committee evaluates")
+    chair = await _chair(conn, lot_id, user, ev)
+    bid = next((b for b in await _bids(conn, lot_id, src) if b.bid_id == data.bid_id), None)
+    if bid is None:
+        raise BidNotFound("no opened bid of this lot has that id")
+    question = _text(data.question, "question", max_len=2000)
+    row = await repo.insert_clarification(conn, lot_id, bid.bid_id, bid.bidder_org_id, question, chair.expert_id,
+                                          clock.now())
+    await append_entry(conn, clock, Tag.EVALUATION_CLARIFICATION_REQUEST, actor=str(user.id),
+                       tender_id=ev.tender_id, lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "clarification": str(row["id"]), "bid": str(bid.bid_id),
+                             "question_sha256": _sha256(question)})
+    return _clarification(row)
+
+
+async def answer_clarification(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, clarification_id: UUID,
+                               data: ClarificationAnswerIn, *, user: User, addr: str | None = None) -> Clarification:
+    """The bidder answers in writing, once, while the committee still evaluates. Its answer cannot change the bid:
+    it is text beside the sealed bid, never a new price or form (条例 第五十二条)."""
+    row = await repo.lock_clarification(conn, lot_id, clarification_id)
+    if row is None:
+        raise ClarificationNotFound("no such request for clarification on this lot (a bidder cannot volunteer one)")
+    if user.org_id != row["org_id"]:
+        raise NotYourBid("only the bidder asked may answer")
+    if row["answered_at"] is not None:
+        raise ClarificationClosed("this request is already answered")
+    ev = await repo.get_evaluation(conn, lot_id)
+    if ev.status not in ("scoring", "review"):
+        raise ClarificationClosed("the committee has finished evaluating")
+    answer = _text(data.answer, "answer", max_len=5000)
+    row = await repo.answer_clarification(conn, clarification_id, answer, user.id, clock.now())
+    await append_entry(conn, clock, Tag.EVALUATION_CLARIFICATION_ANSWER, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "clarification": str(clarification_id),
+                             "answer_sha256": _sha256(answer)})
+    return _clarification(row)
+
+
+async def list_clarifications(conn: asyncpg.Connection, lot_id: UUID, *, user: User) -> list[Clarification]:
+    """The committee and the agency read every request and answer; a bidder only those to itself."""
+    lot = await _lot(conn, lot_id)
+    if user.has(Role.REGULATOR, Role.ADMIN) or (user.has(Role.AGENCY) and user.org_id == lot.agency_org_id):
+        rows = await repo.list_clarifications(conn, lot_id)
+    elif user.has(Role.EXPERT) and await repo.find_active_member_by_user(conn, lot_id, user.id):
+        rows = await repo.list_clarifications(conn, lot_id)
+    elif user.org_id is not None:
+        rows = await repo.list_clarifications(conn, lot_id, org_id=user.org_id)
+    else:
+        rows = []
+    return [_clarification(r) for r in rows]
+
+
 async def reject_all(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, reason: str, *, user: User,
                      addr: str | None = None) -> dict[str, Any]:
     """招标投标法 第四十二条 / 条例 第五十一条: with fewer than three valid bids competition is lacking and the
@@ -965,6 +1036,11 @@ async def draft_report(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
                 "regime": lot.regime, "max_price_fen": lot.max_price_fen},
         **{k: table[k] for k in ("method", "chair", "members", "scheme", "results", "sheets", "flags",
                                  "corrections", "relations")},
+        # 评标报告: the minutes of the clarifications (招标投标法实施条例 第五十二条)
+        "clarifications": [{"bid_id": str(r["bid_id"]), "question": r["question"],
+                            "asked_at": r["asked_at"].isoformat(), "answer": r["answer"],
+                            "answered_at": r["answered_at"].isoformat() if r["answered_at"] else None}
+                           for r in await repo.list_clarifications(conn, lot_id)],
         "candidates": [r for r in table["results"] if r["valid"]][:MAX_CANDIDATES],
         "drafted_at": clock.now().isoformat(),
     }
@@ -1050,9 +1126,9 @@ async def _sign_report(conn, clock, ev, report, members, answers, *, settings, a
     from evaluation import pdfs
 
     content = dict(report["content"])
-    content["confirmations"] = [{"expert_id": str(m.expert_id), "name": m.name, "agrees": answers[m.expert_id]["agrees"],
-                                 "dissent": answers[m.expert_id]["dissent"], "deemed": answers[m.expert_id]["deemed"],
-                                 "at": answers[m.expert_id]["confirmed_at"].isoformat()} for m in members]
+    content["confirmations"] = [{"expert_id": str(m.expert_id), "name": m.name, "agrees": a["agrees"],
+                                 "dissent": a["dissent"], "deemed": a["deemed"], "at": a["confirmed_at"].isoformat()}
+                                for m in members for a in [answers[m.expert_id]]]
     pdf = await pdfs.report_pdf_signed(content, report["content_sha256"], settings)
     digest = await _archive_pdf(conn, clock, settings, tender_id=ev.tender_id, lot_id=ev.lot_id,
                                 kind="evaluation_report", filename=f"evaluation-report-{ev.lot_id}.pdf", data=pdf,

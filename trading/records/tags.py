@@ -88,6 +88,8 @@ class Tag(StrEnum):
     EVALUATION_BID_READ = "evaluation:bid:read"
     EVALUATION_ATTACHMENT_DOWNLOAD = "evaluation:attachment:download"
     EVALUATION_SCORE_SUBMIT = "evaluation:score:submit"
+    EVALUATION_CLARIFICATION_REQUEST = "evaluation:clarification:request"
+    EVALUATION_CLARIFICATION_ANSWER = "evaluation:clarification:answer"
     EVALUATION_TIME_SET = "evaluation:time:set"
     EVALUATION_TIME_REQUEST = "evaluation:time:request"
     EVALUATION_SCORE_VOID = "evaluation:score:void"
