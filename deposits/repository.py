@@ -177,13 +177,6 @@ async def lock_imports_find_by_sha(conn: asyncpg.Connection, bank_id: UUID, sha:
     return row if row["id"] is not None else None
 
 
-async def find_import_file_by_msg_id(conn: asyncpg.Connection, bank_id: UUID, fmt: str,
-                                     msg_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM deposit_import_files WHERE bank_id = $1 AND format = $2 AND msg_id = $3",
-        bank_id, fmt, msg_id)
-
-
 async def insert_import_file(conn: asyncpg.Connection, *, bank_id: UUID, sha256: str, filename: str, size: int,
                              actor: UUID | None, now: datetime) -> UUID | None:
     """The new file's id; None when a file with these bytes exists (committed by a concurrent import)."""

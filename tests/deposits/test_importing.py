@@ -228,7 +228,7 @@ async def test_bank_txns_references_are_enforced_by_the_database(pool, clock, ba
     data = _camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1", [_entry("R-1", "10.00")])
     async with pool.acquire() as c:
         async with c.transaction():
-            r = await importing.import_file(c, clock, bank, io.BytesIO(data), filename="1.xml", actor=None)
+            await importing.import_file(c, clock, bank, io.BytesIO(data), filename="1.xml", actor=None)
         with pytest.raises(asyncpg.ForeignKeyViolationError):
             async with c.transaction():
                 await c.execute(
