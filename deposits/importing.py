@@ -104,16 +104,11 @@ async def import_file(conn: asyncpg.Connection, clock: Clock, bank: Bank, f: IO[
     sha, size = file_sha256(f)
     if size > MAX_FILE_BYTES:
         raise FileTooLarge(f"{filename}: {size} bytes exceeds {MAX_FILE_BYTES}")
-    existing = await repo.lock_imports_find_by_sha(conn, bank.id, sha)
-    if existing is not None:
-        return _already_imported(existing, sha)
     tz = ZoneInfo(bank.timezone)
     now = clock.now()
-    file_id = await repo.insert_import_file(conn, bank_id=bank.id, sha256=sha, filename=filename, size=size,
-                                            actor=actor, now=now)
-    if file_id is None:
-        # the same bytes were committed (e.g. for another bank) while this import waited for its lock: the
-        # lookup above ran on the snapshot taken before the wait; this statement sees them
+    file_id = await repo.lock_and_insert_import_file(conn, bank_id=bank.id, sha256=sha, filename=filename,
+                                                     size=size, actor=actor, now=now)
+    if file_id is None:  # these bytes were imported before (or just now by a concurrent upload)
         return _already_imported(await repo.find_import_file_by_sha(conn, sha), sha)
     stmt_ids: dict[int, UUID] = {}
     parsed_stmts: dict[int, ParsedStatement] = {}

@@ -165,25 +165,22 @@ async def find_import_file_by_sha(conn: asyncpg.Connection, sha: str) -> asyncpg
     return await conn.fetchrow("SELECT * FROM deposit_import_files WHERE sha256 = $1", sha)
 
 
-async def lock_imports_find_by_sha(conn: asyncpg.Connection, bank_id: UUID, sha: str) -> asyncpg.Record | None:
-    """Serialise the imports of one bank (until the transaction ends), then the file already imported with
-    these bytes, if any. The lock is what lets the merge look keys up once and COPY the rest: no other
-    transaction can insert a key of this bank between the lookup and the COPY."""
-    # no JIT for the rest of the transaction: compiling the big merge/journal statements costs more than it saves
-    row = await conn.fetchrow(
-        """SELECT f.* FROM (SELECT pg_advisory_xact_lock(hashtext('deposits:import:' || $1::uuid::text)),
-                                   set_config('jit', 'off', true)) l
-             LEFT JOIN deposit_import_files f ON f.sha256 = $2""", bank_id, sha)
-    return row if row["id"] is not None else None
-
-
-async def insert_import_file(conn: asyncpg.Connection, *, bank_id: UUID, sha256: str, filename: str, size: int,
-                             actor: UUID | None, now: datetime) -> UUID | None:
-    """The new file's id; None when a file with these bytes exists (committed by a concurrent import)."""
+async def lock_and_insert_import_file(conn: asyncpg.Connection, *, bank_id: UUID, sha256: str, filename: str,
+                                     size: int, actor: UUID | None, now: datetime) -> UUID | None:
+    """Serialise the imports of one bank (until the transaction ends), then insert the file's row — one
+    statement. None when a file with these bytes exists (imported before, or committed by a concurrent import
+    while this one waited for the lock: ON CONFLICT sees it even where the statement's snapshot does not).
+    The lock is what lets the merge look keys up once and COPY the rest: no other transaction can insert a key
+    of this bank between the lookup and the COPY. JIT is switched off for the rest of the transaction:
+    compiling the big merge/journal statements costs more than it saves."""
     return await conn.fetchval(
         """INSERT INTO deposit_import_files (bank_id, sha256, format, filename, size, encoding, statements,
                 transactions, new_transactions, imported_at, imported_by)
-           VALUES ($1, $2, '', $3, $4, '', 0, 0, 0, $5, $6) ON CONFLICT (sha256) DO NOTHING RETURNING id""",
+           SELECT $1, $2, '', $3, $4, '', 0, 0, 0, $5, $6
+             FROM (SELECT pg_advisory_xact_lock(hashtext('deposits:import:' || $1::uuid::text)),
+                          set_config('jit', 'off', true)) l
+            WHERE NOT EXISTS (SELECT 1 FROM deposit_import_files f WHERE f.sha256 = $2)
+           ON CONFLICT (sha256) DO NOTHING RETURNING id""",
         bank_id, sha256, filename[:300], size, now, actor)
 
 
@@ -244,7 +241,7 @@ async def merge_batch(conn: asyncpg.Connection, rows: list[tuple], columns: tupl
                       now: datetime) -> MergedBatch:
     """Merge one batch of a file (bank_txns rows in file order, `columns`; txn_key at index 3) into bank_txns.
 
-    The caller holds the bank's import lock (lock_imports_find_by_sha). Each key is looked up once; the rows
+    The caller holds the bank's import lock (lock_and_insert_import_file). Each key is looked up once; the rows
     whose key neither an earlier file nor an earlier row of this file holds are COPYed straight into bank_txns
     (ids in file order; a batch of at most SMALL_BATCH rows is looked up and inserted in one statement). The others — the same credit seen again, or the same key with other content — are
     staged and go through the conflict and promotion SQL: a duplicate changes nothing, a conflict is recorded
