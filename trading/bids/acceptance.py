@@ -17,7 +17,8 @@ others: checks are per bid, and a batch that fails for any other reason (a datab
 bid per transaction, so only the bid that fails gets the error.
 
 The first bid to arrive at an idle group is processed at once (no waiting for company); bids arriving while a
-batch commits form the next batch. Requests do not hold a pool connection while they wait: the group takes
+batch works form the next one. Up to MAX_RUNNING batches run at once (one can check its bids while another
+holds the log lock); two versions of one bidder on one lot never run at once. Requests do not hold a pool connection while they wait: the group takes
 one connection per batch, so waiting requests can never starve it.
 """
 from __future__ import annotations
@@ -46,6 +47,7 @@ from trading.records.log import Draft, append_entries, lock_log
 log = logging.getLogger("tenderhall.bids")
 
 MAX_BATCH = 512
+MAX_RUNNING = 2   # batches in flight: one checks its bids while another holds the log lock
 
 
 @dataclass(eq=False)
@@ -75,53 +77,65 @@ class Group:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
         self.pending: list[Pending] = []
-        self.task: asyncio.Task | None = None
+        self.busy: set[tuple[UUID, Any]] = set()    # (lot, organisation) of the bids in running batches
+        self.running: set[asyncio.Task] = set()
         self.batches = 0            # for tests and the benchmark: how many transactions accepted bids
         self.largest = 0
 
     async def accept(self, item: Pending) -> Result:
         """Accept the bid with whatever else is waiting; its receipt, or its refusal (already logged)."""
-        loop = asyncio.get_running_loop()
-        item.future = loop.create_future()
+        item.future = asyncio.get_running_loop().create_future()
         self.pending.append(item)
-        if self.task is None or self.task.done():
-            self.task = loop.create_task(self._run(), name="bids-group-acceptance")
+        self._start()
         # A request that goes away meanwhile does not cancel the batch: its bid is accepted or refused all the
         # same (the client finds it among its own bids by manifest hash).
         return await asyncio.shield(item.future)
 
-    async def _run(self) -> None:
-        while self.pending:
+    def _start(self) -> None:
+        """Start batches of the waiting bids while fewer than MAX_RUNNING run."""
+        while self.pending and len(self.running) < MAX_RUNNING:
             batch: list[Pending] = []
             rest: list[Pending] = []
-            seen: set[tuple[UUID, Any]] = set()
+            keys: set[tuple[UUID, Any]] = set()
             for it in self.pending:
                 key = (it.lot_id, it.user.org_id)
-                # two versions of one bidder on one lot go in separate batches, in arrival order
-                if key in seen or len(batch) >= MAX_BATCH:
+                # two versions of one bidder on one lot never share a batch nor run at once: arrival order
+                if key in keys or key in self.busy or len(batch) >= MAX_BATCH:
                     rest.append(it)
                 else:
-                    seen.add(key)
+                    keys.add(key)
                     batch.append(it)
+            if not batch:
+                return
             self.pending = rest
+            self.busy |= keys
+            task = asyncio.get_running_loop().create_task(self._run(batch, keys), name="bids-group-acceptance")
+            self.running.add(task)
+
+    async def _run(self, batch: list[Pending], keys: set[tuple[UUID, Any]]) -> None:
+        try:
             try:
                 results = await self._process(batch)
             except Exception as exc:  # noqa: BLE001 - retried bid by bid below; a lone bid gets the error
                 if len(batch) == 1:
                     _deliver(batch[0], exc)
-                    continue
+                    return
                 log.warning("group acceptance of %d bids failed (%s); retrying one bid per transaction",
                             len(batch), exc)
                 for it in batch:
                     try:
-                        results = await self._process([it])
-                    except Exception as one:  # noqa: BLE001 - this bid's own failure
-                        _deliver(it, one)
+                        one = await self._process([it])
+                    except Exception as err:  # noqa: BLE001 - this bid's own failure
+                        _deliver(it, err)
                     else:
-                        _deliver(it, results[0])
-                continue
+                        _deliver(it, one[0])
+                return
             for it, res in zip(batch, results):
                 _deliver(it, res)
+        finally:
+            self.busy -= keys
+            self.running.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._start()
 
     async def _process(self, batch: list[Pending]) -> list[Result]:
         results: dict[int, Result] = {}
