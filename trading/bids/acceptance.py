@@ -143,6 +143,10 @@ class Group:
         clock = batch[0].clock
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.lock_bidder_lots(conn, [(it.lot_id, it.user.org_id) for it in batch])
+            resumable = [it.upload_id for it in batch if it.upload_id is not None]
+            if resumable:
+                # as the single finalize did: a concurrent PATCH of the same upload waits for this commit
+                await repo.lock_uploads(conn, resumable)
             lots = await repo.get_lots_for_bids(conn, [it.lot_id for it in batch])
             decoded: list[tuple[int, repo.LotForBids, seal.Manifest]] = []
             for i, it in enumerate(batch):

@@ -362,6 +362,10 @@ async def lock_bidder_lots(conn: asyncpg.Connection, pairs: list[tuple[UUID, UUI
                        " FROM (SELECT k FROM unnest($1::text[]) k ORDER BY k) s", keys)
 
 
+async def lock_uploads(conn: asyncpg.Connection, upload_ids: list[UUID]) -> None:
+    await conn.execute("SELECT 1 FROM bid_uploads WHERE id = ANY($1) ORDER BY id FOR UPDATE", upload_ids)
+
+
 async def get_lots_for_bids(conn: asyncpg.Connection, lot_ids: list[UUID]) -> dict[UUID, LotForBids]:
     rows = await conn.fetch(
         "SELECT l.id AS lot_id, l.tender_id, l.number, l.name, l.status AS lot_status, t.status AS tender_status,"
