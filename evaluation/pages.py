@@ -42,6 +42,13 @@ register_labels({
     "ev.max": ("满分", "Max"),
     "ev.points": ("得分", "Points"),
     "ev.save": ("保存", "Save"),
+    "ev.clar.title": ("评标委员会的澄清要求（招标投标法实施条例 第五十二条）", "Requests for clarification"),
+    "ev.clar.none": ("没有澄清要求", "No request for clarification"),
+    "ev.clar.question": ("问题", "Question"),
+    "ev.clar.answer": ("书面答复（不得超出投标文件范围或改变实质性内容）",
+                       "Written answer (within your bid; no change of substance)"),
+    "ev.clar.send": ("提交答复", "Send the answer"),
+    "ev.clar.answered": ("已答复", "Answered"),
     "ev.relations": ("投标人之间的关系（招标投标法实施条例 第三十四条、第三十七条）",
                      "Relations between bidders (条例 第三十四、三十七条)"),
     "ev.relations.invalid": ("相关投标均无效", "these bids are invalid"),
@@ -164,10 +171,17 @@ async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, 
         report_due=services.duty_due("supervisor_report", notice["issued_at"]) if notice else None))
 
 
+@get("/evaluation/clarifications", guards=[requires(Role.BIDDER)], include_in_schema=False)
+async def clarifications_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, user: User) -> Template:
+    """A bidder's requests for clarification, each with its answer form (条例 第五十二条)."""
+    rows = await repo.list_clarifications_for_org(conn, user.org_id) if user.org_id else []
+    return Template("evaluation/clarifications.html", context=page_context(request, items=rows))
+
+
 @get("/candidates/{lot_id:uuid}", opt=PUBLIC, include_in_schema=False)
 async def candidates_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, lot_id: UUID) -> Template:
     return Template("evaluation/candidates.html", context=page_context(
         request, lot_id=lot_id, publicity=await repo.get_publicity(conn, lot_id)))
 
 
-PAGES = [desk_page, summary_page, award_page, candidates_page]
+PAGES = [desk_page, summary_page, award_page, clarifications_page, candidates_page]

@@ -572,3 +572,11 @@ async def list_clarifications(conn, lot_id: UUID, *, org_id: UUID | None = None)
     return await conn.fetch(
         "SELECT * FROM evaluation_clarifications WHERE lot_id = $1 AND ($2::uuid IS NULL OR org_id = $2)"
         " ORDER BY asked_at, id", lot_id, org_id)
+
+
+async def list_clarifications_for_org(conn, org_id: UUID) -> list[asyncpg.Record]:
+    """Every request to one bidder, newest first, with its lot's name (for the bidder's page)."""
+    return await conn.fetch(
+        "SELECT c.*, l.name AS lot_name, l.number AS lot_number, t.code AS tender_code, t.title AS tender_title"
+        " FROM evaluation_clarifications c JOIN lots l ON l.id = c.lot_id JOIN tenders t ON t.id = l.tender_id"
+        " WHERE c.org_id = $1 ORDER BY c.asked_at DESC, c.id", org_id)

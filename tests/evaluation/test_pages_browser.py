@@ -136,3 +136,32 @@ async def test_agency_submits_the_supervisor_report_from_the_award_page(make_lot
     href = await page.locator("#supervisor-report a").get_attribute("href")
     r = await page.request.get(f"{server}{href}")
     assert r.status == 200 and (await r.body()).startswith(b"%PDF")
+
+
+async def test_bidder_answers_a_request_for_clarification_on_its_page(make_lot, server, browser, factory, pool,
+                                                                      clock, monkeypatch):
+    from playwright.async_api import expect
+
+    from evaluation.schemas import ClarificationIn
+
+    lot = await make_lot()
+    monkeypatch.setattr(sources, "current", lot["roster"])
+    lid = lot["lot_id"]
+    chair = lot["experts"][0]
+    async with pool.acquire() as c, c.transaction():
+        await services.declare(c, clock, lid, DeclarationIn(conflict=False), user=chair["user"])
+        await services.appoint_chair(c, clock, lid, chair["member"].expert_id, actor=lot["agency_user"])
+        await services.request_clarification(c, clock, lid, ClarificationIn(
+            bid_id=lot["bid_ids"][0], question="请说明投标报价中暂列金额的计算依据"), user=chair["user"])
+    (_, (user0, _)), (_, (user1, _)) = lot["bidders"][0], lot["bidders"][1]
+    other = await page_as(browser, server, await factory.token(user1))
+    await other.goto(f"{server}/evaluation/clarifications?lang=zh")
+    await expect(other.locator("#none")).to_be_visible()               # not addressed to this bidder
+    page = await page_as(browser, server, await factory.token(user0))
+    await page.goto(f"{server}/evaluation/clarifications?lang=zh")
+    await expect(page.locator("section.clarification")).to_contain_text("暂列金额")
+    await page.click("button.send")                                    # empty: refused, said why
+    await expect(page.locator("#msg")).to_contain_text("answer")
+    await page.fill("textarea", "暂列金额按招标文件第五章规定计列。")
+    await page.click("button.send")
+    await expect(page.locator(".answered")).to_contain_text("第五章")
