@@ -252,6 +252,11 @@ class AwardController(Controller):
         return _pdf(await services.supervisor_report_pdf(conn, lot_id, user=user, settings=settings),
                     f"supervisor-report-{lot_id}.pdf")
 
+    @get("/award/result", opt=PUBLIC, operation_id="GetAwardResult")
+    async def result(self, conn: asyncpg.Connection, lot_id: UUID) -> dict[str, Any]:
+        """中标结果: winner, price and the committee's names, public once the award is issued."""
+        return await services.award_result(conn, lot_id)
+
     @get("/award/notice.pdf", guards=[signed_in], operation_id="MyAwardNotice")
     async def notice(self, conn: asyncpg.Connection, settings: Settings, user: User, lot_id: UUID) -> Response[bytes]:
         return _pdf(await services.notice_pdf(conn, lot_id, user=user, settings=settings), f"notice-{lot_id}.pdf")

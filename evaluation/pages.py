@@ -42,6 +42,10 @@ register_labels({
     "ev.max": ("满分", "Max"),
     "ev.points": ("得分", "Points"),
     "ev.save": ("保存", "Save"),
+    "ev.result.title": ("中标结果公告", "Award result"),
+    "ev.result.winner": ("中标人", "Winner"),
+    "ev.result.notice_at": ("中标通知书发出时间", "Notice of award issued"),
+    "ev.result.committee": ("评标委员会成员", "Evaluation committee"),
     "ev.clar.title": ("评标委员会的澄清要求（招标投标法实施条例 第五十二条）", "Requests for clarification"),
     "ev.clar.none": ("没有澄清要求", "No request for clarification"),
     "ev.clar.question": ("问题", "Question"),
@@ -184,4 +188,10 @@ async def candidates_page(request: Request[Any, Any, Any], conn: asyncpg.Connect
         request, lot_id=lot_id, publicity=await repo.get_publicity(conn, lot_id)))
 
 
-PAGES = [desk_page, summary_page, award_page, clarifications_page, candidates_page]
+@get("/results/{lot_id:uuid}", opt=PUBLIC, include_in_schema=False)
+async def result_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, lot_id: UUID) -> Template:
+    return Template("evaluation/result.html", context=page_context(
+        request, lot_id=lot_id, result=await services.award_result(conn, lot_id)))
+
+
+PAGES = [desk_page, summary_page, award_page, clarifications_page, candidates_page, result_page]

@@ -1554,3 +1554,20 @@ async def supervisor_report_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user:
     from trading.blobs import blob_store
 
     return blob_store(settings).get_bytes(row["pdf_sha256"])
+
+
+
+async def award_result(conn: asyncpg.Connection, lot_id: UUID, src: sources.Sources | None = None) -> dict[str, Any]:
+    """中标结果公告, public once the award is issued (so within the 2 working days of 87号令 第六十九条): the
+    winner, its price, the notice time and the committee's names — secret until the result is determined
+    (招标投标法 第三十七条), published with it (87号令 第六十九条)."""
+    lot = await _lot(conn, lot_id)
+    notice = await repo.winner_notice(conn, lot_id)
+    if lot.status != "awarded" or notice is None:
+        raise AwardNotIssued("the result is published once the award is issued")
+    winner = next(b for b in await _bids(conn, lot_id, src) if b.bid_id == notice["bid_id"])
+    members = await repo.list_members(conn, lot_id, active_only=True)
+    return {"tender_code": lot.tender_code, "tender_title": lot.tender_title, "lot_number": lot.number,
+            "lot_name": lot.name, "regime": lot.regime, "winner": winner.bidder_name, "price_fen": winner.price_fen,
+            "duration_days": winner.duration_days, "notice_at": notice["issued_at"],
+            "committee": [m.name for m in members]}

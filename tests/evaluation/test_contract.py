@@ -131,3 +131,22 @@ async def test_contract_over_http_and_who_reads_it(make_lot, pool, clock, settin
     for user, status in ((winner, 200), (loser, 403)):
         h = {"Authorization": f"Bearer {await factory.token(user)}"}
         assert (await client.get(f"/api/lots/{lot['lot_id']}/contract", headers=h)).status_code == status
+
+
+async def test_result_with_the_committee_names_is_public_only_once_awarded(make_lot, pool, clock, settings, client):
+    """法 第三十七条: names secret until the result; 87号令 第六十九条: published with the result."""
+    from tests.evaluation.test_award import published
+
+    lot, _ = await published(make_lot, pool, clock, settings)
+    names = [p["member"].name for p in lot["experts"]]
+    r = await client.get(f"/results/{lot['lot_id']}")
+    assert r.status_code == 409 and not any(n in r.text for n in names)
+    assert (await client.get(f"/api/lots/{lot['lot_id']}/award/result")).status_code == 409
+    clock.advance(days=3, seconds=1)
+    out = await tx(pool, services.issue_award, clock, lot["lot_id"], AwardIn(), actor=lot["agency_user"],
+                   settings=settings, src=lot["roster"])
+    r = await client.get(f"/results/{lot['lot_id']}")
+    assert r.status_code == 200 and all(n in r.text for n in names)
+    body = (await client.get(f"/api/lots/{lot['lot_id']}/award/result")).json()
+    assert sorted(body["committee"]) == sorted(names) and body["winner"]
+    assert out["winner_org_id"]
