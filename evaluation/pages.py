@@ -42,6 +42,8 @@ register_labels({
     "ev.max": ("满分", "Max"),
     "ev.points": ("得分", "Points"),
     "ev.save": ("保存", "Save"),
+    "ev.low_price": ("报价明显低于其他有效投标的平均价（87号令 第六十条：请要求书面说明）",
+                     "Prices clearly below the others' mean (87号令 第六十条: ask for a written explanation)"),
     "ev.result.title": ("中标结果公告", "Award result"),
     "ev.result.winner": ("中标人", "Winner"),
     "ev.result.notice_at": ("中标通知书发出时间", "Notice of award issued"),

@@ -728,6 +728,23 @@ async def _relations(conn, bids: list[BidView]) -> list[dict[str, Any]]:
     return out
 
 
+# 87号令 第六十条: a price "clearly lower" than the other compliant bids' may affect quality or performance: the
+# committee asks for a written explanation (a clarification) and treats the bid as invalid if the price is not
+# shown to be reasonable. The regulation sets no figure; the platform points at prices below this share of the
+# mean of the other valid bids (a platform policy, shown as such).
+LOW_PRICE_SHARE = Decimal("0.8")
+
+
+def low_prices(prices: dict[str, int]) -> list[dict[str, Any]]:
+    """Valid bids priced below LOW_PRICE_SHARE × the mean of the other valid bids, for the committee to look at."""
+    out = []
+    for bid_id, price in sorted(prices.items()):
+        others = [p for b, p in prices.items() if b != bid_id]
+        if others and price * len(others) < LOW_PRICE_SHARE * sum(others):
+            out.append({"bid_id": bid_id, "price_fen": price, "others_mean_fen": sum(others) // len(others)})
+    return out
+
+
 async def bidder_relations(conn: asyncpg.Connection, lot_id: UUID,
                            src: sources.Sources | None = None) -> list[dict[str, Any]]:
     """The 条例 第三十四条 findings among the lot's opened bids, for the committee's desk and table."""
@@ -806,6 +823,7 @@ async def _table(conn, lot_id: UUID, ev, *, src=None, with_sheets: bool = True) 
     relations = await _relations(conn, list(bids.values()))
     return {
         "relations": relations,
+        "low_prices": low_prices({str(r["bid_id"]): r["price_fen"] for r in results if r["valid"]}),
         "lot_id": str(lot_id), "status": ev.status, "method": ev.method,
         "chair": str(ev.chair_expert_id) if ev.chair_expert_id else None,
         "members": [{"expert_id": str(m.expert_id), "name": m.name, "status": m.status,

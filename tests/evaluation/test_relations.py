@@ -46,6 +46,8 @@ async def test_unrelated_bidders_are_untouched(make_lot, pool, clock):
                      src=lot["roster"])
     assert table["relations"] == []
     assert all(r["valid"] for r in table["results"])
+    # 87号令 第六十条: 800,000.00 is below 80 % of the others' mean (1,050,000.00): pointed at, not rejected
+    assert [x["bid_id"] for x in table["low_prices"]] == [str(lot["bid_ids"][1])]
 
 
 async def test_a_consortium_member_that_also_bids_alone_or_twice_makes_every_bid_concerned_invalid(make_lot, pool,

@@ -216,3 +216,11 @@ def test_sheet_accepts_low_score_with_comment():
     s = Sheet(expert_id="e", marks={("A", "q1"): True, ("A", "q2"): True},
               points={("A", "t1"): D(0), ("A", "t2"): D(20), ("A", "c1"): D("19.5")}, comments={("A", "t1"): "无方案"})
     assert sheet_problems(SCHEME, [Bid("A", 1)], s, complete=True) == []
+
+
+def test_low_prices_points_at_a_price_below_four_fifths_of_the_others_mean():
+    from evaluation.services import low_prices
+
+    assert low_prices({"a": 100, "b": 100, "c": 81}) == []                       # 81 ≥ 0.8 × 100
+    assert low_prices({"a": 100, "b": 100, "c": 79}) == [{"bid_id": "c", "price_fen": 79, "others_mean_fen": 100}]
+    assert low_prices({"a": 100}) == []                                          # nothing to compare with
