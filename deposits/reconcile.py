@@ -34,6 +34,7 @@ from trading.records import Tag, append_entry
 
 REQUIREMENTS_PER_CHUNK = 2000   # whole lots per chunk; a chunk holds about this many bidders
 UNKNOWN_PAGE = 20000
+FRESH_PER_STATEMENT = 5000  # new results (and their history rows) written per statement
 
 _TXN_COLS = """t.id, t.account, t.direction, t.amount_fen, t.currency, t.status, t.reversal, t.reverses_id,
                t.counted_at, t.counted_precision, t.value_date, t.payer_name, t.payer_account, t.notes,
@@ -260,8 +261,9 @@ async def _persist(conn: asyncpg.Connection, run_id: int, part: int, rule_versio
     # A transaction without a stored result (all of them on a first run, the new one on a notification):
     # inserted with its history row in one statement, no staging table, no ON CONFLICT. run_matching holds
     # the matching lock and has just read the current results, so no row for these transactions exists.
-    fresh = [new for old, new in changes if old is None]
-    if fresh:
+    fresh_all = [new for old, new in changes if old is None]
+    for at in range(0, len(fresh_all), FRESH_PER_STATEMENT):  # slices: the statement's arguments stay small
+        fresh = fresh_all[at:at + FRESH_PER_STATEMENT]
         await conn.execute(
             """WITH u AS (
                    SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::boolean[], $4::text[], $5::text[])
