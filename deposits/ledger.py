@@ -2,7 +2,8 @@
 bank = liabilities (deposits + suspense + clearing + retained + interest). A mismatch is raised as a
 deposit_recon_issues row and shown on the finance page — never hidden or auto-corrected.
 
-Run it daily (`tenderhall deposits check`, e.g. from a systemd timer after the statements arrive).
+The app runs it daily by itself (deposits/background.py, from 02:00 Asia/Shanghai); `tenderhall deposits check`
+runs it by hand.
 """
 from __future__ import annotations
 

@@ -70,3 +70,38 @@ async def test_ledger_check_raises_a_statement_that_does_not_add_up(pool, clock,
         assert not report["ok"]
         kinds = {r["kind"] for r in await repo.list_open_issues(c)}
     assert {"bank_balance_mismatch", "statement_arithmetic"} <= kinds
+
+
+async def test_the_app_runs_the_ledger_check_once_a_day_after_two_in_the_morning(pool, clock, settings):
+    """deposits/background.py: due from 02:00 Asia/Shanghai, once per day whichever process asks first."""
+    import asyncio
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import msgspec
+    from litestar.testing import AsyncTestClient
+
+    from deposits.background import run_daily_check
+    from trading.app import create_app
+
+    sh = ZoneInfo("Asia/Shanghai")
+    clock.set(datetime(2026, 12, 7, 1, 59, tzinfo=sh))
+    async with pool.acquire() as c, c.transaction():
+        assert await run_daily_check(c, clock) is None                    # not yet due
+    clock.set(datetime(2026, 12, 7, 2, 0, tzinfo=sh))
+    async with pool.acquire() as c, c.transaction():
+        report = await run_daily_check(c, clock)
+        assert report is not None and report["ok"]
+    async with pool.acquire() as c, c.transaction():
+        assert await run_daily_check(c, clock) is None                    # once a day
+    clock.set(datetime(2026, 12, 8, 3, 0, tzinfo=sh))
+    app = create_app(msgspec.structs.replace(settings, background=True), clock)
+    async with AsyncTestClient(app=app):                                   # the app runs it by itself
+        for _ in range(100):
+            async with pool.acquire() as c:
+                if await c.fetchval("SELECT ok FROM deposit_ledger_check_runs WHERE day = '2026-12-08'"):
+                    break
+            await asyncio.sleep(0.05)
+    async with pool.acquire() as c:
+        assert await c.fetchval("SELECT count(*) FROM deposit_ledger_check_runs") == 2
+        assert await c.fetchval("SELECT count(*) FROM log_entries WHERE tag = 'deposit:ledger:check'") == 2
