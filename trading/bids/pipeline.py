@@ -3,14 +3,13 @@
 Sealing or unsealing 1 GiB costs, in CPU seconds on the project machine: SHA-256 of the ciphertext 0.61 (the
 slowest stage; ct_sha256 is part of the protocol), writing the output file 0.47 (page allocation included),
 reading the input 0.15, AES-GCM 0.12. Serially that is ~0.75 GB/s, so each direction runs on two threads: the
-caller's thread reads and encrypts/decrypts, a worker hashes the ciphertext in order, and the writes are shared
-between the two (a write goes to the worker only when it has nothing queued, so the split balances itself).
-hashlib and file reads/writes release the GIL for large buffers; AESGCM holds it, which is fine as only the
-caller's thread runs it. Sharing the writes needs positional writes (`os.pwrite`), so it is used when the output
-is a regular file (not opened for append); any other output is written by the caller's thread, in order.
+caller's thread reads, encrypts or decrypts and writes; a worker hashes the ciphertext, in order. hashlib and file
+reads/writes release the GIL for large buffers; AESGCM holds it, which is fine as only the caller's thread runs
+it. Handing part of the writes to the worker (positional writes, balanced by its queue) was measured and dropped:
+on an idle two-core machine two threads writing one file were slower (1.0–1.2 vs 1.1–1.5 GB/s sealing).
 
 Memory is bounded by a few preallocated 1 MiB segment buffers whatever the size: a buffer returns to its pool
-only once everything queued on it is done, so none is overwritten early. Pure: no server imports.
+only once the worker is done with it, so none is overwritten early. Pure: no server imports.
 """
 from __future__ import annotations
 
@@ -28,22 +27,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from trading.bids.streaming import (HEADER_SIZE, KEY_SIZE, SEGMENT_SIZE, TAG_SIZE, StreamCorrupt, derive_key,
                                     segment_nonce)
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-
 
 class HashingSink:
     """The ciphertext end of sealing (the `sink` of an EncryptingWriter), on two threads:
 
-        sealing thread:  read, encrypt segment i+1, write it (or hand the write over) ─┐
-        hasher thread:   SHA-256 of segment i, then its write if handed over  ◄───────┘ (FIFO queue)
+        sealing thread:  read, encrypt segment i+1, write it ─┐
+        hasher thread:   SHA-256 of segment i  ◄──────────────┘ (FIFO queue), buffer back to the free pool
 
     No copies: segments are encrypted straight into RING preallocated buffers (`claim`, given to the
-    EncryptingWriter), and a buffer is reused only once hashed (and written), so at most RING segments are in
-    flight (memory bounded at RING MiB) and none is overwritten before it is hashed. The hasher reads its FIFO in
-    order, so the digest sees the bytes in file order; each write goes to the segment's own offset.
+    EncryptingWriter), and a buffer is reused only once hashed, so at most RING segments are in flight (memory
+    bounded at RING MiB) and none is overwritten before it is hashed. The write is synchronous and the hasher
+    reads its FIFO in order, so the file and the digest see the same bytes in the same order.
     """
 
     RING = 4
@@ -53,11 +47,6 @@ class HashingSink:
         self.h = hashlib.sha256()
         self.n = 0
         self.progress = progress
-        self._fd = positional_fd(dst)
-        self._base = 0
-        if self._fd is not None:
-            dst.flush()
-            self._base = dst.tell()
         self._err: BaseException | None = None
         self._free: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(self.RING):
@@ -69,12 +58,10 @@ class HashingSink:
 
     def _hash(self) -> None:
         while (item := self._todo.get()) is not None:
-            data, buffer, offset = item
+            data, buffer = item
             if self._err is None:
                 try:
                     self.h.update(data)
-                    if offset is not None:
-                        pwrite_all(self._fd, data, offset)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the sealing thread
                     self._err = exc
             if buffer is not None:
@@ -87,51 +74,22 @@ class HashingSink:
         return self._free.get()
 
     def __call__(self, data) -> None:
-        # Queue the segment to the hasher first, then write it here unless the hasher is idle enough to do it.
+        # Queue the segment to the hasher first, then write it here: both only read the buffer.
         pooled = isinstance(data, memoryview) and isinstance(data.obj, bytearray)
-        buffer = data.obj if pooled else None  # the header (bytes) is not a pool buffer
-        if self._fd is None:
-            self._todo.put((data, buffer, None))
-            self.dst.write(data)
-        elif pooled and self._todo.qsize() == 0:
-            self._todo.put((data, buffer, self._base + self.n))
-        else:
-            self._todo.put((data, buffer, None))
-            pwrite_all(self._fd, data, self._base + self.n)
+        self._todo.put((data, data.obj if pooled else None))  # the header (bytes) is not a pool buffer
+        self.dst.write(data)
         self.n += len(data)
         if self.progress:
             self.progress(len(data))
 
     def close(self) -> None:
-        """Wait until everything queued is hashed and written; re-raise the hasher's error."""
+        """Wait until everything queued is hashed; re-raise the hasher's error."""
         if not self._closed:
             self._closed = True
             self._todo.put(None)
             self._thread.join()
-            if self._fd is not None:
-                self.dst.seek(self._base + self.n)
         if self._err is not None:
             raise self._err
-
-
-def positional_fd(f) -> int | None:
-    """The file descriptor of `f` when it is a seekable regular file we may write at offsets, else None."""
-    if fcntl is None or not hasattr(os, "pwrite"):
-        return None  # Windows: no positional writes; the caller's thread writes in order
-    try:
-        fd = f.fileno()
-        if not f.seekable() or not stat.S_ISREG(os.fstat(fd).st_mode) or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
-            return None  # (with O_APPEND, pwrite ignores the offset on Linux)
-        return fd
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-def pwrite_all(fd: int, data, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
 
 
 class HashingReader:
@@ -202,18 +160,17 @@ def remaining_size(f) -> int | None:
         return None
 
 
-def _segments(ct_len: int) -> list[tuple[int, int]]:
-    """(ciphertext length, plaintext offset) of each segment of a Tink stream of ct_len bytes (header included)."""
+def _segments(ct_len: int) -> list[int]:
+    """The ciphertext length of each segment of a Tink stream of ct_len bytes (header included)."""
     body = ct_len - HEADER_SIZE
     if body < TAG_SIZE:
         raise StreamCorrupt("the ciphertext is shorter than its header and one tag")
-    segments, plain, full = [], 0, SEGMENT_SIZE - HEADER_SIZE
+    segments, full = [], SEGMENT_SIZE - HEADER_SIZE
     while body > 0:
         n = min(full, body)
         if n < TAG_SIZE:
             raise StreamCorrupt(f"segment {len(segments)} is truncated")
-        segments.append((n, plain))
-        plain += n - TAG_SIZE
+        segments.append(n)
         body -= n
         full = SEGMENT_SIZE
     return segments
@@ -224,12 +181,11 @@ def decrypt_file(dek: bytes, associated_data: bytes, src: BinaryIO, dst: BinaryI
     """Decrypt the ct_len bytes of a Tink stream read from `src` (a file) into `dst`, pipelined over two threads
     like sealing; returns (plaintext size, SHA-256 of the ciphertext). Raises StreamCorrupt.
 
-        unsealing thread: read segment i into a pooled buffer, queue its hash, decrypt it, write it (or hand
-                          the write over when the hasher has nothing queued)  ─┐
-        hasher thread:    SHA-256 of the segments in order, then any write handed over ◄┘
+        unsealing thread: read segment i into a pooled buffer, queue it, decrypt it into one reused buffer, write
+        hasher thread:    SHA-256 of the segments in order, each buffer back to the pool once hashed
 
-    Knowing the length, each segment's size, offset and last-segment flag follow from its position (Tink's
-    layout), so no read-ahead is needed to find the last one. Memory: RING ciphertext + RING plaintext segments.
+    Knowing the length, each segment's size and last-segment flag follow from its position (Tink's layout), so
+    nothing is read ahead to find the last one and nothing is copied. Memory: RING + 1 segment buffers.
     """
     header = bytearray(HEADER_SIZE)
     if src.readinto(header) != HEADER_SIZE or header[0] != HEADER_SIZE:
@@ -237,42 +193,32 @@ def decrypt_file(dek: bytes, associated_data: bytes, src: BinaryIO, dst: BinaryI
     aead = AESGCM(derive_key(dek, bytes(header[1: 1 + KEY_SIZE]), associated_data))
     prefix = bytes(header[1 + KEY_SIZE:])
     segments = _segments(ct_len)
-    out_fd = positional_fd(dst)
-    base = 0
-    if out_fd is not None:
-        dst.flush()
-        base = dst.tell()
     h = hashlib.sha256(header)
-    ring = HashingSink.RING
-    free_in: queue.SimpleQueue = queue.SimpleQueue()
-    free_out: queue.SimpleQueue = queue.SimpleQueue()
-    for _ in range(ring):
-        free_in.put(bytearray(SEGMENT_SIZE))
-        free_out.put(bytearray(SEGMENT_SIZE))
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(HashingSink.RING):
+        free.put(bytearray(SEGMENT_SIZE))
+    out = memoryview(bytearray(SEGMENT_SIZE))
     todo: queue.SimpleQueue = queue.SimpleQueue()
     errors: list[BaseException] = []
 
     def work() -> None:
         while (item := todo.get()) is not None:
-            view, buffer, offset, pool = item
+            view, buffer = item
             if not errors:
                 try:
-                    if offset is None:
-                        h.update(view)
-                    else:
-                        pwrite_all(out_fd, view, offset)
+                    h.update(view)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the unsealing thread
                     errors.append(exc)
-            pool.put(buffer)  # recycled even after an error, so the unsealing thread never blocks forever
+            free.put(buffer)  # recycled even after an error, so the unsealing thread never blocks forever
 
     worker = threading.Thread(target=work, name="unseal-sha256", daemon=True)
     worker.start()
     total = 0
     try:
-        for index, (n, plain_at) in enumerate(segments):
+        for index, n in enumerate(segments):
             if errors:
                 raise errors[0]
-            buffer = free_in.get()
+            buffer = free.get()
             view = memoryview(buffer)[:n]
             got = 0
             while got < n:
@@ -280,22 +226,14 @@ def decrypt_file(dek: bytes, associated_data: bytes, src: BinaryIO, dst: BinaryI
                 if not k:
                     raise StreamCorrupt(f"segment {index} is truncated (the file changed while it was read)")
                 got += k
-            todo.put((view, buffer, None, free_in))  # hashed on the worker while it is decrypted here
-            out = free_out.get()
-            plain = memoryview(out)[: n - TAG_SIZE]
+            todo.put((view, buffer))  # hashed on the worker while it is decrypted here
+            plain = out[: n - TAG_SIZE]
             try:
                 aead.decrypt_into(segment_nonce(prefix, index, index == len(segments) - 1), view, None, plain)
             except InvalidTag:
                 raise StreamCorrupt(f"segment {index} fails authentication (wrong key, associated data, or "
                                      "altered/truncated ciphertext)") from None
-            if out_fd is None:
-                dst.write(plain)
-                free_out.put(out)
-            elif todo.qsize() == 0:
-                todo.put((plain, out, base + plain_at, free_out))
-            else:
-                pwrite_all(out_fd, plain, base + plain_at)
-                free_out.put(out)
+            dst.write(plain)
             total += n - TAG_SIZE
             if progress:
                 progress(n)
@@ -304,6 +242,4 @@ def decrypt_file(dek: bytes, associated_data: bytes, src: BinaryIO, dst: BinaryI
         worker.join()
     if errors:
         raise errors[0]
-    if out_fd is not None:
-        dst.seek(base + total)
     return total, h.digest()

@@ -218,10 +218,10 @@ def test_seal_pipeline_hashes_exactly_the_written_ciphertext(size: int, local_ce
 
 @pytest.mark.parametrize("size", [0, 1, _F - 1, _F, _F + 1, _F + _P, _F + _P + 1,
                                   _F + (pipeline.HashingSink.RING + 3) * _P])
-def test_seal_and_unseal_files_with_positional_writes(size: int, tmp_path: Path,
-                                                      local_ceremony: LocalCeremony) -> None:
-    """Regular files take the two-thread path where both threads write at offsets: the bytes must land exactly
-    where an in-order write would put them, after whatever the file already held."""
+def test_seal_and_unseal_files_after_what_they_already_hold(size: int, tmp_path: Path,
+                                                             local_ceremony: LocalCeremony) -> None:
+    """Regular files take the file pipeline (unseal knows the length, reads segment by segment): the bytes land
+    right after whatever the destination already held, and unsealing starts at the source's position."""
     data = os.urandom(size)
     with (tmp_path / "ct").open("wb") as dst:
         dst.write(b"prefix")
@@ -275,10 +275,10 @@ def test_unseal_file_refuses_altered_truncated_or_foreign_ciphertext(tmp_path: P
     assert (tmp_path / "out").read_bytes() == data
 
 
-def test_seal_into_a_file_opened_for_append_writes_in_order(tmp_path: Path, local_ceremony: LocalCeremony) -> None:
+def test_seal_into_a_file_opened_for_append(tmp_path: Path, local_ceremony: LocalCeremony) -> None:
     data = os.urandom(3 * _P)
     (tmp_path / "ct").write_bytes(b"old")
-    with (tmp_path / "ct").open("ab") as dst:  # pwrite would ignore its offset under O_APPEND
+    with (tmp_path / "ct").open("ab") as dst:
         sealed = S.seal(local_ceremony.record_bytes, writer_of(data), dst, signing_key=Ed25519PrivateKey.generate(),
                         bidder_org_id="b", signer_id="s")
     raw = (tmp_path / "ct").read_bytes()
