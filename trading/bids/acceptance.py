@@ -24,6 +24,7 @@ one connection per batch, so waiting requests can never starve it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import time
@@ -351,10 +352,8 @@ async def _precheck(pool: Any, lot_id: UUID, user: User, manifest: bytes, clock:
     now = clock.now()
     cached = _lots.get(lot_id)
     if cached is not None and cached[0] > time.monotonic():
-        try:
+        with contextlib.suppress(DomainError):  # a refusal is decided on fresh data, below
             return _precheck_with(cached[1], user, manifest, now)
-        except DomainError:
-            pass  # decide on fresh data
     async with pool.acquire() as conn:
         lot = await repo.get_lot_for_bids(conn, lot_id)
     m = _precheck_with(lot, user, manifest, now)
