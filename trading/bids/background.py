@@ -3,37 +3,23 @@ every ten minutes, uploads untouched for UPLOAD_TTL are dropped with their spool
 not a bid; nothing of it is kept)."""
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from trading.bids.services import discard_stale_uploads
 from trading.blobs import blob_store
-from trading.periodic import background_task, repeat
+from trading.periodic import periodic_hook
 
 log = logging.getLogger("tenderhall.bids")
 
 INTERVAL_SECONDS = 600
 
 
-async def run_janitor(pool: Any, clock: Any, settings: Any, interval: float = INTERVAL_SECONDS) -> None:
-    store = blob_store(settings)
-
-    async def step() -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            n = await discard_stale_uploads(conn, clock, store)
-        if n:
-            log.info("dropped %d abandoned bid upload(s)", n)
-
-    await repeat(step, interval, log=log, what="bid upload janitor")
+async def sweep(app: Any) -> None:
+    async with app.state.pool.acquire() as conn, conn.transaction():
+        n = await discard_stale_uploads(conn, app.state.clock, blob_store(app.state.settings))
+    if n:
+        log.info("dropped %d abandoned bid upload(s)", n)
 
 
-@contextlib.asynccontextmanager
-async def lifespan_hook(app: Any) -> AsyncIterator[None]:
-    settings = app.state.settings
-    if not settings.background:
-        yield
-        return
-    async with background_task(run_janitor(app.state.pool, app.state.clock, settings), "bids-janitor"):
-        yield
+lifespan_hook = periodic_hook("bids-janitor", sweep, INTERVAL_SECONDS, log=log)
