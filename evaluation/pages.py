@@ -138,7 +138,7 @@ async def desk_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, c
         scores = {(s["bid_id"], s["item_id"]): s for s in sheet["scores"]}
         marks = {(m["bid_id"], m["criterion_id"]): m for m in sheet["marks"]}
     time = await services.time_status(conn, clock, lot_id, ev) if ev.status == "scoring" else None
-    relations = await services.bidder_relations(conn, lot_id) if bids else []
+    relations = await services.bidder_relations(conn, bids) if bids else []  # the bids just read
     return Template("evaluation/desk.html", context=page_context(
         request, lot_id=lot_id, ev=ev, member=member, declared=declared, scheme=scheme, bids=bids, sheet=sheet,
         scores=scores, marks=marks, reasons=REASON_CODES, time=time, relations=relations))

@@ -698,7 +698,7 @@ async def submit_sheet(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
 RELATED_BIDDERS = "related_bidders"  # the failure's criterion id when 条例 第三十四条 makes bids invalid
 
 
-async def _relations(conn, bids: list[BidView]) -> list[dict[str, Any]]:
+async def bidder_relations(conn, bids: list[BidView]) -> list[dict[str, Any]]:
     """Relations between the bidders of the lot that make bids invalid or need the committee's look:
     control/management by credit code invalidates (条例 第三十四条); the same name as 单位负责人 is shown to verify;
     a consortium member that also bids alone or in another consortium invalidates every bid concerned
@@ -745,19 +745,14 @@ def low_prices(prices: dict[str, int]) -> list[dict[str, Any]]:
     return out
 
 
-async def bidder_relations(conn: asyncpg.Connection, lot_id: UUID,
-                           src: sources.Sources | None = None) -> list[dict[str, Any]]:
-    """The 条例 第三十四条 findings among the lot's opened bids, for the committee's desk and table."""
-    return await _relations(conn, await _bids(conn, lot_id, src))
-
-
 async def _outcome(conn, lot_id: UUID, scheme: scoring.Scheme, bids: list[BidView],
                    members: list[Member]) -> tuple[scoring.Outcome, dict[UUID, scoring.Sheet]]:
     sheets = await _sheets(conn, lot_id, [m.expert_id for m in members], comments=False)
     # 招标投标法实施条例 第三十四条、第三十七条: bids of units in a control or management relationship, and of a
     # consortium member that also bids alone or in another consortium, are all invalid.
     failure = scoring.Failure(RELATED_BIDDERS, "bidder_unqualified", 0, len(sheets))
-    excluded = {bid: [failure] for rel in await _relations(conn, bids) if rel["invalidates"] for bid in rel["bids"]}
+    relations = await bidder_relations(conn, bids)
+    excluded = {bid: [failure] for rel in relations if rel["invalidates"] for bid in rel["bids"]}
     outcome = scoring.aggregate(scheme, [scoring.Bid(str(b.bid_id), b.price_fen) for b in bids],
                                 list(sheets.values()), with_expert_totals=False, excluded=excluded)
     return outcome, sheets
@@ -820,7 +815,7 @@ async def _table(conn, lot_id: UUID, ev, *, src=None, with_sheets: bool = True) 
     flags = await repo.list_flags(conn, lot_id)
     corrections = await repo.list_corrections(conn, lot_id)
     names = {m.expert_id: m.name for m in members}
-    relations = await _relations(conn, list(bids.values()))
+    relations = await bidder_relations(conn, list(bids.values()))
     return {
         "relations": relations,
         "low_prices": low_prices({str(r["bid_id"]): r["price_fen"] for r in results if r["valid"]}),
