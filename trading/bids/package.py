@@ -6,11 +6,8 @@ STORED (bid documents are PDFs and scans, already compressed) with ZIP64 sizes, 
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import queue
 import re
-import threading
 import zipfile
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -21,6 +18,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from trading.accounts.credit_code import credit_code_problem  # pure: the check-character rule
+from trading.bids.pipeline import OrderedHasher, file_blocks
 
 FORM_NAME = "form.json"
 FORM_VERSION = "tenderhall/bid-form/v1"
@@ -185,88 +183,33 @@ def _arcname(path: Path, used: set[str]) -> str:
     return name
 
 
-class _BackgroundSha256:
-    """SHA-256 of an attachment on a worker thread, so it overlaps the rest of sealing.
-
-    Sealing an attachment hashes every byte twice (the attachment's sha256 for form.json, then ct_sha256 of the
-    ciphertext), besides CRC-32, AES-GCM and the file I/O; SHA-256 is the slowest of these. The sealing thread
-    reads each block into one of RING pooled buffers, queues it here and goes on (CRC-32, encryption, write) while
-    this thread hashes it — hashlib releases the GIL for large buffers, so the two overlap. A buffer returns to
-    the pool only once hashed, so memory stays at RING blocks and a block is never overwritten unhashed.
-    """
-
-    RING = 4
-
-    def __init__(self) -> None:
-        self._free: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(self.RING):
-            self._free.put(bytearray(CHUNK))
-
-    def buffer(self) -> bytearray:
-        """A free read buffer (blocks while RING blocks still wait to be hashed)."""
-        return self._free.get()
-
-    def release(self, buffer: bytearray) -> None:
-        """Return a buffer that was not fed (end of file)."""
-        self._free.put(buffer)
-
-    def hash_file(self, blocks: Callable[[Callable[[memoryview, bytearray], None]], None]) -> str:
-        """Run `blocks(feed)`, which calls feed(view, buffer) for each block in order; return the hex digest."""
-        h = hashlib.sha256()
-        todo: queue.SimpleQueue = queue.SimpleQueue()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            while (item := todo.get()) is not None:
-                try:
-                    if not errors:
-                        h.update(item[0])
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the sealing thread
-                    errors.append(exc)
-                self._free.put(item[1])  # recycled even after an error, so buffer() never blocks forever
-
-        worker = threading.Thread(target=run, name="package-sha256", daemon=True)
-        worker.start()
-        try:
-            blocks(lambda view, buffer: todo.put((view, buffer)))
-        finally:
-            todo.put(None)
-            worker.join()
-        if errors:
-            raise errors[0]
-        return h.hexdigest()
-
-
 def write_package(out: BinaryIO, form: BidForm, attachments: Sequence[Path] = (),
                   progress: Callable[[int], object] | None = None) -> BidForm:
     """Stream the ZIP into `out` (any object with write()); returns the form as written."""
     used: set[str] = set()
     entries: list[tuple[Path, str]] = [(Path(p), _arcname(Path(p), used)) for p in attachments]
     listed: list[Attachment] = []
-    hasher = _BackgroundSha256()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[arg-type]
         for path, arc in entries:
+            # Each attachment is hashed twice (its sha256 for form.json here, then ct_sha256 of the ciphertext),
+            # besides CRC-32, AES-GCM and the I/O: its own SHA-256 runs on a worker thread while CRC-32, the
+            # encryption and the write run here, straight from the file's mapped pages (pipeline.file_blocks).
             size = 0
             info = zipfile.ZipInfo(ATTACHMENT_DIR + arc, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_STORED
-            with path.open("rb", buffering=0) as src, zf.open(info, "w", force_zip64=True) as dst:
-                def blocks(feed: Callable[[memoryview, bytearray], None]) -> None:
-                    nonlocal size
-                    while True:
-                        buffer = hasher.buffer()
-                        n = src.readinto(buffer)
-                        if not n:
-                            hasher.release(buffer)
-                            return
-                        block = memoryview(buffer)[:n]
-                        feed(block, buffer)   # hashed on the worker thread …
-                        dst.write(block)      # … while CRC-32, encryption and the write run here
-                        size += n
+            hasher = OrderedHasher(name="package-sha256")
+            try:
+                with path.open("rb", buffering=0) as src, zf.open(info, "w", force_zip64=True) as dst:
+                    for block in file_blocks(src, CHUNK):
+                        hasher.feed(block)
+                        dst.write(block)
+                        size += len(block)
                         if progress:
-                            progress(n)
-
-                digest = hasher.hash_file(blocks)
-            listed.append(Attachment(name=arc, size=size, sha256=digest))
+                            progress(len(block))
+                        del block
+            finally:
+                digest = hasher.close()
+            listed.append(Attachment(name=arc, size=size, sha256=digest.hex()))
         # The form goes last so it can list the attachments' hashes (inside the sealed package only).
         form = msgspec.structs.replace(form, attachments=listed)
         info = zipfile.ZipInfo(FORM_NAME, date_time=(1980, 1, 1, 0, 0, 0))

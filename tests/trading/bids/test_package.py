@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from trading.bids import package
+from trading.bids import package, pipeline
 from trading.bids.package import BidFormInvalid
 
 FIELDS = [
@@ -80,9 +80,10 @@ _C = package.CHUNK
 
 
 def test_write_package_pipelined_hashes_match_files_at_block_boundaries(tmp_path) -> None:
-    """Attachment SHA-256s are computed on a worker thread from pooled buffers; sizes around the block size,
-    an empty file and more blocks than pooled buffers must all hash and store exactly the file's bytes."""
-    sizes = [0, 1, _C - 1, _C, _C + 1, (package._BackgroundSha256.RING + 2) * _C + 5]
+    """Attachment SHA-256s are computed on a worker thread from mapped windows of the file; sizes around the
+    block size, an empty file and more blocks than the hasher lets wait must all hash and store exactly the
+    file's bytes."""
+    sizes = [0, 1, _C - 1, _C, _C + 1, (pipeline.HashingSink.RING + 2) * _C + 5]
     paths = []
     for i, size in enumerate(sizes):
         p = tmp_path / f"a{i}.bin"

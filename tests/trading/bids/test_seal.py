@@ -217,7 +217,8 @@ def test_seal_pipeline_hashes_exactly_the_written_ciphertext(size: int, local_ce
 
 
 @pytest.mark.parametrize("size", [0, 1, _F - 1, _F, _F + 1, _F + _P, _F + _P + 1,
-                                  _F + (pipeline.HashingSink.RING + 3) * _P])
+                                  _F + (pipeline.HashingSink.RING + 3) * _P,
+                                  _F + 2 * pipeline.MAP_WINDOW // streaming.SEGMENT_SIZE * _P + 5])  # 3 windows
 def test_seal_and_unseal_files_after_what_they_already_hold(size: int, tmp_path: Path,
                                                              local_ceremony: LocalCeremony) -> None:
     """Regular files take the file pipeline (unseal knows the length, reads segment by segment): the bytes land

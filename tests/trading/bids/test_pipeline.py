@@ -1,0 +1,134 @@
+"""The sealing pipeline's building blocks: mapped file windows and the ordered background hasher."""
+from __future__ import annotations
+
+import hashlib
+import io
+import mmap
+import os
+import threading
+
+import pytest
+
+from trading.bids import pipeline
+from trading.bids.streaming import StreamCorrupt
+
+_G = mmap.ALLOCATIONGRANULARITY
+
+
+def _file(tmp_path, size: int):
+    data = os.urandom(size)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    return path, data
+
+
+@pytest.mark.parametrize("start", [0, 1, 40, _G - 1, _G, _G + 40])
+def test_file_blocks_maps_the_rest_of_a_file_from_any_position(tmp_path, start: int) -> None:
+    """Windows start at unaligned positions (the mapping is aligned down); every view stays valid after the next
+    one is taken (a hashing thread may still hold it); the file ends positioned after what was yielded."""
+    path, data = _file(tmp_path, 5 * _G + 123)
+    window = 2 * _G + 17
+    with path.open("rb", buffering=0) as f:
+        f.seek(start)
+        views = list(pipeline.file_blocks(f, window))
+        assert f.tell() == len(data)
+    assert all(len(v) <= window for v in views) and all(v.readonly for v in views)
+    assert b"".join(bytes(v) for v in views) == data[start:]
+
+
+def test_file_blocks_of_an_empty_file_or_at_its_end_yields_nothing(tmp_path) -> None:
+    path, data = _file(tmp_path, 0)
+    with path.open("rb") as f:
+        assert list(pipeline.file_blocks(f)) == []
+    path, data = _file(tmp_path, 10)
+    with path.open("rb") as f:
+        f.seek(10)
+        assert list(pipeline.file_blocks(f)) == []
+
+
+def test_file_blocks_reads_streams_that_cannot_be_mapped() -> None:
+    data = os.urandom(3 * 1000 + 1)
+    views = list(pipeline.file_blocks(io.BytesIO(data), 1000))
+    assert [len(v) for v in views] == [1000, 1000, 1000, 1]
+    assert b"".join(bytes(v) for v in views) == data
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    with os.fdopen(r, "rb") as pipe:
+        assert b"".join(bytes(v) for v in pipeline.file_blocks(pipe, 1000)) == data
+
+
+def test_file_blocks_refuses_a_file_that_shrinks_while_it_is_read(tmp_path) -> None:
+    """Mapping past the end of a shrunk file would kill the process with SIGBUS; it raises instead."""
+    path, data = _file(tmp_path, 4 * _G)
+    with path.open("rb", buffering=0) as f:
+        blocks = pipeline.file_blocks(f, _G)
+        assert bytes(next(blocks)) == data[:_G]
+        os.truncate(path, 2 * _G)
+        assert bytes(next(blocks)) == data[_G:2 * _G]
+        with pytest.raises(StreamCorrupt, match="changed while it was read"):
+            next(blocks)
+
+
+def test_file_blocks_falls_back_to_reading_where_mmap_is_refused(tmp_path, monkeypatch) -> None:
+    path, data = _file(tmp_path, 3 * _G + 5)
+
+    def refuse(*args, **kwargs):
+        raise OSError(19, "No such device")  # what mmap gives on a file system without it
+
+    monkeypatch.setattr(pipeline.mmap, "mmap", refuse)
+    with path.open("rb", buffering=0) as f:
+        f.seek(7)
+        views = list(pipeline.file_blocks(f, _G))
+        assert f.tell() == len(data)
+    assert b"".join(bytes(v) for v in views) == data[7:]
+
+
+class _GatedHash:
+    """A hash whose update waits for a gate, to hold the hasher thread."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.h = hashlib.sha256()
+
+    def update(self, data) -> None:
+        self.gate.wait(10)
+        self.h.update(data)
+
+    def digest(self) -> bytes:
+        return self.h.digest()
+
+
+def test_ordered_hasher_holds_back_a_producer_beyond_its_depth_and_hashes_in_order() -> None:
+    gated = _GatedHash()
+    hasher = pipeline.OrderedHasher(gated, depth=2)
+    blocks = [os.urandom(1000) for _ in range(5)]
+    fed: list[int] = []
+
+    def produce() -> None:
+        for i, b in enumerate(blocks):
+            hasher.feed(memoryview(b))
+            fed.append(i)
+
+    t = threading.Thread(target=produce)
+    t.start()
+    t.join(0.3)
+    assert fed == [0, 1]  # the third waits: two views are still unhashed
+    gated.gate.set()
+    t.join(5)
+    assert fed == [0, 1, 2, 3, 4]
+    assert hasher.close() == hashlib.sha256(b"".join(blocks)).digest()
+
+
+def test_ordered_hasher_reports_its_error_to_the_producer() -> None:
+    class Broken:
+        def update(self, data) -> None:
+            raise RuntimeError("hash failed")
+
+    hasher = pipeline.OrderedHasher(Broken(), depth=1)
+    hasher.feed(b"x")
+    with pytest.raises(RuntimeError, match="hash failed"):
+        for _ in range(100):  # the worker fails on the first view; a later feed or close reports it
+            hasher.feed(b"y")
+    with pytest.raises(RuntimeError, match="hash failed"):
+        hasher.close()
