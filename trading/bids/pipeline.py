@@ -1,17 +1,17 @@
 """The two-thread pipelines of sealing and unsealing (seal/v1 over Tink streaming, trading/bids/streaming.py).
 
 Sealing or unsealing 1 GiB costs, in CPU seconds on the project machine (2026-12 VM): SHA-256 of the ciphertext
-0.6–0.7 (the slowest stage; ct_sha256 is part of the protocol), writing the output file 0.45–0.5 (the kernel's
-copy into the page cache), AES-GCM 0.12–0.3, and reading the input with read() 0.13–0.5 — a kernel copy again,
-which mapping the file avoids (`file_blocks`). Serially that is well under 1 GB/s, so each direction runs on two
-threads: the caller's thread encrypts or decrypts (AES-GCM reading the mapped input) and writes; a worker hashes
-the ciphertext, in order. hashlib, AES-GCM and file writes release the GIL for large buffers. Handing part of
-the writes to the worker (positional writes, balanced by its queue) was measured and dropped: on an idle
-two-core machine two threads writing one file were slower (1.0–1.2 vs 1.1–1.5 GB/s sealing).
+0.6–0.7 (the slowest stage; ct_sha256 is part of the protocol), writing the output file 0.45–0.6 (the kernel's
+copy into the page cache and its page allocation), AES-GCM 0.12–0.3, and reading the input with read() 0.13–0.5
+— a kernel copy again, which mapping the file avoids (`file_blocks`). Serially that is well under 1 GB/s, so each
+direction runs as three stages on their own threads — the caller's thread encrypts or decrypts (AES-GCM reading
+the mapped input), a writer thread writes, a hasher thread hashes the ciphertext, each in order — and the two
+cores' scheduler keeps both busy (hashlib, AES-GCM and file writes release the GIL for large buffers). With the
+caller's thread also writing, it was the bottleneck (≈ 1.0 CPU-s per GiB against the hasher's 0.7) and the
+figures swung with the machine's load; two threads writing one file (positional writes) were slower still.
 
-Memory is bounded whatever the size: sealing encrypts into a few preallocated 1 MiB segment buffers, a buffer
-returning to its pool only once the worker has hashed it; unsealing keeps at most two mapped 8 MiB windows and
-one plaintext segment. Pure: no server imports.
+Memory is bounded whatever the size: a few preallocated 1 MiB segment buffers, each returning to its pool only
+once written (and, sealing, hashed), plus at most two mapped 4 MiB windows of the input. Pure: no server imports.
 """
 from __future__ import annotations
 
@@ -31,68 +31,126 @@ from trading.bids.streaming import (HEADER_SIZE, KEY_SIZE, SEGMENT_SIZE, TAG_SIZ
                                     segment_nonce)
 
 
-class HashingSink:
-    """The ciphertext end of sealing (the `sink` of an EncryptingWriter), on two threads:
+class OrderedWriter:
+    """Writes to `dst` on a worker thread, in order, from RING pooled buffers of `size` bytes.
 
-        sealing thread:  read, encrypt segment i+1, write it ─┐
-        hasher thread:   SHA-256 of segment i  ◄──────────────┘ (FIFO queue), buffer back to the free pool
-
-    No copies: segments are encrypted straight into RING preallocated buffers (`claim`, given to the
-    EncryptingWriter), and a buffer is reused only once hashed, so at most RING segments are in flight (memory
-    bounded at RING MiB) and none is overwritten before it is hashed. The write is synchronous and the hasher
-    reads its FIFO in order, so the file and the digest see the same bytes in the same order.
+    `claim()` hands out a free buffer (blocking while all RING are in flight), `put(view)` queues a view of it (or
+    any bytes) for writing. After its write, an item goes to `then(view, buffer)` when given — the next stage,
+    which must `recycle(buffer)` — else its buffer straight back to the pool. A buffer is thus never refilled
+    before it is written (and hashed), and memory stays at RING buffers. The first error of any stage is re-raised
+    by claim() and close().
     """
 
-    RING = 4
+    RING = 6
 
-    def __init__(self, dst: BinaryIO, progress: Callable[[int], object] | None) -> None:
+    def __init__(self, dst: BinaryIO, *, size: int = SEGMENT_SIZE, name: str = "write",
+                 then: Callable[[object, bytearray | None], None] | None = None) -> None:
         self.dst = dst
-        self.h = hashlib.sha256()
-        self.n = 0
-        self.progress = progress
-        self._err: BaseException | None = None
+        self.err: BaseException | None = None
+        self._then = then
         self._free: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(self.RING):
-            self._free.put(bytearray(SEGMENT_SIZE))
+            self._free.put(bytearray(size))
         self._todo: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._hash, name="seal-sha256", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         self._closed = False
 
-    def _hash(self) -> None:
+    def _run(self) -> None:
         while (item := self._todo.get()) is not None:
+            view, buffer = item
+            if self.err is None:
+                try:
+                    self.dst.write(view)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the producing thread
+                    self.err = exc
+            if self._then is not None:
+                self._then(view, buffer)  # passed on even after an error, so its buffer comes back
+            elif buffer is not None:
+                self._free.put(buffer)
+            item = view = None
+
+    def claim(self) -> bytearray:
+        if self.err is not None:
+            raise self.err
+        return self._free.get()
+
+    def recycle(self, buffer: bytearray) -> None:
+        self._free.put(buffer)
+
+    def put(self, view) -> None:
+        """Queue `view` (of a claimed buffer, or other bytes: those are not recycled) to be written."""
+        pooled = isinstance(view, memoryview) and isinstance(view.obj, bytearray)
+        self._todo.put((view, view.obj if pooled else None))
+
+    def close(self) -> None:
+        """Wait until everything queued is written; re-raise the first error."""
+        if not self._closed:
+            self._closed = True
+            self._todo.put(None)
+            self._thread.join()
+        if self.err is not None:
+            raise self.err
+
+
+class HashingSink:
+    """The ciphertext end of sealing (the `sink` of an EncryptingWriter), a three-stage pipeline:
+
+        sealing thread:  encrypt segment i+2 into a pooled buffer ──► writer thread: write segment i+1 ──►
+        hasher thread:   SHA-256 of segment i, then the buffer back to the pool
+
+    The three stages cost about the same per GiB (AES-GCM plus mapping the input ≈ 0.4 CPU-s, the write ≈ 0.5,
+    SHA-256 ≈ 0.7), so on two cores the scheduler keeps both busy, instead of the sealing thread (encrypt and
+    write) being the bottleneck. No copies: segments are encrypted straight into the writer's RING pooled buffers
+    (`claim`, given to the EncryptingWriter), and a buffer is reused only once written and hashed (memory bounded
+    at RING MiB). Both queues are FIFO, so the file and the digest see the same bytes in the same order.
+    """
+
+    RING = OrderedWriter.RING
+
+    def __init__(self, dst: BinaryIO, progress: Callable[[int], object] | None) -> None:
+        self.h = hashlib.sha256()
+        self.n = 0
+        self.progress = progress
+        self._to_hash: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer = OrderedWriter(dst, name="seal-write", then=lambda view, buffer: self._to_hash.put((view, buffer)))
+        self._hasher = threading.Thread(target=self._hash, name="seal-sha256", daemon=True)
+        self._hasher.start()
+        self._closed = False
+
+    def _hash(self) -> None:
+        while (item := self._to_hash.get()) is not None:
             data, buffer = item
-            if self._err is None:
+            if self._writer.err is None:
                 try:
                     self.h.update(data)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the sealing thread
-                    self._err = exc
+                    self._writer.err = exc
             if buffer is not None:
-                self._free.put(buffer)  # recycled even after an error, so claim() never blocks forever
+                self._writer.recycle(buffer)  # recycled even after an error, so claim() never blocks forever
+            item = data = None
 
     def claim(self) -> bytearray:
-        """A free segment buffer for the encryptor (blocks while RING segments still wait for the hasher)."""
-        if self._err is not None:
-            raise self._err
-        return self._free.get()
+        """A free segment buffer for the encryptor (blocks while RING segments are still being written or hashed)."""
+        return self._writer.claim()
 
     def __call__(self, data) -> None:
-        # Queue the segment to the hasher first, then write it here: both only read the buffer.
-        pooled = isinstance(data, memoryview) and isinstance(data.obj, bytearray)
-        self._todo.put((data, data.obj if pooled else None))  # the header (bytes) is not a pool buffer
-        self.dst.write(data)
+        self._writer.put(data)  # the header (bytes) is written and hashed too, but not recycled
         self.n += len(data)
         if self.progress:
             self.progress(len(data))
 
     def close(self) -> None:
-        """Wait until everything queued is hashed; re-raise the hasher's error."""
+        """Wait until everything queued is written and hashed; re-raise the first error of either stage."""
         if not self._closed:
             self._closed = True
-            self._todo.put(None)
-            self._thread.join()
-        if self._err is not None:
-            raise self._err
+            try:
+                self._writer.close()
+            finally:
+                self._to_hash.put(None)
+                self._hasher.join()
+        if self._writer.err is not None:
+            raise self._writer.err
 
 
 class HashingReader:
@@ -171,7 +229,7 @@ class OrderedHasher:
     a view is only dropped (its buffer reused, its mapping unmapped) once hashed.
     """
 
-    def __init__(self, h=None, depth: int = HashingSink.RING, name: str = "sha256") -> None:
+    def __init__(self, h=None, depth: int = 4, name: str = "sha256") -> None:
         self.h = hashlib.sha256() if h is None else h
         self._slots = threading.Semaphore(depth)
         self._todo: queue.SimpleQueue = queue.SimpleQueue()
@@ -207,7 +265,8 @@ class OrderedHasher:
         return self.h.digest()
 
 
-MAP_WINDOW = 8 * 1024 * 1024  # how much of a file is memory-mapped at a time
+MAP_WINDOW = 4 * 1024 * 1024  # how much of a file is memory-mapped at a time
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
 
 def _window(f: BinaryIO, pos: int, end: int) -> memoryview:
@@ -221,7 +280,10 @@ def _window(f: BinaryIO, pos: int, end: int) -> memoryview:
         raise StreamCorrupt("the file is shorter than expected (it changed while it was read)")
     base = pos - pos % mmap.ALLOCATIONGRANULARITY
     try:
-        mapped = mmap.mmap(fd, end - base, access=mmap.ACCESS_READ, offset=base)
+        if _POPULATE:  # Linux: the page tables are filled in one call, not one fault per 4 KiB page
+            mapped = mmap.mmap(fd, end - base, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ, offset=base)
+        else:
+            mapped = mmap.mmap(fd, end - base, access=mmap.ACCESS_READ, offset=base)
     except (OSError, ValueError):  # a file system without mmap: one read, into a buffer nobody else holds
         buffer = bytearray(end - pos)
         view, got = memoryview(buffer), 0
@@ -297,15 +359,16 @@ def _segments(ct_len: int) -> list[int]:
 
 def decrypt_file(dek: bytes, associated_data: bytes, src: BinaryIO, dst: BinaryIO, ct_len: int,
                  progress: Callable[[int], object] | None = None) -> tuple[int, bytes]:
-    """Decrypt the ct_len bytes of a Tink stream read from `src` (a regular file) into `dst`, pipelined over two
-    threads like sealing; returns (plaintext size, SHA-256 of the ciphertext). Raises StreamCorrupt.
+    """Decrypt the ct_len bytes of a Tink stream read from `src` (a regular file) into `dst`, pipelined like
+    sealing; returns (plaintext size, SHA-256 of the ciphertext). Raises StreamCorrupt.
 
-        unsealing thread: map the next segments, queue each to the hasher, decrypt it into one reused buffer, write
-        hasher thread:    SHA-256 of the segments in order (OrderedHasher: at most RING waiting)
+        unsealing thread: map the next segments, queue each to the hasher, decrypt it into a pooled buffer
+        writer thread:    write the plaintext segments in order (OrderedWriter), each buffer back to the pool
+        hasher thread:    SHA-256 of the ciphertext segments in order (OrderedHasher: at most four waiting)
 
     Knowing the length, each segment's size and last-segment flag follow from its position (Tink's layout), so
     nothing is read ahead to find the last one, and the ciphertext is never copied (file_blocks explains why).
-    Memory: one plaintext segment plus the mapped windows still referenced (at most two).
+    Memory: RING plaintext segments plus the mapped windows still referenced (at most two).
     """
     header = bytearray(HEADER_SIZE)
     if src.readinto(header) != HEADER_SIZE or header[0] != HEADER_SIZE:
@@ -314,23 +377,26 @@ def decrypt_file(dek: bytes, associated_data: bytes, src: BinaryIO, dst: BinaryI
     prefix = bytes(header[1 + KEY_SIZE:])
     segments = _segments(ct_len)
     hasher = OrderedHasher(hashlib.sha256(header), name="unseal-sha256")
-    out = memoryview(bytearray(SEGMENT_SIZE))
+    writer = OrderedWriter(dst, name="unseal-write")
     total, last = 0, len(segments) - 1
     try:
         for index, view in enumerate(_segment_views(src, segments)):
-            hasher.feed(view)  # hashed on the worker while it is decrypted here
+            hasher.feed(view)  # hashed on one worker while it is decrypted here and written by the other
             n = len(view)
-            plain = out[: n - TAG_SIZE]
+            plain = memoryview(writer.claim())[: n - TAG_SIZE]
             try:
                 aead.decrypt_into(segment_nonce(prefix, index, index == last), view, None, plain)
             except InvalidTag:
                 raise StreamCorrupt(f"segment {index} fails authentication (wrong key, associated data, or "
                                      "altered/truncated ciphertext)") from None
             del view
-            dst.write(plain)
+            writer.put(plain)
             total += n - TAG_SIZE
             if progress:
                 progress(n)
     finally:
-        digest = hasher.close()
+        try:
+            writer.close()
+        finally:
+            digest = hasher.close()
     return total, digest

@@ -132,3 +132,33 @@ def test_ordered_hasher_reports_its_error_to_the_producer() -> None:
             hasher.feed(b"y")
     with pytest.raises(RuntimeError, match="hash failed"):
         hasher.close()
+
+
+def test_ordered_writer_writes_in_order_from_recycled_buffers() -> None:
+    out = io.BytesIO()
+    writer = pipeline.OrderedWriter(out, size=64)
+    parts = [os.urandom(64) for _ in range(5 * pipeline.OrderedWriter.RING)]
+    buffers = set()
+    writer.put(b"head")  # other bytes are written but not recycled
+    for p in parts:
+        buffer = writer.claim()
+        buffers.add(id(buffer))
+        buffer[:] = p
+        writer.put(memoryview(buffer))
+    writer.close()
+    assert out.getvalue() == b"head" + b"".join(parts)
+    assert len(buffers) <= pipeline.OrderedWriter.RING  # no buffer is made beyond the pool
+
+
+def test_ordered_writer_reports_a_failed_write_and_keeps_handing_out_buffers_until_then() -> None:
+    class Full(io.BytesIO):
+        def write(self, data) -> int:
+            raise OSError("disk full")
+
+    writer = pipeline.OrderedWriter(Full(), size=8)
+    writer.put(memoryview(writer.claim()))
+    with pytest.raises(OSError, match="disk full"):
+        for _ in range(100):  # never blocks: failed items still return their buffer
+            writer.put(memoryview(writer.claim()))
+    with pytest.raises(OSError, match="disk full"):
+        writer.close()

@@ -271,7 +271,7 @@ def test_unseal_file_refuses_altered_truncated_or_foreign_ciphertext(tmp_path: P
         unseal_file(ct + b"x")
     with pytest.raises(S.PayloadCorrupt, match="ct_sha256"):  # decrypts, but is not what the manifest names
         unseal_file(ct, msgspec.structs.replace(m, ct_sha256=bytes(32)))
-    assert not [t for t in threading.enumerate() if t.name == "unseal-sha256"]
+    assert not [t for t in threading.enumerate() if t.name in ("unseal-sha256", "unseal-write")]
     unseal_file(ct)
     assert (tmp_path / "out").read_bytes() == data
 
@@ -303,4 +303,15 @@ def test_seal_pipeline_refuses_when_the_destination_fails_and_stops_its_thread(
     with pytest.raises(OSError, match="disk full"):
         S.seal(local_ceremony.record_bytes, writer_of(os.urandom(8 * _P)), _FailingDst(after=3),
                signing_key=Ed25519PrivateKey.generate(), bidder_org_id="b", signer_id="s")
-    assert not [t for t in threading.enumerate() if t.name == "seal-sha256"]
+    assert not [t for t in threading.enumerate() if t.name in ("seal-sha256", "seal-write")]
+
+
+def test_unseal_file_refuses_when_the_destination_fails_and_stops_its_threads(
+        tmp_path: Path, local_ceremony: LocalCeremony) -> None:
+    data = os.urandom(_F + 9 * _P)  # more segments than the writer's buffers
+    sealed, ct, _ = _seal(local_ceremony, data)
+    m = sealed.manifest
+    (tmp_path / "ct").write_bytes(ct)
+    with (tmp_path / "ct").open("rb") as src, pytest.raises(OSError, match="disk full"):
+        S.unseal(m, S.recover_checked_dek(m, _shares(local_ceremony, m)), src, _FailingDst(after=2))
+    assert not [t for t in threading.enumerate() if t.name in ("unseal-sha256", "unseal-write")]
