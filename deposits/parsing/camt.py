@@ -97,42 +97,93 @@ class _Reader:
 _REPEATED = frozenset({"RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RmtInf/Strd/AddtlRmtInf", "AddtlTxInf"})
 
 
-def _flatten(el, skip: str = "TxDtls") -> dict:
-    """One pass over the subtree, children by iteration (no getparent, no per-node path lookups), never
-    descending into `skip` or a pruned subtree. Breadth first: equal paths have equal depth, so the first of
-    them and the order of repeated ones are the document's."""
+def _flatten(el) -> tuple[dict, list[dict]]:
+    """One walk over the subtree → ({path: first text}, [the same for each NtryDtls/TxDtls]).
+
+    The walk is lxml's own depth-first iterator (one C iterator, no Python recursion, no getparent): each
+    element's number of children (`len`) says when the walk climbs back, so the path of every element is known
+    without asking the tree. An entry's TxDtls are flattened into their own dicts in the same walk (paths
+    relative to the TxDtls); a pruned subtree is walked past, not read. Document order: the first of equal
+    paths and the order of repeated ones are the document's."""
     flat: dict = {}
-    queue = [(el, "")]
-    push = queue.append
+    details: list[dict] = []
     names = _NAMES
-    for node, prefix in queue:  # the list grows while it is walked
-        for child in node:
-            tag = child.tag
-            name = names.get(tag)
-            if name is None:
-                if type(tag) is not str:
-                    continue  # an entity reference (entities are never resolved)
-                name = tag[tag.find("}") + 1:]
-                if len(names) < 4096:
-                    names[tag] = name
-            text = child.text
-            # ISO 20022 has no mixed content: an element with text is a leaf, one without is a container.
-            if text and (text := text.strip()):
-                path = prefix + name
-                if path in flat:
-                    if path in _REPEATED:
-                        flat[path + "[]"].append(text)
-                    continue
-                flat[path] = text
+    stack: list = []  # (prefix, target, children left) of the elements above the current one
+    push = stack.append
+    pop = stack.pop
+    prefix: str | None = ""  # None: inside a subtree that is not read
+    target = flat
+    left = len(el)
+    nodes = el.iter()
+    next(nodes)  # el itself
+    for child in nodes:
+        while not left:
+            prefix, target, left = pop()
+        left -= 1
+        tag = child.tag
+        name = names.get(tag)
+        if name is None:
+            if type(tag) is not str:
+                continue  # an entity reference (entities are never resolved); it has no children
+            name = tag[tag.find("}") + 1:]
+            if len(names) < 4096:
+                names[tag] = name
+        n = len(child)
+        if prefix is None:
+            if n:
+                push((None, target, left))
+                left = n
+            continue
+        if prefix is _DETAILS_ONLY:  # children of an NtryDtls that (wrongly) has text: only its TxDtls count
+            sub = None
+            if name == "TxDtls":
+                sub = {}
+                details.append(sub)
+            if n:
+                push((prefix, target, left))
+                prefix, target, left = ("", sub, n) if sub is not None else (None, target, n)
+            continue
+        detail = name == "TxDtls" and target is flat  # the entry's own walk never reads into a TxDtls
+        text = child.text
+        # ISO 20022 has no mixed content: an element with text is a leaf, one without is a container.
+        if text and (text := text.strip()):
+            path = prefix + name
+            if path in target:
                 if path in _REPEATED:
-                    flat[path + "[]"] = [text]
+                    target[path + "[]"].append(text)
+            else:
+                target[path] = text
+                if path in _REPEATED:
+                    target[path + "[]"] = [text]
                 if name == "Amt" or name == "TtlAmt":
-                    flat[path + "@Ccy"] = child.get("Ccy")
-            elif name != skip and name not in _PRUNE:
-                push((child, prefix + name + "/"))
-    return flat
+                    target[path + "@Ccy"] = child.get("Ccy")
+            if detail and prefix == "NtryDtls/":
+                sub = {}
+                details.append(sub)
+                if n:
+                    push((prefix, target, left))
+                    prefix, target, left = "", sub, n
+            elif n:
+                push((prefix, target, left))
+                prefix, left = (_DETAILS_ONLY if name == "NtryDtls" and prefix == "" and target is flat
+                                else None), n
+        elif detail:
+            if prefix == "NtryDtls/":
+                sub = {}
+                details.append(sub)
+                if n:
+                    push((prefix, target, left))
+                    prefix, target, left = "", sub, n
+            elif n:
+                push((prefix, target, left))
+                prefix, left = None, n
+        elif n:
+            push((prefix, target, left))
+            prefix, left = (prefix + name + "/" if name not in _PRUNE else None), n
+    return flat, details
 
 
+_DETAILS_ONLY = "\x00"
 _NAMES: dict[str, str] = {}  # "{namespace}Tag" → "Tag" (bounded: a hostile file cannot grow it without end)
 
 
@@ -244,7 +295,7 @@ def _statement(r: _Reader, block, seq: int, kind: str) -> ParsedStatement:
         fen = amount_to_fen(amt.text, f"statement {stmt_id} balance {code}")
         if r.etext(bal, "CdtDbtInd") == "DBIT":
             fen = -fen
-        when, _ = r.when(_flatten(bal), "Dt")
+        when, _ = r.when(_flatten(bal)[0], "Dt")
         ccy = amt.get("Ccy")
         if code in ("OPBD", "PRCD"):
             st.opening_fen, st.opening_date, st.opening_currency = fen, when, ccy
@@ -255,16 +306,21 @@ def _statement(r: _Reader, block, seq: int, kind: str) -> ParsedStatement:
     return st
 
 
+_REMITTANCE_KEYS = tuple(p + "[]" for p in ("RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RmtInf/Strd/AddtlRmtInf",
+                                             "AddtlTxInf"))
+
+
 def _remittance(flat: dict) -> str:
     parts: list[str] = []
-    for path in ("RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RmtInf/Strd/AddtlRmtInf", "AddtlTxInf"):
-        parts.extend(flat.get(path + "[]", ()))
+    for key in _REMITTANCE_KEYS:
+        if key in flat:
+            parts.extend(flat[key])
     return " | ".join(parts)
 
 
 def _entry(r: _Reader, ntry, stmt: ParsedStatement, index: int) -> list[ParsedTxn]:
     where = f"statement {stmt.stmt_id} entry {index + 1}"
-    f = _flatten(ntry)
+    f, details = _flatten(ntry)
     if "Amt" not in f:
         raise StatementInvalid(f"{where}: Amt is missing")
     amount = amount_to_fen(f["Amt"], where)
@@ -283,7 +339,6 @@ def _entry(r: _Reader, ntry, stmt: ParsedStatement, index: int) -> list[ParsedTx
     booking_date, booked_at = r.when(f, "BookgDt")
     value_date, _ = r.when(f, "ValDt")
     entry_ref = f.get("AcctSvcrRef")
-    details = [_flatten(tx, skip="") for tx in ntry.iterfind(r.q("NtryDtls/TxDtls"))]
     notes: list[str] = []
     base = dict(stmt_seq=stmt.seq, entry_index=index, direction=direction, currency=currency, status=status,
                 reversal=reversal, booking_date=booking_date, booked_at=booked_at, value_date=value_date,
@@ -310,8 +365,7 @@ def _entry(r: _Reader, ntry, stmt: ParsedStatement, index: int) -> list[ParsedTx
             notes.append(f"batch_totals_mismatch:entry={amount},details={sum(sums)},"
                          f"declared={declared},found={len(details)}")
         if split:
-            parts = [_detail(r, tx, stmt, dict(base, detail_index=i, amount_fen=sums[i]), where) for i, tx
-                     in enumerate(details)]
+            parts = [_detail(r, tx, stmt, base, i, sums[i], where) for i, tx in enumerate(details)]
             refs = [p.bank_ref for p in parts]
             if None in refs or len(set(refs)) != len(refs):
                 # Parts that share a reference (a PostFinance ISR batch) are keyed by the entry's ref + index.
@@ -322,8 +376,8 @@ def _entry(r: _Reader, ntry, stmt: ParsedStatement, index: int) -> list[ParsedTx
             return parts
     # An unsplit batch names no single payer: its parties stay empty rather than borrowed from one part.
     tx = details[0] if details and not notes else None
-    txn = _detail(r, tx, stmt, dict(base, detail_index=0, amount_fen=amount), where) if tx is not None else \
-        ParsedTxn(account=stmt.account, **dict(base, detail_index=0, amount_fen=amount))
+    txn = _detail(r, tx, stmt, base, 0, amount, where) if tx is not None else \
+        ParsedTxn(account=stmt.account, detail_index=0, amount_fen=amount, **base)
     if tx is not None and len(details) == 1 and "Amt" in tx:
         if amount_to_fen(tx["Amt"], where) != amount or tx.get("Amt@Ccy") != currency:
             txn.notes.append(f"detail_amount_differs:{tx['Amt']} {tx.get('Amt@Ccy')}")
@@ -333,7 +387,8 @@ def _entry(r: _Reader, ntry, stmt: ParsedStatement, index: int) -> list[ParsedTx
     return [txn]
 
 
-def _detail(r: _Reader, tx: dict, stmt: ParsedStatement, base: dict, where: str) -> ParsedTxn:
+def _detail(r: _Reader, tx: dict, stmt: ParsedStatement, base: dict, detail_index: int, amount_fen: int,
+            where: str) -> ParsedTxn:
     # A reversal repeats the parties of the transaction it reverses: a reversed credit still names the
     # original payer as Dbtr. Fall back to the entry's own direction when that side is empty.
     credit = (base["direction"] == "CRDT") != base["reversal"]
@@ -345,6 +400,8 @@ def _detail(r: _Reader, tx: dict, stmt: ParsedStatement, base: dict, where: str)
     agent = f"RltdAgts/{other}Agt/FinInstnId/"
     return ParsedTxn(
         **base,
+        detail_index=detail_index,
+        amount_fen=amount_fen,
         account=r.account(tx, f"RltdPties/{own}Acct") or stmt.account,
         payer_name=r.party_name(tx, f"RltdPties/{other}"),
         payer_account=r.account(tx, f"RltdPties/{other}Acct"),

@@ -7,6 +7,7 @@ importer can stream a 200,000-entry file without holding it), then each `ParsedT
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -91,11 +92,17 @@ def _norm_acct(text: str | None) -> str:
     return "".join((text or "").split()).upper()
 
 
+_PLAIN_AMOUNT = re.compile(r"([0-9]{1,18})(?:\.([0-9]{1,2}))?", re.ASCII)
+
+
 def amount_to_fen(text: str | None, where: str, *, comma: bool = False) -> int:
     """"1405.31" → 140531; "9," (MT940) → 900. More than two significant decimals is refused, never rounded."""
     if text is None or not text.strip():
         raise StatementInvalid(f"{where}: amount missing")
     s = text.strip()
+    if not comma and (plain := _PLAIN_AMOUNT.fullmatch(s)):  # "10000.00": the common case, without Decimal
+        yuan, cents = plain.groups()
+        return int(yuan) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
     if comma:
         s = s.replace(",", ".")
         if s.endswith("."):

@@ -100,3 +100,40 @@ async def test_cli_import_twice_reports_already_imported(bank, database_url, sam
     assert second.returncode == 0 and "already imported" in second.stderr
     bad = subprocess.run([*cmd[:-1], "nosuchbank"], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "bank_not_found" in bad.stderr
+
+
+CAMT_WALK = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><GrpHdr><MsgId>W1</MsgId></GrpHdr>
+<Stmt><Id>S1</Id><Acct><Id><Othr><Id>1402</Id></Othr></Id><Ccy>CNY</Ccy></Acct>
+<Ntry><Amt Ccy="CNY">30.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-03-01</Dt></BookgDt>
+  <!-- a comment --><AcctSvcrRef> E1 </AcctSvcrRef><BkTxCd><Domn><Cd>PMNT</Cd></Domn></BkTxCd>
+  <NtryDtls><Btch><NbOfTxs>2</NbOfTxs></Btch>
+    <TxDtls><Refs><AcctSvcrRef>R1</AcctSvcrRef><EndToEndId>E2E1</EndToEndId></Refs><Amt Ccy="CNY">10.00</Amt>
+      <RltdPties><Dbtr><Nm>Alpha &amp; Co</Nm><PstlAdr><Nm>not the payer</Nm></PstlAdr></Dbtr>
+      <DbtrAcct><Id><Othr><Id>111</Id></Othr></Id></DbtrAcct><CdtrAcct><Id><Othr><Id>9558001</Id></Othr></Id></CdtrAcct>
+      </RltdPties><RmtInf><Ustrd>line1</Ustrd><Ustrd>line2</Ustrd></RmtInf>
+      <RltdAgts><DbtrAgt><FinInstnId><BICFI>BKCHCNBJ</BICFI></FinInstnId></DbtrAgt></RltdAgts></TxDtls>
+    <TxDtls><Refs><AcctSvcrRef>R2</AcctSvcrRef></Refs><AmtDtls><TxAmt><Amt Ccy="CNY">20.00</Amt></TxAmt></AmtDtls>
+      <RltdPties><Dbtr><Pty><Nm>Beta</Nm></Pty></Dbtr><DbtrAcct><Id><IBAN>DE99</IBAN></Id></DbtrAcct></RltdPties>
+      <AddtlTxInf>info a</AddtlTxInf><AddtlTxInf>info b</AddtlTxInf></TxDtls>
+  </NtryDtls></Ntry>
+<Ntry><Amt Ccy="CNY">7.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><ValDt><Dt>2026-03-02</Dt></ValDt><NtryDtls>
+  <TxDtls><Amt Ccy="CNY">3.00</Amt><RltdPties><Dbtr><Nm>P1</Nm></Dbtr></RltdPties></TxDtls>
+  <TxDtls><Amt Ccy="CNY">3.00</Amt><RltdPties><Dbtr><Nm>P2</Nm></Dbtr></RltdPties></TxDtls></NtryDtls>
+  <AddtlNtryInf>entry info</AddtlNtryInf></Ntry>
+</Stmt></BkToCstmrStmt></Document>"""
+
+
+def test_camt_entry_walk_reads_each_batch_part_and_skips_unread_subtrees():
+    txns = [i for i in _parse(CAMT_WALK.encode()) if isinstance(i, ParsedTxn)]
+    first, second, unsplit = txns
+    assert (first.amount_fen, first.payer_name, first.payer_account, first.account) == (1000, "Alpha & Co", "111",
+                                                                                         "9558001")
+    assert (first.bank_ref, first.end_to_end_id, first.payer_bank, first.remittance) == ("R1", "E2E1", "BKCHCNBJ",
+                                                                                         "line1 | line2")
+    assert (second.amount_fen, second.payer_name, second.payer_account, second.account) == (2000, "Beta", "DE99",
+                                                                                             "1402")
+    assert second.remittance == "info a | info b" and first.entry_ref == second.entry_ref == "E1"
+    # parts that do not add up to the entry: the entry stays whole, with no payer borrowed from a part
+    assert unsplit.amount_fen == 700 and unsplit.payer_name is None and unsplit.remittance == "entry info"
+    assert unsplit.notes[0].startswith("batch_totals_mismatch:entry=700,details=600")
