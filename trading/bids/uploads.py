@@ -94,6 +94,30 @@ def _write_blocks(fd: int, blocks: list[bytes], h, sync: bool) -> None:
         os.fsync(fd)
 
 
+def _open_spool(path: Path, offset: int) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        # A crash between a write and its offset update may have left bytes past the recorded offset.
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+async def _open_at(path: Path, offset: int) -> int:
+    """Open the spool for writing at `offset`, on an I/O thread: creating a file allocates an inode, which under a
+    surge of uploads can take milliseconds (ext4 searches its groups) and must not stall the event loop."""
+    job = _IO.submit(_open_spool, path, offset)
+    try:
+        return await asyncio.wrap_future(job)
+    except asyncio.CancelledError:
+        # the request went away while the thread opened the file: close it once opened
+        job.add_done_callback(lambda f: None if f.cancelled() or f.exception() else os.close(f.result()))
+        raise
+
+
 async def receive(store: BlobStore, upload_id: UUID, offset: int, limit: int,
                   chunks: AsyncIterator[bytes]) -> int:
     """Write the request body at `offset` (never past `limit`), fsynced; return the new offset.
@@ -108,7 +132,7 @@ async def receive(store: BlobStore, upload_id: UUID, offset: int, limit: int,
     blocks: list[bytes] = []
     gathered = 0
     inflight: asyncio.Future | None = None
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = await _open_at(path, offset)
 
     async def flush(sync: bool) -> None:
         nonlocal blocks, gathered, written, inflight
@@ -119,9 +143,6 @@ async def receive(store: BlobStore, upload_id: UUID, offset: int, limit: int,
         written += n
 
     try:
-        # A crash between a write and its offset update may have left bytes past the recorded offset.
-        os.ftruncate(fd, offset)
-        os.lseek(fd, offset, os.SEEK_SET)
         try:
             async for chunk in chunks:
                 if not chunk:
