@@ -287,9 +287,9 @@ def _window(f: BinaryIO, pos: int, end: int) -> memoryview:
     except (OSError, ValueError):  # a file system without mmap: one read, into a buffer nobody else holds
         buffer = bytearray(end - pos)
         view, got = memoryview(buffer), 0
-        os.lseek(fd, pos, os.SEEK_SET)
+        f.seek(pos)
         while got < len(buffer):
-            k = os.readv(fd, [view[got:]])
+            k = f.readinto(view[got:])
             if not k:
                 raise StreamCorrupt("the file is shorter than expected (it changed while it was read)") from None
             got += k
