@@ -1,11 +1,15 @@
 """Benchmark: seal and unseal a large file with seal/v1, against `openssl speed` and age (pyrage), same run.
 
     /work/venv/bin/python bench/seal.py [--size-mib 1024] [--dir /dev/shm/tenderhall-bench-seal] [--seconds 3]
+                                        [--rounds 3]
 
 Files live in tmpfs by default so disk writeback (shared with other work on the machine) does not decide the
 figures; `openssl speed` runs with -elapsed (wall clock) like the other operations. CPU seconds (user+sys of
 the process, all threads) are printed too.
 
+The machine's figures swing from run to run (a VM whose page-cache work costs vary by 2× between runs), so all
+operations run in `--rounds` interleaved rounds and the table shows each one's median run; every round's wall
+time is printed too, and the seal/age ratio within each round.
 Each operation runs in a fresh subprocess that reports its wall time and its own peak RSS (ru_maxrss), so
 the memory figure is the whole process (interpreter included) for that one operation:
 - seal-package: what `tenderhall bid seal` does — stream the file into the bid package ZIP (CRC-32), encrypt
@@ -175,11 +179,40 @@ def run_child(op: str, state: Path, src: Path, dst: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def one_round(state: Path, src: Path, d: Path) -> tuple[dict[str, dict], bool]:
+    """Every operation once, in a fixed order (each in its own subprocess); returns the figures and whether the
+    unsealed output is the input."""
+    results = {}
+    st = json.loads(state.read_text())
+    st["package"] = False
+    state.write_text(json.dumps(st))
+    results["seal-package"] = run_child("seal-package", state, src, d / "pkg.ct")
+    st["package"] = True
+    state.write_text(json.dumps(st))
+    results["unseal-package"] = run_child("unseal", state, d / "pkg.ct", d / "pkg.zip")
+    (d / "pkg.zip").unlink()
+    (d / "pkg.ct").unlink()
+    st["package"] = False
+    state.write_text(json.dumps(st))
+    results["seal-raw"] = run_child("seal-raw", state, src, d / "raw.ct")
+    results["unseal-raw"] = run_child("unseal", state, d / "raw.ct", d / "raw.out")
+    same = _same(src, d / "raw.out")
+    (d / "raw.out").unlink()
+    (d / "raw.ct").unlink()
+    results["age-encrypt"] = run_child("age-encrypt", state, src, d / "age.ct")
+    results["age-decrypt"] = run_child("age-decrypt", state, d / "age.ct", d / "age.out")
+    (d / "age.ct").unlink()
+    (d / "age.out").unlink()
+    return results, same
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--dir", default="/dev/shm/tenderhall-bench-seal")
     ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of all operations, interleaved; the table gives each operation's median round")
     ap.add_argument("--child", nargs=4, metavar=("OP", "STATE", "SRC", "DST"))
     args = ap.parse_args()
     if args.child:
@@ -197,25 +230,19 @@ def main() -> None:
     sha = openssl_speed(["sha256"], args.seconds)
     aes_cpu = openssl_speed(["-evp", "aes-256-gcm"], args.seconds, elapsed=False)
     sha_cpu = openssl_speed(["sha256"], args.seconds, elapsed=False)
-    results = {}
-    results["seal-package"] = run_child("seal-package", state, src, d / "pkg.ct")
-    st = json.loads(state.read_text())
-    st["package"] = True
-    state.write_text(json.dumps(st))
-    results["unseal-package"] = run_child("unseal", state, d / "pkg.ct", d / "pkg.zip")
-    (d / "pkg.zip").unlink()
-    (d / "pkg.ct").unlink()
-    st["package"] = False
-    state.write_text(json.dumps(st))
-    results["seal-raw"] = run_child("seal-raw", state, src, d / "raw.ct")
-    results["unseal-raw"] = run_child("unseal", state, d / "raw.ct", d / "raw.out")
-    same = _same(src, d / "raw.out")
-    (d / "raw.out").unlink()
-    (d / "raw.ct").unlink()
-    results["age-encrypt"] = run_child("age-encrypt", state, src, d / "age.ct")
-    results["age-decrypt"] = run_child("age-decrypt", state, d / "age.ct", d / "age.out")
+    rounds, same = [], True
+    for i in range(args.rounds):
+        r, ok = one_round(state, src, d)
+        rounds.append(r)
+        same = same and ok
+        print(f"round {i + 1}: " + "  ".join(f"{op} {v['seconds']:.2f} s" for op, v in r.items()), flush=True)
+    # each operation's median run (the lower middle one for an even count), wall and CPU from that same run
+    results = {op: sorted((r[op] for r in rounds), key=lambda v: v["seconds"])[(len(rounds) - 1) // 2]
+               for op in rounds[0]}
+    walls = {op: sorted(r[op]["seconds"] for r in rounds) for op in rounds[0]}
     mib = size / 2**20
-    print(f"file: {mib:.0f} MiB of random bytes in {d}")
+    print(f"file: {mib:.0f} MiB of random bytes in {d}; {args.rounds} interleaved rounds, the median round of each "
+          "operation below (its wall and CPU figures belong to that one run)")
     print(f"openssl speed -evp aes-256-gcm -bytes 1048576: {aes / 1e9:.2f} GB/s wall (-elapsed), "
           f"{aes_cpu / 1e9:.2f} GB/s per CPU-second (default timing)")
     print(f"openssl speed -bytes 1048576 sha256:           {sha / 1e9:.2f} GB/s wall (-elapsed), "
@@ -225,11 +252,14 @@ def main() -> None:
     age_cpu = size / results["age-encrypt"]["cpu"]
     print("wall = elapsed time; cpu = user+sys seconds of the process (all threads); ratios in the same unit")
     print(f"{'operation':16} {'wall s':>7} {'cpu s':>6} {'GB/s':>6} {'GB/cpu-s':>9} {'×openssl':>9} {'×openssl cpu':>12}"
-          f" {'×age':>6} {'×age cpu':>9} {'peak RSS MB':>12}")
+          f" {'×age':>6} {'×age cpu':>9} {'peak RSS MB':>12}  all rounds' wall s")
     for op, r in results.items():
         rate, rate_cpu = size / r["seconds"], size / r["cpu"]
         print(f"{op:16} {r['seconds']:7.2f} {r['cpu']:6.2f} {rate / 1e9:6.2f} {rate_cpu / 1e9:9.2f} {rate / lower:9.2f}"
-              f" {rate_cpu / lower_cpu:12.2f} {rate / age:6.2f} {rate_cpu / age_cpu:9.2f} {r['rss_mb']:12.1f}")
+              f" {rate_cpu / lower_cpu:12.2f} {rate / age:6.2f} {rate_cpu / age_cpu:9.2f} "
+              f"{max(x[op]['rss_mb'] for x in rounds):12.1f}  {' '.join(f'{w:.2f}' for w in walls[op])}")
+    per_round = [(size / r["seal-raw"]["seconds"]) / (size / r["age-encrypt"]["seconds"]) for r in rounds]
+    print("seal-raw ÷ age-encrypt within each round: " + " ".join(f"{x:.2f}×" for x in per_round))
     print(f"unsealed output identical to the input: {same}")
     for p in d.glob("*"):
         p.unlink()
