@@ -23,6 +23,9 @@ from evaluation.schemas import (
     FlagAnswerIn,
     ObjectionAnswerIn,
     ObjectionIn,
+    PriceCorrection,
+    PriceCorrectionDecisionIn,
+    PriceCorrectionIn,
     OverdueAwardObjection,
     OverdueDuty,
     Publicity,
@@ -102,6 +105,24 @@ class EvaluationController(Controller):
     @get("/clarifications", guards=[signed_in], operation_id="ListClarifications")
     async def clarifications(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> list[Clarification]:
         return await services.list_clarifications(conn, lot_id, user=user)
+
+    @post("/price-corrections", guards=[expert], operation_id="CorrectPrice", status_code=201)
+    async def correct_price(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                            lot_id: UUID, data: PriceCorrectionIn) -> PriceCorrection:
+        """报价修正 by a fixed rule, through the chair (87号令 第五十九条; 评标规定 第十九条); the bidder must confirm."""
+        return await services.propose_price_correction(conn, clock, lot_id, data, user=user, addr=addr)
+
+    @post("/price-corrections/{correction_id:uuid}/decision", guards=[requires(Role.BIDDER)],
+          operation_id="DecidePriceCorrection", status_code=200)
+    async def decide_price_correction(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                                      lot_id: UUID, correction_id: UUID,
+                                      data: PriceCorrectionDecisionIn) -> PriceCorrection:
+        """The bidder confirms the corrected price, or does not (its bid is then invalid)."""
+        return await services.decide_price_correction(conn, clock, lot_id, correction_id, data, user=user, addr=addr)
+
+    @get("/price-corrections", guards=[signed_in], operation_id="ListPriceCorrections")
+    async def price_corrections(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> list[PriceCorrection]:
+        return await services.list_price_corrections(conn, lot_id, user=user)
 
     @post("/review", guards=[agency], operation_id="ReviewAgain", status_code=200)
     async def review(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,

@@ -200,3 +200,19 @@ class ClarificationClosed(Conflict):
 
 class NotYourBid(Forbidden):
     code = "not_your_bid"
+
+
+class PriceCorrectionInvalid(Invalid):
+    code = "price_correction_invalid"
+
+
+class PriceCorrectionNotFound(NotFound):
+    code = "price_correction_not_found"
+
+
+class PriceCorrectionClosed(Conflict):
+    code = "price_correction_closed"
+
+
+class PriceCorrectionExists(Conflict):
+    code = "price_correction_exists"

@@ -14,6 +14,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from evaluation import scoring
 from evaluation.scoring import REASON_CODES
 from trading.clock import show
 from trading.money import format_yuan, to_chinese_capital
@@ -137,6 +138,7 @@ def render_report(content: dict[str, Any], content_sha256: str) -> bytes:
 
     crit = {c["id"]: c["name"] for c in content["scheme"]["criteria"]}
     crit["related_bidders"] = "与其他投标人存在控股、管理关系或联合体成员重复投标 (条例 第三十四、三十七条)"
+    crit["price_correction"] = "报价修正 (87号令 第五十九条)"
     story.append(_p("二、资格/符合性审查 Qualification review", st["h"]))
     rows = []
     for r in content["results"]:
@@ -190,6 +192,17 @@ def render_report(content: dict[str, Any], content_sha256: str) -> bytes:
                            show(datetime.fromisoformat(c["answered_at"] or c["asked_at"]))]
                           for c in content["clarifications"]],
                          [usable * 0.18, usable * 0.33, usable * 0.33, usable * 0.16])
+
+    if content.get("price_corrections"):
+        story.append(_p("五之四、报价修正 Price corrections (87号令 第五十九条; 评标规定 第十九条)", st["h"]))
+        story += _tables(["投标人 Bidder", "规则 Rule", "开标报价 As opened", "修正后 Corrected", "说明 Explanation",
+                          "投标人确认 Bidder"],
+                         [[bidders.get(c["bid_id"], ""), scoring.PRICE_RULES.get(c["rule"], (c["rule"],))[0],
+                           format_yuan(c["opened_fen"]), format_yuan(c["corrected_fen"]), c["explanation"],
+                           {"confirmed": "确认 confirmed", "refused": "不确认，投标无效 refused: bid invalid"}.get(
+                               c["decision"] or "", "未确认 awaiting")]
+                          for c in content["price_corrections"]],
+                         [usable * f for f in (0.16, 0.2, 0.13, 0.13, 0.24, 0.14)])
 
     story.append(_p("六、确认与不同意见 Confirmations and dissenting opinions (条例 第五十三条)", st["h"]))
     story += _tables(["专家 Expert", "意见 Opinion", "时间 Time", "不同意见 Dissent"],

@@ -580,3 +580,39 @@ async def list_clarifications_for_org(conn, org_id: UUID) -> list[asyncpg.Record
         "SELECT c.*, l.name AS lot_name, l.number AS lot_number, t.code AS tender_code, t.title AS tender_title"
         " FROM evaluation_clarifications c JOIN lots l ON l.id = c.lot_id JOIN tenders t ON t.id = l.tender_id"
         " WHERE c.org_id = $1 ORDER BY c.asked_at DESC, c.id", org_id)
+
+
+# ------------------------------------------------------------------------------------------- price corrections
+
+async def insert_price_correction(conn, lot_id: UUID, bid_id: UUID, org_id: UUID, rule: str, explanation: str,
+                                  opened_fen: int, corrected_fen: int, proposed_by: UUID,
+                                  now: datetime) -> asyncpg.Record | None:
+    """None when the bid already has a correction (one per bid)."""
+    return await conn.fetchrow(
+        "INSERT INTO evaluation_price_corrections (lot_id, bid_id, org_id, rule, explanation, opened_fen, corrected_fen,"
+        " proposed_by, proposed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " ON CONFLICT (lot_id, bid_id) DO NOTHING RETURNING *",
+        lot_id, bid_id, org_id, rule, explanation, opened_fen, corrected_fen, proposed_by, now)
+
+
+async def lock_price_correction(conn, lot_id: UUID, correction_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM evaluation_price_corrections WHERE lot_id = $1 AND id = $2 FOR UPDATE",
+                               lot_id, correction_id)
+
+
+async def decide_price_correction(conn, correction_id: UUID, decision: str, by: UUID,
+                                  now: datetime) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "UPDATE evaluation_price_corrections SET decision = $2, decided_by = $3, decided_at = $4 WHERE id = $1"
+        " RETURNING *", correction_id, decision, by, now)
+
+
+async def list_price_corrections(conn, lot_id: UUID, *, org_id: UUID | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM evaluation_price_corrections WHERE lot_id = $1 AND ($2::uuid IS NULL OR org_id = $2)"
+        " ORDER BY proposed_at, id", lot_id, org_id)
+
+
+async def count_pending_price_corrections(conn, lot_id: UUID) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM evaluation_price_corrections WHERE lot_id = $1 AND decision IS NULL", lot_id)

@@ -300,3 +300,29 @@ class Clarification(msgspec.Struct, kw_only=True):
     asked_at: datetime
     answer: str | None
     answered_at: datetime | None
+
+
+class PriceCorrectionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """报价修正 (87号令 第五十九条; 评标规定 第十九条): the committee's corrected price, by one of the fixed rules."""
+    bid_id: UUID
+    rule: str                       # words_over_figures | unit_prices_over_total
+    corrected_price_yuan: str       # exact decimal yuan, e.g. "1234567.80"
+    explanation: str
+
+
+class PriceCorrectionDecisionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    confirm: bool                   # False: the bidder does not confirm, and its bid is invalid
+
+
+class PriceCorrection(msgspec.Struct, kw_only=True):
+    id: UUID
+    lot_id: UUID
+    bid_id: UUID
+    org_id: UUID
+    rule: str
+    explanation: str
+    opened_price_yuan: str
+    corrected_price_yuan: str
+    proposed_at: datetime
+    decision: str | None            # None (awaiting the bidder), confirmed, refused
+    decided_at: datetime | None

@@ -41,6 +41,18 @@ REASON_CODES: dict[str, tuple[str, str]] = {
                                       "price below cost or above the maximum price"),
     "non_responsive": ("投标文件没有对招标文件的实质性要求和条件作出响应", "not responsive to substantive requirements"),
     "collusion_fraud_bribery": ("投标人有串通投标、弄虚作假、行贿等违法行为", "collusion, fraud or bribery"),
+    # 政府采购货物和服务招标投标管理办法 第五十九条第二款: a corrected price the bidder does not confirm
+    "price_correction_refused": ("投标人不确认修正后的报价", "the bidder did not confirm the corrected price"),
+}
+
+# 政府采购货物和服务招标投标管理办法 第五十九条 (and 评标委员会和评标方法暂行规定 第十九条 for works): the rules that change
+# the evaluated price. Its first rule (the opening summary prevails over the rest of the bid) and third (a misplaced
+# decimal point in a unit price: the summary's total prevails) keep the price as opened — on this platform the
+# opening summary is the sealed form itself — so they need no correction.
+PRICE_RULES: dict[str, tuple[str, str]] = {
+    "words_over_figures": ("大写金额和小写金额不一致的，以大写金额为准", "words prevail over figures"),
+    "unit_prices_over_total": ("总价金额与按照单价汇总金额不一致的，以单价金额计算结果为准",
+                               "the sum of the unit prices prevails over the total"),
 }
 
 DEFAULT_OUTLIER_SHARE = Decimal("0.30")

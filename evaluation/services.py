@@ -28,6 +28,10 @@ from evaluation.errors import (
     ChairRequired,
     ClarificationClosed,
     ClarificationNotFound,
+    PriceCorrectionClosed,
+    PriceCorrectionExists,
+    PriceCorrectionInvalid,
+    PriceCorrectionNotFound,
     CommitteeInvalid,
     ContractAlreadyRecorded,
     ContractInvalid,
@@ -72,6 +76,9 @@ from evaluation.schemas import (
     Clarification,
     ClarificationAnswerIn,
     ClarificationIn,
+    PriceCorrection,
+    PriceCorrectionDecisionIn,
+    PriceCorrectionIn,
     ConfirmIn,
     Contract,
     ContractIn,
@@ -522,7 +529,14 @@ async def _set_chair(conn, clock, ev, expert_id: UUID, *, actor: str, addr, how:
 # ------------------------------------------------------------------------------------------------- bid access
 
 async def _bids(conn, lot_id: UUID, src=None) -> list[BidView]:
-    return await (src or sources.current).opened_bids(conn, lot_id)
+    """The opened bids as the committee evaluates them: a price the bidder confirmed corrected (87号令 第五十九条)
+    replaces the price as opened."""
+    bids = await (src or sources.current).opened_bids(conn, lot_id)
+    corrected = {r["bid_id"]: r["corrected_fen"] for r in await repo.list_price_corrections(conn, lot_id)
+                 if r["decision"] == "confirmed"}
+    if not corrected:
+        return bids
+    return [msgspec.structs.replace(b, price_fen=corrected[b.bid_id]) if b.bid_id in corrected else b for b in bids]
 
 
 async def _reader(conn, lot_id: UUID, user: User) -> tuple[Any, Member]:
@@ -687,12 +701,20 @@ async def submit_sheet(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
     await append_entry(conn, clock, Tag.EVALUATION_SCORE_SUBMIT, actor=str(user.id), tender_id=ev.tender_id,
                        lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "expert": str(member.expert_id),
                                                        "sheet_sha256": digest})
-    members = await repo.list_members(conn, lot_id, active_only=True)
-    statuses = await repo.list_sheet_statuses(conn, lot_id)
-    revealed = len(members) == ev.committee_size and all(statuses.get(m.expert_id) == "submitted" for m in members)
-    if revealed:
-        await _reveal(conn, clock, ev, lot, scheme, bids, members, actor=str(user.id), addr=addr)
+    revealed = await _reveal_when_complete(conn, clock, ev, lot, scheme, bids, actor=str(user.id), addr=addr)
     return {"status": "submitted", "sheet_sha256": digest, "revealed": revealed}
+
+
+async def _reveal_when_complete(conn, clock, ev, lot, scheme, bids, *, actor: str, addr) -> bool:
+    """Compute and reveal the results once every sitting member has submitted and no price correction still
+    awaits its bidder's decision (the price score needs the final prices)."""
+    members = await repo.list_members(conn, lot.id, active_only=True)
+    statuses = await repo.list_sheet_statuses(conn, lot.id)
+    complete = len(members) == ev.committee_size and all(statuses.get(m.expert_id) == "submitted" for m in members)
+    if not complete or await repo.count_pending_price_corrections(conn, lot.id):
+        return False
+    await _reveal(conn, clock, ev, lot, scheme, bids, members, actor=actor, addr=addr)
+    return True
 
 
 RELATED_BIDDERS = "related_bidders"  # the failure's criterion id when 条例 第三十四条 makes bids invalid
@@ -753,6 +775,8 @@ async def _outcome(conn, lot_id: UUID, scheme: scoring.Scheme, bids: list[BidVie
     failure = scoring.Failure(RELATED_BIDDERS, "bidder_unqualified", 0, len(sheets))
     relations = await bidder_relations(conn, bids)
     excluded = {bid: [failure] for rel in relations if rel["invalidates"] for bid in rel["bids"]}
+    for bid, why in (await _price_correction_failures(conn, lot_id, len(sheets))).items():
+        excluded.setdefault(bid, []).extend(why)
     outcome = scoring.aggregate(scheme, [scoring.Bid(str(b.bid_id), b.price_fen) for b in bids],
                                 list(sheets.values()), with_expert_totals=False, excluded=excluded)
     return outcome, sheets
@@ -1004,6 +1028,111 @@ async def list_clarifications(conn: asyncpg.Connection, lot_id: UUID, *, user: U
     return [_clarification(r) for r in rows]
 
 
+# ---------------------------------------------------------------------------------------- price corrections
+
+PRICE_CORRECTION = "price_correction"  # the failure's criterion id when a correction makes a bid invalid
+
+
+def _price_correction(row) -> PriceCorrection:
+    return PriceCorrection(
+        id=row["id"], lot_id=row["lot_id"], bid_id=row["bid_id"], org_id=row["org_id"], rule=row["rule"],
+        explanation=row["explanation"], opened_price_yuan=fen_to_yuan(row["opened_fen"]),
+        corrected_price_yuan=fen_to_yuan(row["corrected_fen"]), proposed_at=row["proposed_at"],
+        decision=row["decision"], decided_at=row["decided_at"])
+
+
+async def _price_correction_failures(conn, lot_id: UUID, experts: int) -> dict[str, list[scoring.Failure]]:
+    """Bids made invalid by a correction: the bidder did not confirm it (第五十九条第二款), or the corrected price
+    passes the lot's maximum price (条例 第五十一条)."""
+    lot = await _lot(conn, lot_id)
+    out: dict[str, list[scoring.Failure]] = {}
+    for r in await repo.list_price_corrections(conn, lot_id):
+        if r["decision"] == "refused":
+            out.setdefault(str(r["bid_id"]), []).append(
+                scoring.Failure(PRICE_CORRECTION, "price_correction_refused", 0, experts))
+        elif r["decision"] == "confirmed" and lot.max_price_fen is not None and r["corrected_fen"] > lot.max_price_fen:
+            out.setdefault(str(r["bid_id"]), []).append(
+                scoring.Failure(PRICE_CORRECTION, "price_below_cost_or_above_max", 0, experts))
+    return out
+
+
+async def propose_price_correction(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: PriceCorrectionIn, *,
+                                   user: User, addr: str | None = None,
+                                   src: sources.Sources | None = None) -> PriceCorrection:
+    """The chair records the committee's correction of an inconsistent price by a fixed rule, while the members
+    score (the results wait for the bidder's decision). The bidder is asked to confirm it in writing."""
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "scoring":
+        raise EvaluationStateWrong("prices are corrected while the members score, before the results are computed")
+    chair = await _chair(conn, lot_id, user, ev)
+    bid = next((b for b in await (src or sources.current).opened_bids(conn, lot_id) if b.bid_id == data.bid_id), None)
+    if bid is None:
+        raise BidNotFound("no opened bid of this lot has that id")
+    if data.rule not in scoring.PRICE_RULES:
+        raise PriceCorrectionInvalid(f"rule must be one of {', '.join(scoring.PRICE_RULES)} (政府采购货物和服务招标投标管理办法 "
+                                     "第五十九条); the other rules keep the price as opened", field="rule")
+    corrected = yuan_to_fen(data.corrected_price_yuan, "corrected_price_yuan")
+    if corrected <= 0:
+        raise PriceCorrectionInvalid("the corrected price must be positive", field="corrected_price_yuan")
+    if corrected == bid.price_fen:
+        raise PriceCorrectionInvalid("the corrected price is the price as opened: nothing to correct",
+                                     field="corrected_price_yuan")
+    explanation = _text(data.explanation, "explanation", max_len=2000)
+    row = await repo.insert_price_correction(conn, lot_id, bid.bid_id, bid.bidder_org_id, data.rule, explanation,
+                                             bid.price_fen, corrected, chair.expert_id, clock.now())
+    if row is None:
+        raise PriceCorrectionExists("this bid's price is already corrected (several inconsistencies are corrected "
+                                    "in the rules' order into one price)")
+    await append_entry(conn, clock, Tag.EVALUATION_PRICE_CORRECT, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "correction": str(row["id"]), "bid": str(bid.bid_id),
+                             "rule": data.rule, "opened_fen": bid.price_fen, "corrected_fen": corrected,
+                             "explanation_sha256": _sha256(explanation)})
+    return _price_correction(row)
+
+
+async def decide_price_correction(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, correction_id: UUID,
+                                  data: PriceCorrectionDecisionIn, *, user: User, addr: str | None = None,
+                                  src: sources.Sources | None = None) -> PriceCorrection:
+    """The bidder confirms the corrected price (it then binds) or does not (its bid is invalid), once, while the
+    committee scores. The last decision, with every sheet in, computes the results."""
+    row = await repo.lock_price_correction(conn, lot_id, correction_id)
+    if row is None:
+        raise PriceCorrectionNotFound("no such price correction on this lot")
+    if user.org_id != row["org_id"]:
+        raise NotYourBid("only the bidder whose price was corrected may confirm it")
+    if row["decision"] is not None:
+        raise PriceCorrectionClosed(f"this correction is already {row['decision']}")
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if ev.status != "scoring":
+        raise PriceCorrectionClosed("the committee has finished scoring")
+    decision = "confirmed" if data.confirm else "refused"
+    row = await repo.decide_price_correction(conn, correction_id, decision, user.id, clock.now())
+    await append_entry(conn, clock, Tag.EVALUATION_PRICE_DECIDE, actor=str(user.id), tender_id=ev.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "correction": str(correction_id), "bid": str(row["bid_id"]),
+                             "decision": decision})
+    lot = await _lot(conn, lot_id)
+    scheme, _ = await _scheme_for(conn, lot)
+    await _reveal_when_complete(conn, clock, ev, lot, scheme, await _bids(conn, lot_id, src), actor=str(user.id),
+                                addr=addr)
+    return _price_correction(row)
+
+
+async def list_price_corrections(conn: asyncpg.Connection, lot_id: UUID, *, user: User) -> list[PriceCorrection]:
+    """The committee, the agency and regulators read every correction; a bidder only its own."""
+    lot = await _lot(conn, lot_id)
+    if user.has(Role.REGULATOR, Role.ADMIN) or (user.has(Role.AGENCY) and user.org_id == lot.agency_org_id):
+        rows = await repo.list_price_corrections(conn, lot_id)
+    elif user.has(Role.EXPERT) and await repo.find_active_member_by_user(conn, lot_id, user.id):
+        rows = await repo.list_price_corrections(conn, lot_id)
+    elif user.org_id is not None:
+        rows = await repo.list_price_corrections(conn, lot_id, org_id=user.org_id)
+    else:
+        rows = []
+    return [_price_correction(r) for r in rows]
+
+
 async def reject_all(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, reason: str, *, user: User,
                      addr: str | None = None) -> dict[str, Any]:
     """招标投标法 第四十二条 / 条例 第五十一条: with fewer than three valid bids competition is lacking and the
@@ -1054,6 +1183,12 @@ async def draft_report(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
                             "asked_at": r["asked_at"].isoformat(), "answer": r["answer"],
                             "answered_at": r["answered_at"].isoformat() if r["answered_at"] else None}
                            for r in await repo.list_clarifications(conn, lot_id)],
+        # 报价修正 and the bidders' decisions (87号令 第五十九条; 评标规定 第十九条)
+        "price_corrections": [{"bid_id": str(r["bid_id"]), "rule": r["rule"], "explanation": r["explanation"],
+                               "opened_fen": r["opened_fen"], "corrected_fen": r["corrected_fen"],
+                               "decision": r["decision"],
+                               "decided_at": r["decided_at"].isoformat() if r["decided_at"] else None}
+                              for r in await repo.list_price_corrections(conn, lot_id)],
         "candidates": [r for r in table["results"] if r["valid"]][:MAX_CANDIDATES],
         "drafted_at": clock.now().isoformat(),
     }

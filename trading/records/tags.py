@@ -90,6 +90,8 @@ class Tag(StrEnum):
     EVALUATION_SCORE_SUBMIT = "evaluation:score:submit"
     EVALUATION_CLARIFICATION_REQUEST = "evaluation:clarification:request"
     EVALUATION_CLARIFICATION_ANSWER = "evaluation:clarification:answer"
+    EVALUATION_PRICE_CORRECT = "evaluation:price:correct"
+    EVALUATION_PRICE_DECIDE = "evaluation:price:decide"
     EVALUATION_TIME_SET = "evaluation:time:set"
     EVALUATION_TIME_REQUEST = "evaluation:time:request"
     EVALUATION_SCORE_VOID = "evaluation:score:void"
