@@ -10,7 +10,7 @@ from litestar import Request, get
 from litestar.response import Template
 
 from evaluation import repository as repo
-from evaluation import services
+from evaluation import scoring, services
 from evaluation.errors import ScoresHidden
 from evaluation.scoring import REASON_CODES
 from trading.accounts.guards import PUBLIC, requires
@@ -55,6 +55,16 @@ register_labels({
                        "Written answer (within your bid; no change of substance)"),
     "ev.clar.send": ("提交答复", "Send the answer"),
     "ev.clar.answered": ("已答复", "Answered"),
+    "ev.pc.title": ("报价修正（政府采购货物和服务招标投标管理办法 第五十九条）", "Price corrections"),
+    "ev.pc.rule": ("修正规则", "Rule"),
+    "ev.pc.opened": ("开标报价", "Price as opened"),
+    "ev.pc.corrected": ("修正后的报价", "Corrected price"),
+    "ev.pc.note": ("修正后的报价经投标人确认后产生约束力；不确认的，投标无效。",
+                   "The corrected price binds once you confirm it; if you do not, your bid is invalid."),
+    "ev.pc.confirm": ("确认修正后的报价", "Confirm the corrected price"),
+    "ev.pc.refuse": ("不确认（投标无效）", "Do not confirm (bid invalid)"),
+    "ev.pc.confirmed": ("已确认", "Confirmed"),
+    "ev.pc.refused": ("未确认，投标无效", "Not confirmed: bid invalid"),
     "ev.relations": ("投标人之间的关系（招标投标法实施条例 第三十四条、第三十七条）",
                      "Relations between bidders (条例 第三十四、三十七条)"),
     "ev.relations.invalid": ("相关投标均无效", "these bids are invalid"),
@@ -179,9 +189,12 @@ async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, 
 
 @get("/evaluation/clarifications", guards=[requires(Role.BIDDER)], include_in_schema=False)
 async def clarifications_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, user: User) -> Template:
-    """A bidder's requests for clarification, each with its answer form (条例 第五十二条)."""
+    """A bidder's requests for clarification, each with its answer form (条例 第五十二条), and the corrections of its
+    prices, each to confirm or not (87号令 第五十九条)."""
     rows = await repo.list_clarifications_for_org(conn, user.org_id) if user.org_id else []
-    return Template("evaluation/clarifications.html", context=page_context(request, items=rows))
+    corrections = await repo.list_price_corrections_for_org(conn, user.org_id) if user.org_id else []
+    return Template("evaluation/clarifications.html", context=page_context(
+        request, items=rows, corrections=corrections, rules=scoring.PRICE_RULES))
 
 
 @get("/candidates/{lot_id:uuid}", opt=PUBLIC, include_in_schema=False)

@@ -616,3 +616,11 @@ async def list_price_corrections(conn, lot_id: UUID, *, org_id: UUID | None = No
 async def count_pending_price_corrections(conn, lot_id: UUID) -> int:
     return await conn.fetchval(
         "SELECT count(*) FROM evaluation_price_corrections WHERE lot_id = $1 AND decision IS NULL", lot_id)
+
+
+async def list_price_corrections_for_org(conn, org_id: UUID) -> list[asyncpg.Record]:
+    """Every price correction of one bidder's bids, newest first, with its lot's name (for the bidder's page)."""
+    return await conn.fetch(
+        "SELECT c.*, l.name AS lot_name, l.number AS lot_number, t.code AS tender_code, t.title AS tender_title"
+        " FROM evaluation_price_corrections c JOIN lots l ON l.id = c.lot_id JOIN tenders t ON t.id = l.tender_id"
+        " WHERE c.org_id = $1 ORDER BY c.proposed_at DESC, c.id", org_id)

@@ -165,3 +165,33 @@ async def test_bidder_answers_a_request_for_clarification_on_its_page(make_lot, 
     await page.fill("textarea", "暂列金额按招标文件第五章规定计列。")
     await page.click("button.send")
     await expect(page.locator(".answered")).to_contain_text("第五章")
+
+
+async def test_bidder_confirms_a_price_correction_on_its_page(make_lot, server, browser, factory, pool, clock,
+                                                              monkeypatch):
+    from playwright.async_api import expect
+
+    from evaluation.schemas import PriceCorrectionIn
+
+    lot = await make_lot()
+    monkeypatch.setattr(sources, "current", lot["roster"])
+    lid = lot["lot_id"]
+    chair = lot["experts"][0]
+    async with pool.acquire() as c, c.transaction():
+        await services.declare(c, clock, lid, DeclarationIn(conflict=False), user=chair["user"])
+        await services.appoint_chair(c, clock, lid, chair["member"].expert_id, actor=lot["agency_user"])
+        await services.propose_price_correction(c, clock, lid, PriceCorrectionIn(
+            bid_id=lot["bid_ids"][0], rule="unit_prices_over_total", corrected_price_yuan="987654.32",
+            explanation="分项报价合计 987,654.32 元"), user=chair["user"])
+    (_, (user0, _)), (_, (user1, _)) = lot["bidders"][0], lot["bidders"][1]
+    other = await page_as(browser, server, await factory.token(user1))
+    await other.goto(f"{server}/evaluation/clarifications?lang=zh")
+    await expect(other.locator("section.price-correction")).to_have_count(0)   # not this bidder's bid
+    page = await page_as(browser, server, await factory.token(user0))
+    await page.goto(f"{server}/evaluation/clarifications?lang=zh")
+    section = page.locator("section.price-correction")
+    await expect(section).to_contain_text("以单价金额计算结果为准")
+    await expect(section.locator(".corrected")).to_contain_text("玖拾捌万柒仟陆佰伍拾肆元叁角贰分")
+    await page.click("button.confirm")
+    await expect(section.locator(".decided")).to_contain_text("已确认")
+    await expect(page.locator("button.confirm")).to_have_count(0)
