@@ -142,10 +142,11 @@ def match(txns: list[TxnIn], requirements: list[RequirementIn], rule_version: st
                                       flags=tuple(sorted(flags)), detail=detail)
             continue
         req = by_account.get(t.account)
-        if any(n.startswith("batch_totals_mismatch") for n in t.notes):
-            flags.add("BATCH_UNSPLIT")
-        if "text_lossy" in t.notes:
-            flags.add("TEXT_LOSSY")
+        if t.notes:  # most credits have none
+            if any(n.startswith("batch_totals_mismatch") for n in t.notes):
+                flags.add("BATCH_UNSPLIT")
+            if "text_lossy" in t.notes:
+                flags.add("TEXT_LOSSY")
         if req is None:
             flags.add("UNKNOWN_ACCOUNT")
             results[t.id] = TxnResult(txn_id=t.id, requirement_id=None, counts=False, flags=tuple(sorted(flags)),

@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
-from deposits import repository as repo
 from deposits.matching import (
     RULE_VERSION,
     BasicAccountIn,
@@ -34,32 +35,34 @@ from trading.records import Tag, append_entry
 
 REQUIREMENTS_PER_CHUNK = 2000   # whole lots per chunk; a chunk holds about this many bidders
 UNKNOWN_PAGE = 20000
-FRESH_PER_STATEMENT = 5000  # new results (and their history rows) written per statement
 
 _TXN_COLS = """t.id, t.account, t.direction, t.amount_fen, t.currency, t.status, t.reversal, t.reverses_id,
                t.counted_at, t.counted_precision, t.value_date, t.payer_name, t.payer_account, t.notes,
                b.code AS bank_code, m.txn_id AS cur_txn, m.requirement_id AS cur_req, m.counts AS cur_counts,
                m.flags AS cur_flags, m.detail AS cur_detail"""
-# each transaction with its current result (if any), so the diff needs no second round trip
+# each transaction with its current result (if any), so the diff needs no second round trip; _inputs unpacks
+# the columns in this order
 _TXN_FROM = "bank_txns t JOIN deposit_banks b ON b.id = t.bank_id LEFT JOIN deposit_matches m ON m.txn_id = t.id"
 
 
-def _txn(r: asyncpg.Record) -> TxnIn:
-    return TxnIn(id=r["id"], account=r["account"], direction=r["direction"], amount_fen=r["amount_fen"],
-                 currency=r["currency"], status=r["status"], reversal=r["reversal"], reverses_id=r["reverses_id"],
-                 counted_at=r["counted_at"], counted_precision=r["counted_precision"], value_date=r["value_date"],
-                 payer_name=r["payer_name"], payer_account=r["payer_account"], notes=tuple(r["notes"]))
-
-
-def _current(rows: list[asyncpg.Record]) -> dict[int, TxnResult]:
-    """The stored results of these transaction rows (_TXN_COLS)."""
-    return {r["id"]: TxnResult(txn_id=r["id"], requirement_id=r["cur_req"], counts=r["cur_counts"],
-                               flags=tuple(r["cur_flags"]), detail=r["cur_detail"])
-            for r in rows if r["cur_txn"] is not None}
-
-
-def _meta(rows: list[asyncpg.Record]) -> dict[int, tuple]:
-    return {r["id"]: (r["bank_code"], r["currency"], r["status"], r["amount_fen"], r["direction"]) for r in rows}
+def _inputs(rows: list[asyncpg.Record]) -> tuple[list[TxnIn], dict[int, tuple], dict[int, TxnResult]]:
+    """The matcher's transactions, their ledger facts (bank, currency, status, amount, direction) and their
+    stored results, from rows of _TXN_COLS in one pass (a record unpacked once, not read field by field)."""
+    txns: list[TxnIn] = []
+    meta: dict[int, tuple] = {}
+    current: dict[int, TxnResult] = {}
+    for (tid, account, direction, amount_fen, currency, status, reversal, reverses_id, counted_at, precision,
+         value_date, payer_name, payer_account, notes, bank_code, cur_txn, cur_req, cur_counts, cur_flags,
+         cur_detail) in rows:
+        txns.append(TxnIn(id=tid, account=account, direction=direction, amount_fen=amount_fen, currency=currency,
+                          status=status, reversal=reversal, reverses_id=reverses_id, counted_at=counted_at,
+                          counted_precision=precision, value_date=value_date, payer_name=payer_name,
+                          payer_account=payer_account, notes=tuple(notes)))
+        meta[tid] = (bank_code, currency, status, amount_fen, direction)
+        if cur_txn is not None:
+            current[tid] = TxnResult(txn_id=tid, requirement_id=cur_req, counts=cur_counts, flags=tuple(cur_flags),
+                                     detail=cur_detail)
+    return txns, meta, current
 
 
 async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = None,
@@ -122,13 +125,8 @@ async def _load_chunk(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
     rows = await conn.fetch(
         f"""SELECT {_TXN_COLS} FROM {_TXN_FROM}
              WHERE t.account = ANY($1::text[]) AND (t.direction = 'CRDT' OR t.reversal)""", accounts)
-    return [_txn(r) for r in rows], _meta(rows), reqs, _current(rows), flags
-
-
-def _location(result: TxnResult | None, bank_code: str, currency: str) -> str:
-    if result is not None and result.requirement_id is not None:
-        return f"deposit:{result.requirement_id}"
-    return repo.suspense_account(bank_code, currency)
+    txns, meta, current = _inputs(rows)
+    return txns, meta, reqs, current, flags
 
 
 # The requirements whose result can change because of file $1's transactions: those credited, and the other
@@ -188,62 +186,18 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
         if current:
             chunks.append({"lot_ids": current})
 
-    async def store(results: dict[int, TxnResult], req_results: dict[UUID, RequirementResult],
-                    meta: dict[int, tuple], current: dict[int, TxnResult], reqs: list[RequirementIn],
-                    flags: dict[tuple[UUID, str], Any]) -> None:
+    async def store(prepared: _Prepared) -> None:
         nonlocal part, total, frozen
-        changes = diff(current, results)
         part += 1
-        await _persist(conn, run_id, part, rule_version, changes, meta, now)
-        await _store_requirement_flags(conn, run_id, req_results, flags)
-        frozen |= await freeze_due(conn, clock, req_results, rule_version,
-                                   deadlines=[r.deadline for r in reqs])
-        total += len(changes)
-        changed.extend(changes[:200 - len(changed)])
+        await _persist(conn, run_id, part, rule_version, prepared.rows, now)
+        await _store_requirement_flags(conn, run_id, prepared.flags_gone, prepared.flags_set)
+        frozen |= await freeze_due(conn, clock, prepared.req_results, rule_version, deadlines=prepared.deadlines)
+        total += len(prepared.changes)
+        changed.extend(prepared.changes[:200 - len(changed)])
 
-    chunks = [c for c in chunks if c.get("requirement_ids") != []]
-    if len(chunks) == 1:
-        txns, meta, reqs, current, flags = await _load_chunk(conn, **chunks[0])
-        await store(*match(txns, reqs, rule_version), meta, current, reqs, flags)
-    elif chunks:
-        # Lots are independent: chunk k is matched (pure Python) in a worker thread while chunk k-1's results
-        # are written, so PostgreSQL and the matcher work at the same time. Chunks are stored in order. Loading
-        # chunk k before chunk k-1 is stored reads the same inputs: a transaction's requirement follows from its
-        # (or its reversed original's, same) account, and virtual accounts are never reassigned, so no result
-        # moves between lots and chunk k-1's writes touch nothing chunk k reads.
-        loop = asyncio.get_running_loop()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deposits-match") as worker:
-            stored_before: tuple | None = None
-            for chunk in chunks:
-                txns, meta, reqs, current, flags = await _load_chunk(conn, **chunk)
-                matching = loop.run_in_executor(worker, match, txns, reqs, rule_version)
-                try:
-                    if stored_before is not None:
-                        await store(*stored_before)
-                finally:
-                    results, req_results = await matching
-                stored_before = (results, req_results, meta, current, reqs, flags)
-            await store(*stored_before)
-    last = 0
-    while True:  # credits to no virtual account (suspense), in pages
-        scope = "t.file_id = $3" if file_id is not None else "$3::uuid IS NULL"
-        rows = await conn.fetch(
-            f"""SELECT {_TXN_COLS} FROM {_TXN_FROM}
-                 WHERE {scope} AND t.id > $1 AND (t.direction = 'CRDT' OR t.reversal)
-                   AND NOT EXISTS (SELECT 1 FROM virtual_accounts v WHERE v.number = t.account)
-                 ORDER BY t.id LIMIT $2""", last, UNKNOWN_PAGE, file_id)
-        if not rows:
-            break
-        last = rows[-1]["id"]
-        results, _ = match([_txn(r) for r in rows], [], rule_version)
-        meta = _meta(rows)
-        changes = diff(_current(rows), results)
-        part += 1
-        await _persist(conn, run_id, part, rule_version, changes, meta, now)
-        total += len(changes)
-        changed.extend(changes[:200 - len(changed)])
-        if len(rows) < UNKNOWN_PAGE:
-            break  # the last page: no need to ask for an empty one
+    async with aclosing(_loaded_chunks(conn, [c for c in chunks if c.get("requirement_ids") != []],
+                                       file_id)) as loaded:
+        await _match_chunks(loaded, store, rule_version, pipelined=file_id is None)
     await conn.execute("UPDATE deposit_match_runs SET changed = $2 WHERE id = $1", run_id, total)
     await append_entry(conn, clock, Tag.DEPOSIT_MATCH_RUN, actor=str(actor) if actor else None, addr=addr,
                        body={"run": run_id, "rule_version": rule_version, "changed": total,
@@ -253,109 +207,184 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
                       "after": msgspec.to_builtins(new)} for old, new in changed]}
 
 
-async def _persist(conn: asyncpg.Connection, run_id: int, part: int, rule_version: str,
-                   changes: list[tuple[TxnResult | None, TxnResult]], meta: dict[int, tuple], now: datetime) -> None:
-    if not changes:
+class _Prepared(NamedTuple):
+    """One chunk matched and turned into what its store writes (all pure Python, done off the event loop)."""
+    changes: list[tuple[TxnResult | None, TxnResult]]
+    rows: list[tuple]                           # _STAGED_CHANGES
+    req_results: dict[UUID, RequirementResult]
+    deadlines: list[datetime]
+    flags_gone: list[tuple[UUID, str]]
+    flags_set: list[tuple[UUID, str, str]]      # (requirement, flag, detail as JSON)
+
+
+def _prepare(inputs: tuple, rule_version: str) -> _Prepared:
+    txns, meta, reqs, current, flags = inputs
+    results, req_results = match(txns, reqs, rule_version)
+    changes = diff(current, results)
+    gone, upd = _requirement_flag_changes(req_results, flags)
+    return _Prepared(changes, _change_rows(changes, meta), req_results, [r.deadline for r in reqs], gone, upd)
+
+
+async def _match_chunks(loaded: AsyncIterator[tuple], store: Callable[[_Prepared], Awaitable[None]],
+                        rule_version: str, *, pipelined: bool) -> None:
+    if not pipelined:  # a notification's few rows: no thread hand-offs on the latency path
+        async for inputs in loaded:
+            await store(_prepare(inputs, rule_version))
         return
+    # Lots are independent: chunk k is matched and its rows built (pure Python) in a worker thread while chunk
+    # k-1's results are written and chunk k+1 is read, so PostgreSQL and Python work at the same time; the
+    # credits to no virtual account follow as chunks of their own. Chunks are stored in order. Reading chunk
+    # k+1 before chunk k is stored reads the same inputs: a transaction's requirement follows from its (or its
+    # reversed original's, same) account, and virtual accounts are never reassigned, so no result moves between
+    # lots and chunk k's writes touch nothing chunk k+1 reads. Memory: three chunks at most (the one being
+    # written, the one matched, the one read).
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deposits-match") as worker:
+        stored_before: _Prepared | None = None
+        inputs = await anext(loaded, None)
+        while inputs is not None:
+            preparing = loop.run_in_executor(worker, _prepare, inputs, rule_version)
+            try:
+                if stored_before is not None:
+                    await store(stored_before)
+                inputs = await anext(loaded, None)
+            finally:
+                stored_before = await preparing
+        if stored_before is not None:
+            await store(stored_before)
+
+
+async def _loaded_chunks(conn: asyncpg.Connection, chunks: list[dict[str, Any]], file_id: UUID | None
+                         ) -> AsyncIterator[tuple]:
+    """The matcher's inputs chunk by chunk (_load_chunk), then the credits to no virtual account (suspense) of
+    the whole bank (or of one file) in pages, each page a chunk without requirements."""
+    for chunk in chunks:
+        yield await _load_chunk(conn, **chunk)
+    scope = "t.file_id = $3" if file_id is not None else "$3::uuid IS NULL"
+    last = 0
+    while True:
+        rows = await conn.fetch(
+            f"""SELECT {_TXN_COLS} FROM {_TXN_FROM}
+                 WHERE {scope} AND t.id > $1 AND (t.direction = 'CRDT' OR t.reversal)
+                   AND NOT EXISTS (SELECT 1 FROM virtual_accounts v WHERE v.number = t.account)
+                 ORDER BY t.id LIMIT $2""", last, UNKNOWN_PAGE, file_id)
+        if not rows:
+            return
+        last = rows[-1]["id"]
+        txns, meta, current = _inputs(rows)
+        yield txns, meta, [], current, {}
+        if len(rows) < UNKNOWN_PAGE:
+            return  # the last page: no need to ask for an empty one
+
+
+# One matching chunk's changes, written set-based by one statement from a staged set `s` (below): the results
+# (a transaction without a stored result is inserted — no upsert: run_matching holds the matching lock and has
+# just read the current results —, a changed one updated), one history row per change, and the money that
+# follows the matches: booked money moves between suspense:{bank}:{ccy} and deposit:{requirement} — a credit is
+# a liability, so leaving an account is a debit there and arriving a credit; a debit the reverse —, one
+# posting per transaction on a deposit account, the suspense side summed per account, all in one journal per
+# chunk (created only when something moves). `booked_fen` is the signed amount when the matcher saw the
+# transaction booked, else NULL (nothing moves).
+_WRITE_CHANGES = """
+    WITH s AS MATERIALIZED (
+        SELECT txn_id, requirement_id, counts, string_to_array(flags, ',') AS flags, detail::jsonb AS detail,
+               before::jsonb AS before, old_requirement_id, booked_fen, currency, bank_code
+          FROM {source}),
+    fresh AS (
+        INSERT INTO deposit_matches (txn_id, requirement_id, counts, flags, detail, run_id, rule_version)
+        SELECT txn_id, requirement_id, counts, flags, detail, $1, $2 FROM s WHERE before IS NULL),
+    redone AS (
+        UPDATE deposit_matches m SET requirement_id = s.requirement_id, counts = s.counts, flags = s.flags,
+               detail = s.detail, run_id = $1, rule_version = $2
+          FROM s WHERE s.before IS NOT NULL AND m.txn_id = s.txn_id),
+    history AS (
+        INSERT INTO deposit_match_history (run_id, txn_id, before, after)
+        SELECT $1, txn_id, before, jsonb_build_object('requirement_id', requirement_id, 'counts', counts,
+               'flags', flags, 'detail', detail) FROM s),
+    moved AS (  -- src/dst NULL: suspense
+        SELECT txn_id, currency, booked_fen, 'deposit:' || old_requirement_id AS src, 'deposit:' || requirement_id AS dst,
+               'suspense:' || bank_code || ':' || currency AS suspense
+          FROM s WHERE booked_fen IS NOT NULL AND old_requirement_id IS DISTINCT FROM requirement_id),
+    posted AS (
+        SELECT * FROM (
+            SELECT src AS account, currency, booked_fen AS signed, txn_id FROM moved WHERE src IS NOT NULL
+            UNION ALL
+            SELECT dst, currency, -booked_fen, txn_id FROM moved WHERE dst IS NOT NULL
+            UNION ALL
+            SELECT suspense, currency, sum(CASE WHEN src IS NULL THEN booked_fen ELSE 0 END
+                                           - CASE WHEN dst IS NULL THEN booked_fen ELSE 0 END), NULL
+              FROM moved GROUP BY suspense, currency) l
+         WHERE signed <> 0),
+    journal AS (
+        INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
+        SELECT $3, 'match', NULL, 'allocation by matching run', $4 WHERE EXISTS (SELECT 1 FROM posted) RETURNING id)
+    INSERT INTO ledger_postings (journal_id, account, currency, debit_fen, credit_fen, txn_id)
+    SELECT journal.id, account, currency, greatest(signed, 0), greatest(-signed, 0), txn_id FROM journal, posted"""
+_STAGED_CHANGES = ("txn_id", "requirement_id", "counts", "flags", "detail", "before", "old_requirement_id",
+                   "booked_fen", "currency", "bank_code")
+SMALL_WRITE = 64  # a notification's few changes travel as statement arguments; more are COPYed to the stage
+
+
+def _change_rows(changes: list[tuple[TxnResult | None, TxnResult]], meta: dict[int, tuple]) -> list[tuple]:
+    """The staged rows (_STAGED_CHANGES) of a chunk's changes; meta: txn id → (bank code, currency, status,
+    amount, direction) as the matcher saw them."""
     enc = msgspec.json.Encoder()
-    # A transaction without a stored result (all of them on a first run, the new one on a notification):
-    # inserted with its history row in one statement, no staging table, no ON CONFLICT. run_matching holds
-    # the matching lock and has just read the current results, so no row for these transactions exists.
-    fresh_all = [new for old, new in changes if old is None]
-    for at in range(0, len(fresh_all), FRESH_PER_STATEMENT):  # slices: the statement's arguments stay small
-        fresh = fresh_all[at:at + FRESH_PER_STATEMENT]
-        await conn.execute(
-            """WITH u AS (
-                   SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::boolean[], $4::text[], $5::text[])
-                          AS u(txn_id, requirement_id, counts, flags, detail)),
-               m AS (
-                   INSERT INTO deposit_matches (txn_id, requirement_id, counts, flags, detail, run_id, rule_version)
-                   SELECT txn_id, requirement_id, counts, string_to_array(flags, ','), detail::jsonb, $6, $7 FROM u)
-               INSERT INTO deposit_match_history (run_id, txn_id, before, after)
-               SELECT $6, txn_id, NULL, jsonb_build_object('requirement_id', requirement_id, 'counts', counts,
-                      'flags', string_to_array(flags, ','), 'detail', detail::jsonb) FROM u""",
-            [r.txn_id for r in fresh], [r.requirement_id for r in fresh], [r.counts for r in fresh],
-            [",".join(r.flags) for r in fresh], [enc.encode(r.detail).decode() for r in fresh], run_id, rule_version)
-    redone = [(old, new) for old, new in changes if old is not None]
-    if redone:
-        # emptied with DELETE, not TRUNCATE (which rewrites the relation and its catalog rows, ~3 ms per call)
-        await conn.execute("""CREATE TEMP TABLE IF NOT EXISTS deposit_match_tmp (txn_id bigint, requirement_id uuid,
-                counts boolean, flags text[], detail text, before text) ON COMMIT DELETE ROWS;
-            DELETE FROM deposit_match_tmp""")
-        await conn.copy_records_to_table("deposit_match_tmp", records=[
-            (new.txn_id, new.requirement_id, new.counts, list(new.flags), enc.encode(new.detail).decode(),
-             enc.encode(old).decode()) for old, new in redone],
-            columns=("txn_id", "requirement_id", "counts", "flags", "detail", "before"))
-        await conn.execute(
-            """UPDATE deposit_matches m SET requirement_id = t.requirement_id, counts = t.counts, flags = t.flags,
-                      detail = t.detail::jsonb, run_id = $1, rule_version = $2
-                 FROM deposit_match_tmp t WHERE m.txn_id = t.txn_id""", run_id, rule_version)
-        await conn.execute(
-            """INSERT INTO deposit_match_history (run_id, txn_id, before, after)
-               SELECT $1, txn_id, before::jsonb, jsonb_build_object('requirement_id', requirement_id,
-                      'counts', counts, 'flags', flags, 'detail', detail::jsonb) FROM deposit_match_tmp""", run_id)
-    await _move_money(conn, f"match:{run_id}:{part}", changes, meta, now)
-
-
-async def _move_money(conn: asyncpg.Connection, key: str, changes: list[tuple[TxnResult | None, TxnResult]],
-                      meta: dict[int, tuple], now: datetime) -> None:
-    """Booked money follows its match: suspense ⇄ deposit:{requirement}. One journal per chunk of a run."""
-    lines: list[tuple[str, str, int, int | None]] = []
-    suspense: dict[tuple[str, str], int] = defaultdict(int)
+    rows = []
     for old, new in changes:
         bank_code, currency, status, amount_fen, direction = meta[new.txn_id]
-        if status != "BOOK":
-            continue
-        src = _location(old, bank_code, currency)
-        dst = _location(new, bank_code, currency)
-        if src == dst:
-            continue
-        # a credit is a liability: leaving src is a debit there, arriving in dst a credit; a debit the reverse
-        amount = amount_fen if direction == "CRDT" else -amount_fen
-        for acct, signed in ((src, amount), (dst, -amount)):
-            if acct.startswith("suspense:"):
-                suspense[(acct, currency)] += signed
-            else:
-                lines.append((acct, currency, signed, new.txn_id))
-    lines.extend((acct, ccy, v, None) for (acct, ccy), v in suspense.items() if v)
-    if not lines:
-        return
-    lines = [line for line in lines if line[2] != 0]
-    if len(lines) <= 500:  # a notification's few lines: journal and postings in one statement
-        await conn.execute(
-            """WITH j AS (INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
-                          VALUES ($1, 'match', NULL, 'allocation by matching run', $2) RETURNING id)
-               INSERT INTO ledger_postings (journal_id, account, currency, debit_fen, credit_fen, txn_id)
-               SELECT j.id, u.* FROM j, unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) u""",
-            key, now, [a for a, _, _, _ in lines], [c for _, c, _, _ in lines], [max(v, 0) for _, _, v, _ in lines],
-            [max(-v, 0) for _, _, v, _ in lines], [t for _, _, _, t in lines])
-        return
-    jid = await conn.fetchval(
-        """INSERT INTO ledger_journals (idem_key, kind, booked_on, memo, created_at)
-           VALUES ($1, 'match', NULL, 'allocation by matching run', $2) RETURNING id""", key, now)
-    await conn.copy_records_to_table(
-        "ledger_postings", columns=("journal_id", "account", "currency", "debit_fen", "credit_fen", "txn_id"),
-        records=[(jid, a, c, max(v, 0), max(-v, 0), t) for a, c, v, t in lines if v != 0])
+        rows.append((new.txn_id, new.requirement_id, new.counts, ",".join(new.flags), enc.encode(new.detail).decode(),
+                     None if old is None else enc.encode(old).decode(), None if old is None else old.requirement_id,
+                     None if status != "BOOK" else amount_fen if direction == "CRDT" else -amount_fen, currency,
+                     bank_code))
+    return rows
 
 
-async def _store_requirement_flags(conn: asyncpg.Connection, run_id: int,
-                                   req_results: dict[UUID, RequirementResult],
-                                   current: dict[tuple[UUID, str], Any]) -> None:
-    """current: the stored flags of these requirements, (requirement, flag) → detail (loaded with them)."""
+async def _persist(conn: asyncpg.Connection, run_id: int, part: int, rule_version: str, rows: list[tuple],
+                   now: datetime) -> None:
+    """Write one chunk's changes (_WRITE_CHANGES)."""
+    if not rows:
+        return
+    head = (run_id, rule_version, f"match:{run_id}:{part}", now)
+    if len(rows) <= SMALL_WRITE:
+        types = ("bigint", "uuid", "boolean", "text", "text", "text", "uuid", "bigint", "text", "text")
+        source = "unnest({}) AS u({})".format(", ".join(f"${i + 5}::{t}[]" for i, t in enumerate(types)),
+                                            ", ".join(_STAGED_CHANGES))
+        await conn.execute(_WRITE_CHANGES.format(source=source), *head, *(list(col) for col in zip(*rows)))
+        return
+    # The per-connection stage (no per-element argument encoding; JSON travels as text: the app's pool decodes
+    # jsonb in text format, which COPY's binary rows cannot carry), created once and emptied at every commit;
+    # emptied with DELETE, not TRUNCATE (which rewrites the relation and its catalog rows, ~3 ms per call).
+    await conn.execute("""CREATE TEMP TABLE IF NOT EXISTS deposit_match_stage (txn_id bigint, requirement_id uuid,
+            counts boolean, flags text, detail text, before text, old_requirement_id uuid, booked_fen bigint,
+            currency text, bank_code text) ON COMMIT DELETE ROWS;
+        DELETE FROM deposit_match_stage""")
+    await conn.copy_records_to_table("deposit_match_stage", records=rows, columns=_STAGED_CHANGES)
+    await conn.execute(_WRITE_CHANGES.format(source="deposit_match_stage"), *head)
+
+
+def _requirement_flag_changes(req_results: dict[UUID, RequirementResult], current: dict[tuple[UUID, str], Any]
+                              ) -> tuple[list[tuple[UUID, str]], list[tuple[UUID, str, str]]]:
+    """current: the stored flags of these requirements, (requirement, flag) → detail (loaded with them).
+    Returns the flags to delete and the flags to write (detail as JSON)."""
     wanted = {(rid, f): d for rid, rr in req_results.items() for f, d in rr.flags.items()}
     gone = [k for k in current if k not in wanted]
+    enc = msgspec.json.Encoder()
+    upd = [(rid, f, enc.encode(d).decode()) for (rid, f), d in wanted.items() if current.get((rid, f)) != d]
+    return gone, upd
+
+
+async def _store_requirement_flags(conn: asyncpg.Connection, run_id: int, gone: list[tuple[UUID, str]],
+                                   upd: list[tuple[UUID, str, str]]) -> None:
     if gone:
         await conn.execute(
             """DELETE FROM deposit_requirement_flags f USING unnest($1::uuid[], $2::text[]) AS g(r, flag)
                 WHERE f.requirement_id = g.r AND f.flag = g.flag""", [g[0] for g in gone], [g[1] for g in gone])
-    upd = [(rid, f, d) for (rid, f), d in wanted.items() if current.get((rid, f)) != d]
     if upd:
-        enc = msgspec.json.Encoder()
         await conn.execute(
             """INSERT INTO deposit_requirement_flags (requirement_id, flag, detail, run_id)
                SELECT r, flag, detail::jsonb, $4 FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(r, flag, detail)
                ON CONFLICT (requirement_id, flag) DO UPDATE SET detail = EXCLUDED.detail, run_id = EXCLUDED.run_id""",
-            [u[0] for u in upd], [u[1] for u in upd], [enc.encode(u[2]).decode() for u in upd], run_id)
+            [u[0] for u in upd], [u[1] for u in upd], [u[2] for u in upd], run_id)
 
 
 async def freeze_due(conn: asyncpg.Connection, clock: Clock, req_results: dict[UUID, RequirementResult],

@@ -41,6 +41,14 @@ async def test_ledger_is_append_only(pool, clock):
                                 "VALUES ($1, 'a', 'CNY', 1)", jid)
 
 
+async def test_ledger_posting_into_a_missing_journal_is_refused(pool, clock):
+    async with pool.acquire() as c:
+        with pytest.raises(asyncpg.exceptions.ForeignKeyViolationError, match="no such journal"):
+            async with c.transaction():
+                await c.execute("INSERT INTO ledger_postings (journal_id, account, currency, debit_fen) "
+                                "VALUES (-1, 'a', 'CNY', 1)")
+
+
 async def test_ledger_idempotency_key_is_unique(pool, clock):
     async with pool.acquire() as c, c.transaction():
         lines = [("a", "CNY", 5, None), ("b", "CNY", -5, None)]

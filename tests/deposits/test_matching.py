@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from uuid import uuid4
 
+import pytest
+
 from deposits.matching import (
     RULE_VERSION,
     BasicAccountIn,
@@ -288,7 +290,17 @@ async def test_flag_decision_is_a_new_row_and_waiver_counts(scenario, pool, cloc
     assert len(rows) == 1 and rows[0]["actor"] == user.id
 
 
-async def test_matching_incremental_for_one_file_equals_a_full_run(scenario, pool, clock):
+@pytest.fixture(params=["arguments", "stage"])
+def write_path(monkeypatch, request):
+    """Both ways a chunk's changes reach the set-based write: as statement arguments (a notification's few) and
+    COPYed to the per-connection stage (a bulk run)."""
+    from deposits import reconcile
+
+    monkeypatch.setattr(reconcile, "SMALL_WRITE", 64 if request.param == "arguments" else 0)
+    return request.param
+
+
+async def test_matching_incremental_for_one_file_equals_a_full_run(scenario, pool, clock, write_path):
     from deposits.reconcile import run_matching
 
     a = await scenario.bidder()
@@ -304,8 +316,10 @@ async def test_matching_incremental_for_one_file_equals_a_full_run(scenario, poo
     assert full["changed"] == 0
 
 
-async def test_matching_in_several_chunks_equals_one_chunk(scenario, pool, clock, factory, bank, monkeypatch):
-    # one lot per chunk: chunk 2 is matched in the worker thread while chunk 1's results are written
+async def test_matching_in_several_chunks_equals_one_chunk(scenario, pool, clock, factory, bank, monkeypatch,
+                                                          write_path):
+    # one lot per chunk and one unknown-account credit per page: chunk k is matched in the worker thread while
+    # chunk k-1's results are written and chunk k+1 is read
     from deposits import reconcile
     from tests.deposits.conftest import Scenario
 
@@ -315,9 +329,19 @@ async def test_matching_in_several_chunks_equals_one_chunk(scenario, pool, clock
     for s, b in paid[:2]:
         await s.pay(b)
     await scenario.pay(paid[2][1], "9000.00")
+    for n in range(2):
+        await scenario.pay(paid[0][1], "500.00", account=f"621700000000000{n}")  # to no virtual account
     monkeypatch.setattr(reconcile, "REQUIREMENTS_PER_CHUNK", 1)
+    monkeypatch.setattr(reconcile, "UNKNOWN_PAGE", 1)
     chunked = await scenario.match()
-    assert chunked["changed"] == 3
+    assert chunked["changed"] == 5
+    async with pool.acquire() as c:
+        suspense = await c.fetch("SELECT m.flags, m.requirement_id FROM deposit_matches m JOIN bank_txns t "
+                                 "ON t.id = m.txn_id WHERE t.account LIKE '6217%'")
+        assert [(list(r["flags"]), r["requirement_id"]) for r in suspense] == [(["UNKNOWN_ACCOUNT"], None)] * 2
+        assert await c.fetchval("SELECT sum(credit_fen - debit_fen) FROM ledger_postings WHERE account LIKE "
+                                "'suspense:%'") == 100_000
+        assert await c.fetchval("SELECT count(*) FROM deposit_match_history") == 5
     results = [await s.result(b) for s, b in paid]
     assert [r["txns"][0]["counts"] for r in results] == [True, True, True]
     assert [r["state"] for r in results] == [None, None, None]  # before the deadline nothing freezes
@@ -328,3 +352,26 @@ async def test_matching_in_several_chunks_equals_one_chunk(scenario, pool, clock
     assert held == [1_000_000, 1_000_000, 900_000]
     monkeypatch.setattr(reconcile, "REQUIREMENTS_PER_CHUNK", 10**6)
     assert (await scenario.match())["changed"] == 0
+
+
+async def test_matching_result_references_are_enforced_by_the_database(scenario, pool):
+    import asyncpg
+
+    b = await scenario.bidder()
+    await scenario.pay(b)
+    await scenario.match()
+    res = await scenario.result(b)
+    async with pool.acquire() as c:
+        for sql in ("UPDATE deposit_matches SET requirement_id = gen_random_uuid()",
+                    """INSERT INTO deposit_matches (txn_id, requirement_id, counts, run_id, rule_version)
+                       SELECT -txn_id, gen_random_uuid(), false, run_id, rule_version FROM deposit_matches"""):
+            with pytest.raises(asyncpg.ForeignKeyViolationError, match="missing requirement"):
+                async with c.transaction():
+                    await c.execute(sql)
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="referenced by matches"):
+            async with c.transaction():  # only the match still refers to it
+                for table in ("virtual_accounts", "deposit_requirement_flags"):
+                    await c.execute(f"DELETE FROM {table} WHERE requirement_id = $1", res["requirement_id"])
+                await c.execute("DELETE FROM deposit_requirements WHERE id = $1", res["requirement_id"])
+        assert await c.fetchval("SELECT count(*) FROM deposit_matches WHERE requirement_id = $1",
+                                res["requirement_id"]) == 1
