@@ -69,16 +69,18 @@ async def load_inputs(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
                       requirement_ids: list[UUID] | None = None
                       ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn]]:
     """Requirements of these lots (or these requirements), and every credit or reversal to their accounts."""
-    txns, meta, reqs, _, _ = await _load_chunk(conn, lot_ids, requirement_ids)
+    rows, reqs, _ = await _load_chunk(conn, lot_ids, requirement_ids)
+    txns, meta, _ = _inputs(rows)
     return txns, meta, reqs
 
 
 async def _load_chunk(conn: asyncpg.Connection, lot_ids: list[UUID] | None = None,
                       requirement_ids: list[UUID] | None = None, file_id: UUID | None = None
-                      ) -> tuple[list[TxnIn], dict[int, tuple], list[RequirementIn], dict[int, TxnResult],
-                                 dict[tuple[UUID, str], Any]]:
+                      ) -> tuple[list[asyncpg.Record], list[RequirementIn], dict[tuple[UUID, str], Any]]:
     """load_inputs (of these lots, these requirements, or the requirements one file can change), with the
-    current result of each transaction and the current flags of each requirement (for the diff)."""
+    current result of each transaction and the current flags of each requirement (for the diff). The
+    transactions come as rows of _TXN_COLS (_inputs turns them into the matcher's; a bulk run does that in its
+    worker thread)."""
     # by primary key when the requirements are named, else by lot
     if file_id is not None:
         where, arg = f"r.id IN ({_RELATED})", file_id
@@ -103,7 +105,7 @@ async def _load_chunk(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
              JOIN organisations o ON o.id = r.org_id
             WHERE {where}""", arg)
     if not req_rows:
-        return [], {}, [], {}, {}
+        return [], [], {}
     flags = {(r["id"], f): d for r in req_rows if r["flags"] for f, d in r["flags"].items()}
     waived: dict[Any, set[tuple[Any, str]]] = defaultdict(set)
     for d in await conn.fetch(
@@ -125,8 +127,7 @@ async def _load_chunk(conn: asyncpg.Connection, lot_ids: list[UUID] | None = Non
     rows = await conn.fetch(
         f"""SELECT {_TXN_COLS} FROM {_TXN_FROM}
              WHERE t.account = ANY($1::text[]) AND (t.direction = 'CRDT' OR t.reversal)""", accounts)
-    txns, meta, current = _inputs(rows)
-    return txns, meta, reqs, current, flags
+    return rows, reqs, flags
 
 
 # The requirements whose result can change because of file $1's transactions: those credited, and the other
@@ -218,7 +219,8 @@ class _Prepared(NamedTuple):
 
 
 def _prepare(inputs: tuple, rule_version: str) -> _Prepared:
-    txns, meta, reqs, current, flags = inputs
+    rows, reqs, flags = inputs
+    txns, meta, current = _inputs(rows)
     results, req_results = match(txns, reqs, rule_version)
     changes = diff(current, results)
     gone, upd = _requirement_flag_changes(req_results, flags)
@@ -271,8 +273,7 @@ async def _loaded_chunks(conn: asyncpg.Connection, chunks: list[dict[str, Any]],
         if not rows:
             return
         last = rows[-1]["id"]
-        txns, meta, current = _inputs(rows)
-        yield txns, meta, [], current, {}
+        yield rows, [], {}
         if len(rows) < UNKNOWN_PAGE:
             return  # the last page: no need to ask for an empty one
 
