@@ -218,7 +218,12 @@ def parse_camt(f: IO[bytes], *, tz: ZoneInfo, own_accounts: frozenset[str] = fro
     n_txns = 0
     try:
         for event, el in events:
-            name = _local(el.tag)
+            tag = el.tag
+            name = _NAMES.get(tag)
+            if name is None:
+                name = _local(tag)
+                if len(_NAMES) < 4096:
+                    _NAMES[tag] = name
             if summary is None:
                 if el.getroottree().docinfo.doctype:
                     raise StatementUnsafe("XML with a DOCTYPE is refused (entity expansion and external entities)")
