@@ -1014,17 +1014,24 @@ async def answer_clarification(conn: asyncpg.Connection, clock: Clock, lot_id: U
     return _clarification(row)
 
 
-async def list_clarifications(conn: asyncpg.Connection, lot_id: UUID, *, user: User) -> list[Clarification]:
-    """The committee and the agency read every request and answer; a bidder only those to itself."""
+_NOBODY = object()
+
+
+async def _exchange_scope(conn, lot_id: UUID, user: User) -> Any:
+    """Whose exchanges with the committee (clarifications, price corrections) `user` reads on this lot: None for
+    every bidder's (the committee, the lot's agency, regulators), an organisation id for its own, or _NOBODY."""
     lot = await _lot(conn, lot_id)
     if user.has(Role.REGULATOR, Role.ADMIN) or (user.has(Role.AGENCY) and user.org_id == lot.agency_org_id):
-        rows = await repo.list_clarifications(conn, lot_id)
-    elif user.has(Role.EXPERT) and await repo.find_active_member_by_user(conn, lot_id, user.id):
-        rows = await repo.list_clarifications(conn, lot_id)
-    elif user.org_id is not None:
-        rows = await repo.list_clarifications(conn, lot_id, org_id=user.org_id)
-    else:
-        rows = []
+        return None
+    if user.has(Role.EXPERT) and await repo.find_active_member_by_user(conn, lot_id, user.id):
+        return None
+    return user.org_id if user.org_id is not None else _NOBODY
+
+
+async def list_clarifications(conn: asyncpg.Connection, lot_id: UUID, *, user: User) -> list[Clarification]:
+    """The committee and the agency read every request and answer; a bidder only those to itself."""
+    scope = await _exchange_scope(conn, lot_id, user)
+    rows = [] if scope is _NOBODY else await repo.list_clarifications(conn, lot_id, org_id=scope)
     return [_clarification(r) for r in rows]
 
 
@@ -1121,15 +1128,8 @@ async def decide_price_correction(conn: asyncpg.Connection, clock: Clock, lot_id
 
 async def list_price_corrections(conn: asyncpg.Connection, lot_id: UUID, *, user: User) -> list[PriceCorrection]:
     """The committee, the agency and regulators read every correction; a bidder only its own."""
-    lot = await _lot(conn, lot_id)
-    if user.has(Role.REGULATOR, Role.ADMIN) or (user.has(Role.AGENCY) and user.org_id == lot.agency_org_id):
-        rows = await repo.list_price_corrections(conn, lot_id)
-    elif user.has(Role.EXPERT) and await repo.find_active_member_by_user(conn, lot_id, user.id):
-        rows = await repo.list_price_corrections(conn, lot_id)
-    elif user.org_id is not None:
-        rows = await repo.list_price_corrections(conn, lot_id, org_id=user.org_id)
-    else:
-        rows = []
+    scope = await _exchange_scope(conn, lot_id, user)
+    rows = [] if scope is _NOBODY else await repo.list_price_corrections(conn, lot_id, org_id=scope)
     return [_price_correction(r) for r in rows]
 
 
