@@ -701,19 +701,21 @@ async def submit_sheet(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, 
     await append_entry(conn, clock, Tag.EVALUATION_SCORE_SUBMIT, actor=str(user.id), tender_id=ev.tender_id,
                        lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "expert": str(member.expert_id),
                                                        "sheet_sha256": digest})
-    revealed = await _reveal_when_complete(conn, clock, ev, lot, scheme, bids, actor=str(user.id), addr=addr)
+    revealed = await _reveal_when_complete(conn, clock, ev, lot_id, src=src, actor=str(user.id), addr=addr)
     return {"status": "submitted", "sheet_sha256": digest, "revealed": revealed}
 
 
-async def _reveal_when_complete(conn, clock, ev, lot, scheme, bids, *, actor: str, addr) -> bool:
+async def _reveal_when_complete(conn, clock, ev, lot_id: UUID, *, src, actor: str, addr) -> bool:
     """Compute and reveal the results once every sitting member has submitted and no price correction still
     awaits its bidder's decision (the price score needs the final prices)."""
-    members = await repo.list_members(conn, lot.id, active_only=True)
-    statuses = await repo.list_sheet_statuses(conn, lot.id)
+    members = await repo.list_members(conn, lot_id, active_only=True)
+    statuses = await repo.list_sheet_statuses(conn, lot_id)
     complete = len(members) == ev.committee_size and all(statuses.get(m.expert_id) == "submitted" for m in members)
-    if not complete or await repo.count_pending_price_corrections(conn, lot.id):
+    if not complete or await repo.count_pending_price_corrections(conn, lot_id):
         return False
-    await _reveal(conn, clock, ev, lot, scheme, bids, members, actor=actor, addr=addr)
+    lot = await _lot(conn, lot_id)
+    scheme, _ = await _scheme_for(conn, lot)
+    await _reveal(conn, clock, ev, lot, scheme, await _bids(conn, lot_id, src), members, actor=actor, addr=addr)
     return True
 
 
@@ -1119,10 +1121,7 @@ async def decide_price_correction(conn: asyncpg.Connection, clock: Clock, lot_id
                        lot_id=lot_id, addr=addr,
                        body={"lot": str(lot_id), "correction": str(correction_id), "bid": str(row["bid_id"]),
                              "decision": decision})
-    lot = await _lot(conn, lot_id)
-    scheme, _ = await _scheme_for(conn, lot)
-    await _reveal_when_complete(conn, clock, ev, lot, scheme, await _bids(conn, lot_id, src), actor=str(user.id),
-                                addr=addr)
+    await _reveal_when_complete(conn, clock, ev, lot_id, src=src, actor=str(user.id), addr=addr)
     return _price_correction(row)
 
 
