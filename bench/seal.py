@@ -1,11 +1,15 @@
 """Benchmark: seal and unseal a large file with seal/v1, against `openssl speed` and age (pyrage), same run.
 
-    /work/venv/bin/python bench/seal.py [--size-mib 1024] [--dir /dev/shm/tenderhall-bench-seal] [--seconds 3]
-                                        [--rounds 3]
+    /work/venv/bin/python bench/seal.py [--size-mib 1024] [--dir /var/tmp/tenderhall-bench-seal] [--seconds 3]
+                                        [--rounds 3] [--output direct|buffered]
 
-Files live in tmpfs by default so disk writeback (shared with other work on the machine) does not decide the
-figures; `openssl speed` runs with -elapsed (wall clock) like the other operations. CPU seconds (user+sys of
-the process, all threads) are printed too.
+Files live on disk by default (/var/tmp), where a bidder seals; `--dir /dev/shm/…` measures tmpfs. Seal and
+unseal write their output as `tenderhall bid seal` does, through `pipeline.DirectOutput` (O_DIRECT where the
+file system allows it: the page cache's allocation and copy cost this VM 0.2–0.6 CPU-s per GiB, and that cost
+swung most from run to run); `--output buffered` seals into an ordinary file instead, for comparison. Unsealing
+writes an ordinary buffered file, as the opening's spool does (its plaintext is read back at once). age writes
+its own way (buffered). `openssl speed` runs with -elapsed (wall clock) like the other operations. CPU seconds
+(user+sys of the process, all threads) are printed too.
 
 The machine's figures swing from run to run (a VM whose page-cache work costs vary by 2× between runs), so all
 operations run in `--rounds` interleaved rounds and the table shows each one's median run; every round's wall
@@ -52,6 +56,17 @@ def _state(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def _output(path: Path):
+    """The output file as `tenderhall bid seal` opens it (past the page cache where possible), or with
+    --output buffered an ordinary one."""
+    from trading.bids import pipeline
+
+    return path.open("wb") if os.environ.get(_OUTPUT_ENV) == "buffered" else pipeline.DirectOutput(path)
+
+
+_OUTPUT_ENV = "TENDERHALL_BENCH_OUTPUT"
+
+
 def child(op: str, state_path: Path, src: Path, dst: Path) -> dict:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -70,7 +85,7 @@ def child(op: str, state_path: Path, src: Path, dst: Path) -> dict:
         form = package.build_form(tender_id=st["tender_id"], lot_id=st["lot_id"], bidder_org_id="bench",
                                   price_yuan="1234567.89", bid_fields=[], duration_days=365)
         produce = (lambda w: package.write_package(w, form, [src])) if op == "seal-package" else raw
-        with dst.open("wb") as out:
+        with _output(dst) as out:
             sealed = seal.seal(record, produce, out, signing_key=key, bidder_org_id="bench",
                                signer_id=str(uuid.uuid4()))
         Path(str(dst) + ".manifest").write_bytes(sealed.manifest_bytes)
@@ -81,7 +96,7 @@ def child(op: str, state_path: Path, src: Path, dst: Path) -> dict:
             hk = seal.HpkePrivateKey(c["suite"], bytes.fromhex(c["raw"]))
             shares[c["x"]] = seal.custodian_open(m, c["id"], hk)
         dek = seal.recover_checked_dek(m, shares)
-        with src.open("rb") as f, dst.open("wb") as out:
+        with src.open("rb") as f, dst.open("wb") as out:  # buffered, as the opening's spool (read back at once)
             seal.unseal(m, dek, f, out)
         if st.get("package"):
             seal.read_form(dst)
@@ -163,6 +178,19 @@ def openssl_speed(args: list[str], seconds: int, elapsed: bool = True) -> float:
     return float(value) * 1000
 
 
+def _fs_type(d: Path) -> str:
+    """The file system type of directory d (Linux: the longest /proc/mounts mount point above it)."""
+    best, kind = "", "?"
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            _, point, fs = line.split()[:3]
+            if str(d.resolve()).startswith(point.rstrip("/") + "/") and len(point) > len(best):
+                best, kind = point, fs
+    except OSError:
+        pass
+    return kind
+
+
 def _same(a: Path, b: Path) -> bool:
     with a.open("rb") as fa, b.open("rb") as fb:
         while True:
@@ -209,7 +237,11 @@ def one_round(state: Path, src: Path, d: Path) -> tuple[dict[str, dict], bool]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
-    ap.add_argument("--dir", default="/dev/shm/tenderhall-bench-seal")
+    ap.add_argument("--dir", default="/var/tmp/tenderhall-bench-seal",
+                    help="where the files go: a disk, as on a bidder's machine (/dev/shm/… measures tmpfs)")
+    ap.add_argument("--output", choices=("direct", "buffered"), default="direct",
+                    help="how seal writes its output: DirectOutput (O_DIRECT where the file system "
+                         "allows it, as the CLI does) or an ordinary buffered file")
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds of all operations, interleaved; the table gives each operation's median round")
@@ -219,6 +251,7 @@ def main() -> None:
         op, state, src, dst = args.child
         print(json.dumps(child(op, Path(state), Path(src), Path(dst))))
         return
+    os.environ[_OUTPUT_ENV] = args.output
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     size = args.size_mib * 1024 * 1024
@@ -241,7 +274,7 @@ def main() -> None:
                for op in rounds[0]}
     walls = {op: sorted(r[op]["seconds"] for r in rounds) for op in rounds[0]}
     mib = size / 2**20
-    print(f"file: {mib:.0f} MiB of random bytes in {d}; {args.rounds} interleaved rounds, the median round of each "
+    print(f"file: {mib:.0f} MiB of random bytes in {d} ({_fs_type(d)}), output {args.output}; {args.rounds} interleaved rounds, the median round of each "
           "operation below (its wall and CPU figures belong to that one run)")
     print(f"openssl speed -evp aes-256-gcm -bytes 1048576: {aes / 1e9:.2f} GB/s wall (-elapsed), "
           f"{aes_cpu / 1e9:.2f} GB/s per CPU-second (default timing)")

@@ -15,6 +15,7 @@ once written (and, sealing, hashed), plus at most two mapped 4 MiB windows of th
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import mmap
 import os
@@ -23,6 +24,11 @@ import stat
 import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # Windows: no O_DIRECT either, so never needed
+    fcntl = None  # type: ignore[assignment]
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -263,6 +269,119 @@ class OrderedHasher:
         if self._err is not None:
             raise self._err
         return self.h.digest()
+
+
+class DirectOutput:
+    """A new file written past the page cache (O_DIRECT) when the file system allows it: a write-only file object.
+
+    Sealing or unsealing 1 GiB through the page cache costs the kernel 0.2–0.6 CPU-seconds per GiB on the project
+    machine (allocating and filling cache pages for a file nobody reads back soon) — as much as AES-GCM, and the
+    figure that swung most between runs. With O_DIRECT the device reads the bytes from this process's memory and
+    the kernel's part is a few page-table walks. O_DIRECT wants the memory, the file offset and the length aligned,
+    so what is written is gathered in one page-aligned BUFFER and written a whole buffer at a time (one copy,
+    ≈ 0.05 CPU-s per GiB); the last, partial block is padded and the file then cut back to its length.
+
+    Where O_DIRECT is missing or refused (Windows/macOS, tmpfs on old kernels, some network file systems), at
+    open or at the first write, the file is an ordinary buffered one: same bytes, only slower. `direct` tells
+    which. `fileno()` is for fsync.
+    """
+
+    BUFFER = 4 * 1024 * 1024
+    ALIGN = 4096  # ≥ every device's logical block size
+
+    def __init__(self, path, mode: int = 0o644) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        direct = getattr(os, "O_DIRECT", 0)
+        self._fd = -1
+        if direct:
+            try:
+                self._fd = os.open(path, flags | direct, mode)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+        self.direct = self._fd >= 0
+        if not self.direct:
+            self._fd = os.open(path, flags, mode)
+        self._buf = mmap.mmap(-1, self.BUFFER)  # anonymous memory: page-aligned
+        self._view = memoryview(self._buf)
+        self._fill = 0
+        self.size = 0
+        self.closed = False
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self.closed:
+            raise ValueError("write to a closed file")
+        view = memoryview(data).cast("B")
+        n, pos = len(view), 0
+        while pos < n:
+            take = min(self.BUFFER - self._fill, n - pos)
+            self._view[self._fill: self._fill + take] = view[pos: pos + take]
+            self._fill += take
+            pos += take
+            if self._fill == self.BUFFER:
+                self._write_out(self._view)
+                self._fill = 0
+        self.size += n
+        return n
+
+    def _write_out(self, view: memoryview) -> None:
+        done = 0
+        while done < len(view):
+            try:
+                done += os.write(self._fd, view[done:])
+            except OSError as exc:
+                if exc.errno != errno.EINVAL or not self.direct:
+                    raise
+                self._buffered()  # the file system took the open but not the write: write through the cache
+
+    def _buffered(self) -> None:
+        fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+        self.direct = False
+
+    def flush(self) -> None:
+        """Everything written so far reaches the file; the file stays open for more (only whole blocks are written
+        past the cache, so a partial block is written through it)."""
+        if self._fill:
+            if self.direct and self._fill % self.ALIGN:
+                whole = self._fill - self._fill % self.ALIGN
+                self._write_out(self._view[:whole])
+                self._buffered()
+                self._write_out(self._view[whole: self._fill])
+            else:
+                self._write_out(self._view[: self._fill])
+            self._fill = 0
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self._fill and self.direct and self._fill % self.ALIGN:
+                padded = self._fill + (-self._fill) % self.ALIGN
+                self._view[self._fill: padded] = bytes(padded - self._fill)
+                self._write_out(self._view[:padded])
+                os.ftruncate(self._fd, self.size)
+                self._fill = 0
+            self.flush()
+        finally:
+            self.closed = True
+            os.close(self._fd)
+            try:
+                self._view.release()
+                self._buf.close()
+            except BufferError:  # a slice is still held (by a failed write's traceback): freed with it
+                pass
+
+    def __enter__(self) -> "DirectOutput":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 MAP_WINDOW = 4 * 1024 * 1024  # how much of a file is memory-mapped at a time

@@ -1,11 +1,18 @@
-"""The sealing pipeline's building blocks: mapped file windows and the ordered background hasher."""
+"""The sealing pipeline's building blocks: mapped file windows, the ordered background hasher and writer, and the
+output file written past the page cache."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import mmap
 import os
 import threading
+
+try:
+    import fcntl
+except ImportError:
+    fcntl = None  # type: ignore[assignment]
 
 import pytest
 
@@ -162,3 +169,101 @@ def test_ordered_writer_reports_a_failed_write_and_keeps_handing_out_buffers_unt
             writer.put(memoryview(writer.claim()))
     with pytest.raises(OSError, match="disk full"):
         writer.close()
+
+
+_DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+def _chunks(data: bytes, sizes: list[int]):
+    pos = 0
+    for i in range(10**6):
+        if pos >= len(data):
+            return
+        n = sizes[i % len(sizes)]
+        yield data[pos: pos + n]
+        pos += n
+
+
+@pytest.mark.parametrize("size", [0, 1, 40, 4095, 4096, 4097, pipeline.DirectOutput.BUFFER,
+                                  pipeline.DirectOutput.BUFFER + 40, 3 * pipeline.DirectOutput.BUFFER - 1])
+def test_direct_output_writes_exactly_the_bytes_given_whatever_their_size(tmp_path, size: int) -> None:
+    """Whole aligned buffers go past the page cache; the unaligned tail is padded, then the file is cut back."""
+    data = os.urandom(size)
+    path = tmp_path / "out.ct"
+    with pipeline.DirectOutput(path) as out:
+        if _DIRECT:  # what the object says is what the kernel was asked for
+            assert bool(fcntl.fcntl(out.fileno(), fcntl.F_GETFL) & _DIRECT) == out.direct
+        for chunk in _chunks(data, [40, 1024 * 1024, 7, 3 * 1024 * 1024 + 5]):
+            assert out.write(memoryview(chunk)) == len(chunk)
+    assert out.size == size
+    assert path.read_bytes() == data
+
+
+def test_direct_output_flush_writes_a_partial_block_and_writing_goes_on(tmp_path) -> None:
+    """flush() (before an fsync) must put everything in the file; a partial block cannot go past the cache, so
+    the rest of the file is written through it."""
+    a, b = os.urandom(5000), os.urandom(pipeline.DirectOutput.BUFFER + 123)
+    path = tmp_path / "out.ct"
+    with pipeline.DirectOutput(path) as out:
+        out.write(a)
+        out.flush()
+        assert path.read_bytes() == a
+        os.fsync(out.fileno())
+        out.write(b)
+    assert path.read_bytes() == a + b
+    with pytest.raises(ValueError):
+        out.write(b"late")
+
+
+def test_direct_output_falls_back_to_the_page_cache_where_o_direct_is_refused(tmp_path, monkeypatch) -> None:
+    """A file system that refuses O_DIRECT at open (EINVAL) gets an ordinary file with the same bytes."""
+    if not _DIRECT:
+        pytest.skip("no O_DIRECT on this platform: DirectOutput is always buffered")
+    real_open = os.open
+
+    def no_direct(path, flags, mode=0o777):
+        if flags & _DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", no_direct)
+    data = os.urandom(pipeline.DirectOutput.BUFFER + 4097)
+    with pipeline.DirectOutput(tmp_path / "out.ct") as out:
+        assert not out.direct
+        out.write(data)
+    assert (tmp_path / "out.ct").read_bytes() == data
+
+
+def test_direct_output_falls_back_when_a_direct_write_is_refused(tmp_path, monkeypatch) -> None:
+    """Some file systems take O_DIRECT at open and refuse the write (EINVAL): the write is retried through the
+    cache, nothing is lost or doubled. Any other error is raised."""
+    if not _DIRECT:
+        pytest.skip("no O_DIRECT on this platform")
+    real_write = os.write
+    refused = []
+
+    def refuse_direct(fd, data):
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & _DIRECT:
+            refused.append(len(data))
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    data = os.urandom(2 * pipeline.DirectOutput.BUFFER + 10)
+    with pipeline.DirectOutput(tmp_path / "out.ct") as out:
+        if not out.direct:
+            pytest.skip("this file system refuses O_DIRECT at open")
+        monkeypatch.setattr(os, "write", refuse_direct)
+        out.write(data)
+        assert not out.direct and refused == [pipeline.DirectOutput.BUFFER]
+    assert (tmp_path / "out.ct").read_bytes() == data
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    out = pipeline.DirectOutput(tmp_path / "full.ct")
+    with pytest.raises(OSError) as info:
+        out.write(data)
+    assert info.value.errno == errno.ENOSPC
+    monkeypatch.setattr(os, "write", real_write)
+    out.close()
