@@ -1,9 +1,10 @@
 """The two-thread pipelines of sealing and unsealing (seal/v1 over Tink streaming, trading/bids/streaming.py).
 
 Sealing or unsealing 1 GiB costs, in CPU seconds on the project machine (2026-12 VM): SHA-256 of the ciphertext
-0.6–0.7 (the slowest stage; ct_sha256 is part of the protocol), writing the output file 0.45–0.6 (the kernel's
-copy into the page cache and its page allocation), AES-GCM 0.12–0.3, and reading the input with read() 0.13–0.5
-— a kernel copy again, which mapping the file avoids (`file_blocks`). Serially that is well under 1 GB/s, so each
+0.6–0.7 (the slowest stage; ct_sha256 is part of the protocol), writing the output file through the page cache
+0.2–2 (the kernel's page allocation and copy, the figure that swings most; past the cache with `DirectOutput`,
+as the CLI seals, ≈ 0.05), AES-GCM 0.1–0.3, and reading the input with read() 0.13–0.5 — a kernel copy again,
+which mapping the file avoids (`file_blocks`). Serially that is well under 1 GB/s, so each
 direction runs as three stages on their own threads — the caller's thread encrypts or decrypts (AES-GCM reading
 the mapped input), a writer thread writes, a hasher thread hashes the ciphertext, each in order — and the two
 cores' scheduler keeps both busy (hashlib, AES-GCM and file writes release the GIL for large buffers). With the
@@ -11,7 +12,8 @@ caller's thread also writing, it was the bottleneck (≈ 1.0 CPU-s per GiB again
 figures swung with the machine's load; two threads writing one file (positional writes) were slower still.
 
 Memory is bounded whatever the size: a few preallocated 1 MiB segment buffers, each returning to its pool only
-once written (and, sealing, hashed), plus at most two mapped 4 MiB windows of the input. Pure: no server imports.
+once written (and, sealing, hashed), plus at most two mapped 4 MiB windows of the input (and DirectOutput's one
+4 MiB aligned buffer). Pure: no server imports.
 """
 from __future__ import annotations
 
