@@ -72,6 +72,9 @@ def child(op: str, state_path: Path, src: Path, dst: Path) -> dict:
 
     from trading.bids import package, pipeline, seal
 
+    if op.startswith("age-"):
+        import pyrage  # imported before the clock starts, as the seal's modules are
+
     st = _state(state_path)
     record = bytes.fromhex(st["record"])
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(st["bidder_key"]))
@@ -101,12 +104,8 @@ def child(op: str, state_path: Path, src: Path, dst: Path) -> dict:
         if st.get("package"):
             seal.read_form(dst)
     elif op == "age-encrypt":
-        import pyrage
-
         pyrage.encrypt_file(str(src), str(dst), [pyrage.x25519.Recipient.from_str(st["age_recipient"])])
     elif op == "age-decrypt":
-        import pyrage
-
         pyrage.decrypt_file(str(src), str(dst), [pyrage.x25519.Identity.from_str(st["age_identity"])])
     else:
         raise SystemExit(f"unknown op {op}")
