@@ -73,7 +73,13 @@ class OrderedWriter:
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the producing thread
                     self.err = exc
             if self._then is not None:
-                self._then(view, buffer)  # passed on even after an error, so its buffer comes back
+                try:
+                    self._then(view, buffer)  # passed on even after an error, so its buffer comes back
+                except BaseException as exc:  # noqa: BLE001 - the next stage refused it: re-raised by claim()
+                    if self.err is None:
+                        self.err = exc
+                    if buffer is not None:
+                        self._free.put(buffer)
             elif buffer is not None:
                 self._free.put(buffer)
             item = view = None
@@ -107,36 +113,30 @@ class HashingSink:
         sealing thread:  encrypt segment i+2 into a pooled buffer ──► writer thread: write segment i+1 ──►
         hasher thread:   SHA-256 of segment i, then the buffer back to the pool
 
-    The three stages cost about the same per GiB (AES-GCM plus mapping the input ≈ 0.4 CPU-s, the write ≈ 0.5,
-    SHA-256 ≈ 0.7), so on two cores the scheduler keeps both busy, instead of the sealing thread (encrypt and
-    write) being the bottleneck. No copies: segments are encrypted straight into the writer's RING pooled buffers
-    (`claim`, given to the EncryptingWriter), and a buffer is reused only once written and hashed (memory bounded
-    at RING MiB). Both queues are FIFO, so the file and the digest see the same bytes in the same order.
+    An OrderedWriter whose written segments go on to an OrderedHasher, which hands each buffer back to the writer's
+    pool once hashed. The stages cost about the same per GiB (AES-GCM plus mapping the input ≈ 0.2–0.4 CPU-s, the
+    write, SHA-256 ≈ 0.6–0.7), so on two cores the scheduler keeps both busy. No copies: segments are encrypted
+    straight into the writer's RING pooled buffers (`claim`, given to the EncryptingWriter), and a buffer is reused
+    only once written and hashed (memory bounded at RING MiB). Both stages are FIFO, so the file and the digest see
+    the same bytes in the same order. The first error of either stage is raised by claim() and close().
     """
 
     RING = OrderedWriter.RING
 
     def __init__(self, dst: BinaryIO, progress: Callable[[int], object] | None) -> None:
-        self.h = hashlib.sha256()
         self.n = 0
         self.progress = progress
-        self._to_hash: queue.SimpleQueue = queue.SimpleQueue()
-        self._writer = OrderedWriter(dst, name="seal-write", then=lambda view, buffer: self._to_hash.put((view, buffer)))
-        self._hasher = threading.Thread(target=self._hash, name="seal-sha256", daemon=True)
-        self._hasher.start()
-        self._closed = False
+        self._hasher = OrderedHasher(depth=self.RING, name="seal-sha256", done=self._hashed)
+        self._writer = OrderedWriter(dst, name="seal-write", then=self._hasher.feed)
 
-    def _hash(self) -> None:
-        while (item := self._to_hash.get()) is not None:
-            data, buffer = item
-            if self._writer.err is None:
-                try:
-                    self.h.update(data)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the sealing thread
-                    self._writer.err = exc
-            if buffer is not None:
-                self._writer.recycle(buffer)  # recycled even after an error, so claim() never blocks forever
-            item = data = None
+    def _hashed(self, buffer: bytearray | None) -> None:
+        if buffer is not None:  # the header is bytes of its own, not a pooled buffer
+            self._writer.recycle(buffer)
+
+    @property
+    def h(self):
+        """The SHA-256 of what was written (complete once close() has returned)."""
+        return self._hasher.h
 
     def claim(self) -> bytearray:
         """A free segment buffer for the encryptor (blocks while RING segments are still being written or hashed)."""
@@ -150,15 +150,10 @@ class HashingSink:
 
     def close(self) -> None:
         """Wait until everything queued is written and hashed; re-raise the first error of either stage."""
-        if not self._closed:
-            self._closed = True
-            try:
-                self._writer.close()
-            finally:
-                self._to_hash.put(None)
-                self._hasher.join()
-        if self._writer.err is not None:
-            raise self._writer.err
+        try:
+            self._writer.close()
+        finally:
+            self._hasher.close()
 
 
 class HashingReader:
@@ -234,11 +229,15 @@ class OrderedHasher:
     """SHA-256 of the views fed to it, in order, on a worker thread (hashlib releases the GIL on large buffers).
 
     At most `depth` views wait at a time: a producer faster than SHA-256 is held back, so memory stays bounded, and
-    a view is only dropped (its buffer reused, its mapping unmapped) once hashed.
+    a view is only dropped (its buffer reused, its mapping unmapped) once hashed. With `done`, each view's `token`
+    (its pooled buffer, say) is passed to `done(token)` once the view is hashed — even after an error, so a pool
+    never runs dry. feed() raises the hasher's first error (its view and token are then left to the caller).
     """
 
-    def __init__(self, h=None, depth: int = 4, name: str = "sha256") -> None:
+    def __init__(self, h=None, depth: int = 4, name: str = "sha256",
+                 done: Callable[[object], None] | None = None) -> None:
         self.h = hashlib.sha256() if h is None else h
+        self._done = done
         self._slots = threading.Semaphore(depth)
         self._todo: queue.SimpleQueue = queue.SimpleQueue()
         self._err: BaseException | None = None
@@ -247,20 +246,24 @@ class OrderedHasher:
         self._thread.start()
 
     def _run(self) -> None:
-        while (view := self._todo.get()) is not None:
+        while (item := self._todo.get()) is not None:
+            view, token = item
             if self._err is None:
                 try:
                     self.h.update(view)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the feeding thread
                     self._err = exc
-            view = None  # drop the reference before the slot frees: the mapping may go
+            item = view = None  # drop the reference before the slot frees: the mapping may go
+            if self._done is not None:
+                self._done(token)
+            token = None
             self._slots.release()  # released even after an error, so feed() never blocks forever
 
-    def feed(self, view) -> None:
+    def feed(self, view, token=None) -> None:
         if self._err is not None:
             raise self._err
         self._slots.acquire()
-        self._todo.put(view)
+        self._todo.put((view, token))
 
     def close(self) -> bytes:
         """Wait until everything fed is hashed; the digest, or the hasher's error."""

@@ -171,6 +171,67 @@ def test_ordered_writer_reports_a_failed_write_and_keeps_handing_out_buffers_unt
         writer.close()
 
 
+def _fill_sink(sink, segments: int) -> None:
+    """What the EncryptingWriter does: the header, then each segment encrypted into a claimed buffer."""
+    sink(b"header")
+    for i in range(segments):
+        buffer = sink.claim()
+        buffer[:16] = bytes([i % 256]) * 16
+        sink(memoryview(buffer)[:16])
+
+
+def test_hashing_sink_writes_and_hashes_the_same_bytes_in_order_from_its_pool() -> None:
+    out = io.BytesIO()
+    sink = pipeline.HashingSink(out, progress=None)
+    _fill_sink(sink, 5 * pipeline.HashingSink.RING)
+    sink.close()
+    expected = b"header" + b"".join(bytes([i % 256]) * 16 for i in range(5 * pipeline.HashingSink.RING))
+    assert out.getvalue() == expected and sink.n == len(expected)
+    assert sink.h.digest() == hashlib.sha256(expected).digest()
+
+
+def _in_thread(fn) -> BaseException | None:
+    """Run fn on a thread; what it raised. Fails the test instead of hanging if fn blocks."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001
+            raised.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(10)
+    assert not t.is_alive(), "blocked: a buffer never came back to the pool"
+    return raised[0] if raised else None
+
+
+def test_hashing_sink_reports_a_failed_write_without_blocking_the_sealer() -> None:
+    class Full(io.BytesIO):
+        def write(self, data) -> int:
+            raise OSError("disk full")
+
+    sink = pipeline.HashingSink(Full(), progress=None)
+    exc = _in_thread(lambda: _fill_sink(sink, 100))
+    assert isinstance(exc, OSError) and "disk full" in str(exc)
+    with pytest.raises(OSError, match="disk full"):
+        sink.close()
+
+
+def test_hashing_sink_reports_a_failed_hash_without_blocking_the_sealer() -> None:
+    class Broken:
+        def update(self, data) -> None:
+            raise RuntimeError("hash failed")
+
+    sink = pipeline.HashingSink(io.BytesIO(), progress=None)
+    sink._hasher.h = Broken()  # the stage after the write fails
+    exc = _in_thread(lambda: _fill_sink(sink, 100))
+    assert isinstance(exc, RuntimeError) and "hash failed" in str(exc)
+    with pytest.raises(RuntimeError, match="hash failed"):
+        sink.close()
+
+
 _DIRECT = getattr(os, "O_DIRECT", 0)
 
 
