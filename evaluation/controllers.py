@@ -20,6 +20,7 @@ from evaluation.schemas import (
     ContractIn,
     CorrectionIn,
     DeclarationIn,
+    Determination,
     FlagAnswerIn,
     ObjectionAnswerIn,
     ObjectionIn,
@@ -39,6 +40,7 @@ from evaluation.schemas import (
     TimeLimitIn,
     TimeRequestIn,
     TimeStatus,
+    WinnerDecisionIn,
 )
 from evaluation.sources import BidView
 from trading.accounts.guards import PUBLIC, requires, signed_in
@@ -242,6 +244,36 @@ class AwardController(Controller):
           status_code=200)
     async def answer(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
                      objection_id: UUID, data: ObjectionAnswerIn) -> dict[str, Any]:
+        return await services.answer_objection(conn, clock, lot_id, objection_id, data, actor=user, addr=addr)
+
+    @post("/award/report", guards=[agency], operation_id="SendReportToPurchaser", status_code=201)
+    async def send_report(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                          lot_id: UUID) -> Determination:
+        """Government procurement: the signed evaluation report to the purchaser (87号令 第六十八条)."""
+        return await services.send_report_to_purchaser(conn, clock, lot_id, actor=user, addr=addr)
+
+    @post("/award/decision", guards=[signed_in], operation_id="DecideWinner", status_code=200)
+    async def decide(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                     data: WinnerDecisionIn) -> Determination:
+        """Government procurement: the purchaser determines the winner among the report's candidates (87号令
+        第六十八条)."""
+        return await services.decide_winner(conn, clock, lot_id, data, user=user, addr=addr)
+
+    @get("/award/determination", guards=[signed_in], operation_id="GetDetermination")
+    async def determination(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> Determination:
+        return await services.get_determination(conn, lot_id, user=user)
+
+    @post("/award/challenges", guards=[requires(Role.BIDDER)], operation_id="FileResultChallenge", status_code=201)
+    async def challenge(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
+                        data: ObjectionIn) -> dict[str, Any]:
+        """Government procurement: 质疑 to the result, within 7 working days (政府采购法 第五十二条)."""
+        return await services.file_challenge(conn, clock, lot_id, data, user=user, addr=addr)
+
+    @post("/award/challenges/{objection_id:uuid}/answer", guards=[agency], operation_id="AnswerResultChallenge",
+          status_code=200)
+    async def answer_challenge(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                               lot_id: UUID, objection_id: UUID, data: ObjectionAnswerIn) -> dict[str, Any]:
+        """The agency's written answer to a 质疑, within 7 working days (政府采购法 第五十三条)."""
         return await services.answer_objection(conn, clock, lot_id, objection_id, data, actor=user, addr=addr)
 
     @post("/award", guards=[agency], operation_id="IssueAward", status_code=200)

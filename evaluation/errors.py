@@ -216,3 +216,45 @@ class PriceCorrectionClosed(Conflict):
 
 class PriceCorrectionExists(Conflict):
     code = "price_correction_exists"
+
+
+# Government procurement (政府采购货物和服务招标投标管理办法 第六十八、六十九条; 政府采购法 第五十二、五十三条)
+
+class NotInGovProcurement(Conflict):
+    code = "not_in_gov_procurement"
+
+
+class GovProcurementOnly(Conflict):
+    code = "gov_procurement_only"
+
+
+class PurchaserRequired(Forbidden):
+    code = "purchaser_required"
+
+
+class ReportAlreadySent(Conflict):
+    code = "report_already_sent"
+
+
+class ReportNotSent(Conflict):
+    code = "report_not_sent"
+
+
+class WinnerAlreadyDetermined(Conflict):
+    code = "winner_already_determined"
+
+
+class WinnerNotDetermined(Conflict):
+    code = "winner_not_determined"
+
+
+class DecisionPeriodOver(Conflict):
+    code = "decision_period_over"
+
+
+class ChallengePeriodClosed(Conflict):
+    code = "challenge_period_closed"
+
+
+class ChallengeUpheld(Conflict):
+    code = "challenge_upheld"

@@ -13,7 +13,8 @@ from evaluation import repository as repo
 from evaluation import scoring, services
 from evaluation.errors import ScoresHidden
 from evaluation.scoring import REASON_CODES
-from trading.accounts.guards import PUBLIC, requires
+from trading.accounts.errors import RoleRequired
+from trading.accounts.guards import PUBLIC, requires, signed_in
 from trading.accounts.schemas import Role, User
 from trading.clock import Clock
 from trading.pages import page_context, register_labels
@@ -127,6 +128,26 @@ register_labels({
     "ev.project_manager": ("项目负责人", "Project manager"),
     "ev.form": ("投标函内容", "Bid form"),
     "ev.vote": ("推选", "Vote"),
+    "ev.gp.title": ("政府采购：采购人确定中标人（财政部87号令 第六十八、六十九条）",
+                    "Government procurement: the purchaser determines the winner (87号令 第六十八、六十九条)"),
+    "ev.gp.no_publicity": ("政府采购不进行中标候选人公示。", "Government procurement has no candidate publicity."),
+    "ev.gp.send": ("将评标报告送交采购人", "Send the report to the purchaser"),
+    "ev.gp.send_due": ("应于此前送交（评标结束后2个工作日内）", "Due by (2 working days after the evaluation)"),
+    "ev.gp.not_sent": ("评标报告尚未送交采购人", "The report has not been sent to the purchaser yet"),
+    "ev.gp.sent": ("评标报告送交时间", "Report sent"),
+    "ev.gp.decision_due": ("采购人应于此前确定中标人（收到报告后5个工作日内；逾期视为排名第一的候选人中标）",
+                           "The purchaser decides by (5 working days; after that rank 1 is deemed the winner)"),
+    "ev.gp.decide": ("确定中标人", "Determine the winner"),
+    "ev.gp.reason": ("不选排名第一的候选人时须说明理由", "Reason (required for a lower-ranked candidate)"),
+    "ev.gp.waiting": ("等待采购人确定中标人", "Waiting for the purchaser's decision"),
+    "ev.gp.winner": ("中标人", "Winner"),
+    "ev.gp.decided": ("采购人确定", "determined by the purchaser"),
+    "ev.gp.deemed": ("采购人逾期未确定，视为排名第一的候选人中标", "deemed: the purchaser did not decide in time"),
+    "ev.gp.award_due": ("应于此前发布中标结果公告、发出中标通知书（2个工作日内）",
+                        "Result announcement and award notice due by (2 working days)"),
+    "ev.gp.announcement": ("中标结果公告期（1个工作日）", "Result announcement (1 working day)"),
+    "ev.gp.challenge_due": ("质疑截止（公告期满后7个工作日）", "质疑 until (7 working days after the announcement)"),
+    "ev.gp.challenges": ("质疑", "质疑 (challenges)"),
 })
 
 expert = requires(Role.EXPERT)
@@ -173,13 +194,23 @@ async def summary_page(request: Request[Any, Any, Any], conn: asyncpg.Connection
         is_chair=member is not None and ev.chair_expert_id == member.expert_id))
 
 
-@get("/evaluation/lots/{lot_id:uuid}/award", guards=[agency], include_in_schema=False)
+@get("/evaluation/lots/{lot_id:uuid}/award", guards=[signed_in], include_in_schema=False)
 async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, clock: Clock, user: User,
                      lot_id: UUID) -> Template:
+    """The agency's page; for a government-procurement lot also the purchaser's, who determines the winner here
+    (87号令 第六十八条)."""
+    lot = await services._lot(conn, lot_id)
+    gp = lot.regime == "gov_procurement"
+    is_purchaser = gp and user.org_id is not None and user.org_id == lot.tenderer_org_id
+    if not (user.has(Role.AGENCY, Role.ADMIN) or is_purchaser):
+        raise RoleRequired("this page is the agency's (and, in government procurement, the purchaser's)")
+    is_agency = user.has(Role.ADMIN) or (user.has(Role.AGENCY) and user.org_id == lot.agency_org_id)
     ev = await repo.get_evaluation(conn, lot_id)
     notice = await repo.winner_notice(conn, lot_id)
     return Template("evaluation/award.html", context=page_context(
-        request, lot_id=lot_id, ev=ev, publicity=await repo.find_publicity(conn, lot_id), now=clock.now(),
+        request, gp=gp, is_purchaser=is_purchaser, is_agency=is_agency,
+        determination=await repo.find_determination(conn, lot_id) if gp else None,
+        lot_id=lot_id, ev=ev, publicity=await repo.find_publicity(conn, lot_id), now=clock.now(),
         objections=await repo.list_objections(conn, lot_id), notices=await repo.list_notices(conn, lot_id),
         report=await repo.find_report(conn, lot_id), contract=await repo.find_contract(conn, lot_id),
         contract_due=services.contract_due(notice["issued_at"]) if notice else None,

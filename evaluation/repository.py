@@ -10,8 +10,8 @@ import asyncpg
 import msgspec
 
 from evaluation.errors import EvaluationNotFound, FlagNotFound, ObjectionNotFound, PublicityNotFound
-from evaluation.schemas import (AwardObjection, Contract, Evaluation, Flag, Member, Notice, OverdueAwardObjection,
-                                Publicity)
+from evaluation.schemas import (AwardObjection, Contract, Determination, Evaluation, Flag, Member, Notice,
+                                OverdueAwardObjection, Publicity)
 
 
 def _to(row: asyncpg.Record | None, type_: type) -> Any:
@@ -408,6 +408,46 @@ async def answer_objection(conn, objection_id: UUID, *, answer: str, upheld: boo
 async def list_objections(conn, lot_id: UUID) -> list[AwardObjection]:
     rows = await conn.fetch("SELECT * FROM award_objections WHERE lot_id = $1 ORDER BY filed_at", lot_id)
     return [_to(r, AwardObjection) for r in rows]
+
+
+# government procurement: the purchaser's determination (award_determinations) ---------------------------------
+
+async def insert_determination(conn, lot_id: UUID, *, candidates: list[dict], report_pdf_sha256: str,
+                               evaluated_at: datetime, by: UUID, now: datetime, send_due: datetime, late: bool,
+                               decision_due: datetime) -> Determination:
+    return _to(await conn.fetchrow(
+        "INSERT INTO award_determinations (lot_id, candidates, report_pdf_sha256, evaluated_at, sent_by, sent_at,"
+        " send_due, sent_late, decision_due) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+        lot_id, candidates, report_pdf_sha256, evaluated_at, by, now, send_due, late, decision_due), Determination)
+
+
+async def find_determination(conn, lot_id: UUID, *, lock: bool = False) -> Determination | None:
+    sql = "SELECT * FROM award_determinations WHERE lot_id = $1" + (" FOR UPDATE" if lock else "")
+    return _to(await conn.fetchrow(sql, lot_id), Determination)
+
+
+async def set_winner_determined(conn, lot_id: UUID, *, how: str, bid_id: UUID, rank: int, reason: str | None,
+                                by: UUID | None, now: datetime, award_due: datetime) -> Determination:
+    return _to(await conn.fetchrow(
+        "UPDATE award_determinations SET how = $2, winner_bid_id = $3, winner_rank = $4, reason = $5,"
+        " decided_by = $6, decided_at = $7, award_due = $8 WHERE lot_id = $1 AND how IS NULL RETURNING *",
+        lot_id, how, bid_id, rank, reason, by, now, award_due), Determination)
+
+
+async def lock_undetermined_past_due(conn, now: datetime, limit: int = 500) -> list[tuple[Determination, UUID]]:
+    """(determination, tender id) of lots still in evaluation whose decision period is over with no decision;
+    locked, rows locked by others skipped."""
+    rows = await conn.fetch(
+        "SELECT d.*, l.tender_id FROM award_determinations d JOIN lots l ON l.id = d.lot_id"
+        " WHERE d.how IS NULL AND d.decision_due <= $1 AND l.status = 'evaluation' ORDER BY d.decision_due"
+        " LIMIT $2 FOR UPDATE OF d SKIP LOCKED", now, limit)
+    return [(_to(r, Determination), r["tender_id"]) for r in rows]
+
+
+async def set_result_announced(conn, lot_id: UUID, *, now: datetime, ends_at: datetime,
+                               challenge_due: datetime) -> None:
+    await conn.execute("UPDATE award_determinations SET announced_at = $2, announcement_ends_at = $3,"
+                       " challenge_due = $4 WHERE lot_id = $1", lot_id, now, ends_at, challenge_due)
 
 
 async def insert_notice(conn, lot_id: UUID, *, bid_id: UUID, org_id: UUID, kind: str, rank: int | None,

@@ -226,6 +226,36 @@ class Notice(msgspec.Struct, kw_only=True):
     reason: str | None
 
 
+class WinnerDecisionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The purchaser determines the winner of a government-procurement lot (87号令 第六十八条): rank 1 when
+    winner_bid_id is omitted; a lower candidate only with a reason."""
+    winner_bid_id: UUID | None = None
+    reason: str | None = None
+
+
+class Determination(msgspec.Struct, kw_only=True):
+    """A government-procurement lot's way from the signed report to the result announcement (87号令 第六十八、六十九条)."""
+    lot_id: UUID
+    candidates: list[dict[str, Any]]
+    report_pdf_sha256: str
+    evaluated_at: datetime
+    sent_by: UUID
+    sent_at: datetime
+    send_due: datetime
+    sent_late: bool
+    decision_due: datetime
+    how: Literal["decided", "deemed"] | None = None
+    winner_bid_id: UUID | None = None
+    winner_rank: int | None = None
+    reason: str | None = None
+    decided_by: UUID | None = None
+    decided_at: datetime | None = None
+    award_due: datetime | None = None
+    announced_at: datetime | None = None
+    announcement_ends_at: datetime | None = None
+    challenge_due: datetime | None = None
+
+
 class TimeLimitIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Set or extend the evaluation time (招标投标法实施条例 第四十八条): only ever later."""
     until: datetime

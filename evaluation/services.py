@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
@@ -32,21 +32,26 @@ from evaluation.errors import (
     PriceCorrectionExists,
     PriceCorrectionInvalid,
     PriceCorrectionNotFound,
+    ChallengePeriodClosed,
+    ChallengeUpheld,
     CommitteeInvalid,
     ContractAlreadyRecorded,
     ContractInvalid,
     ContractTermsMismatch,
     DeclarationAlreadySigned,
     DeclarationRequired,
+    DecisionPeriodOver,
     EvaluationAlreadyStarted,
     EvaluationStateWrong,
     EvaluationTimeOver,
     FlagAlreadyAnswered,
     FlagsOpen,
+    GovProcurementOnly,
     LotNotEvaluating,
     MemberRequired,
     NotYourBid,
     NoTimeLimit,
+    NotInGovProcurement,
     ObjectionAlreadyAnswered,
     ObjectionsUnanswered,
     ObjectionUpheld,
@@ -55,9 +60,12 @@ from evaluation.errors import (
     PublicityClosed,
     PublicityRunning,
     PublicityTooShort,
+    PurchaserRequired,
     ReasonRequired,
     RejectionNotAllowed,
     ReportAlreadyConfirmed,
+    ReportAlreadySent,
+    ReportNotSent,
     ReportSigningOpen,
     ReviewNotAllowed,
     SchemeFrozen,
@@ -69,7 +77,9 @@ from evaluation.errors import (
     SheetLocked,
     TimeAlreadyRequested,
     TimeLimitInvalid,
+    WinnerAlreadyDetermined,
     WinnerNotCandidate,
+    WinnerNotDetermined,
 )
 from evaluation.schemas import (
     AwardIn,
@@ -84,6 +94,7 @@ from evaluation.schemas import (
     ContractIn,
     CorrectionIn,
     DeclarationIn,
+    Determination,
     FlagAnswerIn,
     Member,
     ObjectionAnswerIn,
@@ -98,13 +109,14 @@ from evaluation.schemas import (
     TimeLimitIn,
     TimeRequestIn,
     TimeStatus,
+    WinnerDecisionIn,
 )
 from evaluation.sources import BidView
 from trading.accounts.schemas import Role, User
 from trading.clock import Clock
 from trading.events import emit
 from trading.records import Tag, append_entry
-from trading.dates import local_date, start_of_day
+from trading.dates import calendar, local_date, start_of_day
 from trading.money import fen_to_yuan, yuan_to_fen
 from trading.tenders.rules import rules_for
 from trading.tenders.services import answer_due
@@ -112,6 +124,12 @@ from trading.tenders.services import answer_due
 MIN_PUBLICITY_DAYS = 3  # 招标投标法实施条例 第五十四条
 MAX_PUBLICITY_DAYS = 30
 MAX_CANDIDATES = 3      # 招标投标法实施条例 第五十三条
+# Government procurement (政府采购货物和服务招标投标管理办法 = 87号令; 政府采购法): periods in working days.
+GP_REPORT_SEND_DAYS = 2     # 87号令 第六十八条: the report to the purchaser within 2 working days of the evaluation
+GP_DECISION_DAYS = 5        # 87号令 第六十八条: the purchaser determines the winner within 5 working days of receipt
+GP_AWARD_DAYS = 2           # 87号令 第六十九条: the result announced within 2 working days of the determination
+GP_ANNOUNCEMENT_DAYS = 1    # 87号令 第六十九条: the result announcement lasts 1 working day
+GP_CHALLENGE_DAYS = 7       # 政府采购法 第五十二条: 质疑 within 7 working days
 # Declared bid-form fields shown on the public candidates page when the lot asks for them.
 PUBLICITY_FORM_FIELDS = ("quality", "project_manager", "project_manager_certificate")
 
@@ -1310,6 +1328,9 @@ async def publish_candidates(conn: asyncpg.Connection, clock: Clock, lot_id: UUI
 
     lot = await _lot(conn, lot_id)
     _require_agency(actor, lot)
+    if lot.regime == "gov_procurement":
+        raise NotInGovProcurement("政府采购不进行中标候选人公示: the agency sends the report to the purchaser, who "
+                                  "determines the winner (政府采购货物和服务招标投标管理办法 (财政部87号令) 第六十八条)")
     ev = await repo.get_evaluation(conn, lot_id, lock=True)
     if ev.status != "signed":
         raise EvaluationStateWrong("candidates are published once the report is signed")
@@ -1343,16 +1364,16 @@ async def publish_candidates(conn: asyncpg.Connection, clock: Clock, lot_id: UUI
 async def file_objection(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: ObjectionIn, *, user: User,
                          addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
     """A bidder (or other interested party with an organisation) objects during publicity (条例 第五十四条)."""
-    pub = await repo.get_publicity(conn, lot_id)
     lot = await _lot(conn, lot_id)
+    if lot.regime == "gov_procurement":
+        raise NotInGovProcurement("政府采购不进行中标候选人公示 (财政部87号令 第六十八、六十九条): a 质疑 to the "
+                                  "result is raised after the result announcement (POST /api/lots/{lot}/award/"
+                                  "challenges; 政府采购法 第五十二条)")
+    pub = await repo.get_publicity(conn, lot_id)
     now = clock.now()
     if lot.status != "publicity" or not (pub.starts_at <= now < pub.ends_at):
         raise PublicityClosed("objections to the result are filed during the publicity period only")
-    if user.org_id is None or not user.has(Role.BIDDER):
-        raise ObjectorNotEntitled("objections are filed by bidders or other interested organisations")
-    bidders = {b.bidder_org_id for b in await _bids(conn, lot_id, src)}
-    if user.org_id not in bidders:
-        raise ObjectorNotEntitled("only a bidder of this lot may object here; others complain to the supervisor")
+    await _require_bidder_of(conn, lot_id, user, src)
     objection = await repo.insert_objection(conn, lot_id, user.org_id, user.id,
                                             _text(data.content, "content", max_len=5000), now,
                                             answer_due(now, rules_for(lot.regime)))
@@ -1361,6 +1382,14 @@ async def file_objection(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, d
                                                        "org": str(user.org_id),
                                                        "content_sha256": _sha256(objection.content)})
     return msgspec.to_builtins(objection)
+
+
+async def _require_bidder_of(conn, lot_id: UUID, user: User, src) -> None:
+    if user.org_id is None or not user.has(Role.BIDDER):
+        raise ObjectorNotEntitled("objections are filed by bidders or other interested organisations")
+    bidders = {b.bidder_org_id for b in await _bids(conn, lot_id, src)}
+    if user.org_id not in bidders:
+        raise ObjectorNotEntitled("only a bidder of this lot may object here; others complain to the supervisor")
 
 
 async def answer_objection(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, objection_id: UUID,
@@ -1426,6 +1455,182 @@ async def review_again(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, dat
     return {"lot_id": str(lot_id), "round": round_ + 1, "status": "scoring"}
 
 
+# ------------------------------------------------------------- government procurement: the purchaser decides
+#
+# 政府采购货物和服务招标投标管理办法 (财政部87号令) 第六十八、六十九条; 政府采购法 第五十二、五十三条: no candidate
+# publicity. The agency sends the signed report to the purchaser (采购人 = the lot's tenderer organisation), the
+# purchaser determines the winner among the report's candidates in their order (or rank 1 is deemed the winner),
+# then the award: the 中标通知书 and the 中标结果公告 (1 working day), and 质疑 for 7 working days after it.
+
+def _end_of_working_days(day: date, n: int) -> datetime:
+    """24:00 Asia/Shanghai of the n-th working day after `day` (`day` not counted, 87号令 第八十五条)."""
+    return start_of_day(calendar().add_working_days(day, n) + timedelta(days=1))
+
+
+def _last_day(due: datetime) -> date:
+    """The last day of a period whose due instant is 24:00 of that day."""
+    return local_date(due) - timedelta(days=1)
+
+
+def _require_gp(lot) -> None:
+    if lot.regime != "gov_procurement":
+        raise GovProcurementOnly("this step belongs to government procurement (政府采购货物和服务招标投标管理办法 "
+                                 "第六十八条); a Bidding-Law lot publishes its candidates instead")
+
+
+async def send_report_to_purchaser(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, *, actor: User,
+                                   addr: str | None = None) -> Determination:
+    """87号令 第六十八条: the agency sends the evaluation report to the purchaser within 2 working days of the end of
+    the evaluation (the report's signing). A late sending is taken, and marked late in the record."""
+    lot = await _lot(conn, lot_id, lock=True)
+    _require_agency(actor, lot)
+    _require_gp(lot)
+    ev = await repo.get_evaluation(conn, lot_id, lock=True)
+    if lot.status != "evaluation" or ev.status != "signed":
+        raise EvaluationStateWrong("the report is sent to the purchaser once it is signed")
+    if await repo.find_determination(conn, lot_id) is not None:
+        raise ReportAlreadySent("the report of this lot has already been sent to the purchaser")
+    report = await repo.find_report(conn, lot_id)
+    candidates = [{k: c.get(k) for k in ("rank", "bid_id", "bidder_name", "price_fen", "duration_days", "total",
+                                         "tied")}
+                  for c in report["content"]["candidates"]]
+    now = clock.now()
+    send_due = _end_of_working_days(local_date(report["signed_at"]), GP_REPORT_SEND_DAYS)
+    det = await repo.insert_determination(
+        conn, lot_id, candidates=candidates, report_pdf_sha256=report["pdf_sha256"], evaluated_at=report["signed_at"],
+        by=actor.id, now=now, send_due=send_due, late=now >= send_due,
+        decision_due=_end_of_working_days(local_date(now), GP_DECISION_DAYS))
+    await append_entry(conn, clock, Tag.AWARD_PURCHASER_SEND, actor=str(actor.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "purchaser_org": str(lot.tenderer_org_id),
+                             "report_pdf_sha256": det.report_pdf_sha256,
+                             "candidates": [c["bid_id"] for c in candidates], "send_due": send_due.isoformat(),
+                             "late": det.sent_late, "decision_due": det.decision_due.isoformat()})
+    return det
+
+
+async def decide_winner(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: WinnerDecisionIn, *,
+                        user: User, addr: str | None = None) -> Determination:
+    """87号令 第六十八条: the purchaser determines the winner among the report's candidates in their order — rank 1,
+    or a lower one with a stated reason — within 5 working days of receiving the report; once."""
+    lot = await _lot(conn, lot_id, lock=True)
+    _require_gp(lot)
+    if user.org_id is None or user.org_id != lot.tenderer_org_id:
+        raise PurchaserRequired("the winner is determined by the purchaser (采购人: the lot's tenderer organisation)")
+    det = await repo.find_determination(conn, lot_id, lock=True)
+    if det is None:
+        raise ReportNotSent("the purchaser decides once the agency has sent it the evaluation report "
+                            "(87号令 第六十八条)")
+    if det.how is not None:
+        raise WinnerAlreadyDetermined(f"the winner of this lot is already determined ({det.how})")
+    now = clock.now()
+    if now >= det.decision_due:
+        raise DecisionPeriodOver(f"the 5 working days ended at {det.decision_due.isoformat()}: rank 1 is deemed the "
+                                 "winner (87号令 第六十八条)")
+    winner, reason = _choose_winner(det.candidates, data.winner_bid_id, data.reason,
+                                    "the winner is one of the report's candidates")
+    det = await repo.set_winner_determined(conn, lot_id, how="decided", bid_id=UUID(winner["bid_id"]),
+                                           rank=winner["rank"], reason=reason, by=user.id, now=now,
+                                           award_due=_end_of_working_days(local_date(now), GP_AWARD_DAYS))
+    await append_entry(conn, clock, Tag.AWARD_WINNER_DECIDE, actor=str(user.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr,
+                       body={"lot": str(lot_id), "bid": winner["bid_id"], "rank": winner["rank"],
+                             "purchaser_org": str(user.org_id), "award_due": det.award_due.isoformat(),
+                             **({"reason_sha256": _sha256(reason)} if reason else {})})
+    return det
+
+
+async def _deem_rank_one(conn, clock: Clock, det: Determination, *, tender_id: UUID,
+                         addr: str | None = None) -> Determination:
+    """87号令 第六十八条: no decision within 5 working days and no reason given → rank 1 is the winner. Logged with
+    the change, in the caller's transaction."""
+    first = det.candidates[0]
+    det = await repo.set_winner_determined(conn, det.lot_id, how="deemed", bid_id=UUID(first["bid_id"]),
+                                           rank=first["rank"], reason=None, by=None, now=clock.now(),
+                                           award_due=_end_of_working_days(_last_day(det.decision_due),
+                                                                          GP_AWARD_DAYS))
+    await append_entry(conn, clock, Tag.AWARD_WINNER_DEEM, tender_id=tender_id, lot_id=det.lot_id, addr=addr,
+                       body={"lot": str(det.lot_id), "bid": first["bid_id"], "rank": first["rank"],
+                             "decision_due": det.decision_due.isoformat(), "award_due": det.award_due.isoformat()})
+    return det
+
+
+async def deem_overdue_determinations(conn: asyncpg.Connection, clock: Clock) -> int:
+    """The background sweep: every lot whose purchaser let the 5 working days pass gets rank 1 as its winner,
+    once (`award:winner:deem`)."""
+    rows = await repo.lock_undetermined_past_due(conn, clock.now())
+    for det, tender_id in rows:
+        await _deem_rank_one(conn, clock, det, tender_id=tender_id)
+    return len(rows)
+
+
+async def _determined(conn, clock: Clock, lot, data: AwardIn, *, addr: str | None) -> Determination:
+    """The award of a government-procurement lot needs its winner determined (87号令 第六十八条); a period the
+    sweep has not yet closed is closed here, in the award's transaction."""
+    if lot.status != "evaluation":
+        raise EvaluationStateWrong(f"the lot is {lot.status!r}; the award follows the evaluation")
+    det = await repo.find_determination(conn, lot.id, lock=True)
+    if det is None:
+        raise WinnerNotDetermined("send the report to the purchaser first: the purchaser determines the winner "
+                                  "(87号令 第六十八条)")
+    if det.how is None:
+        if clock.now() < det.decision_due:
+            raise WinnerNotDetermined(f"the purchaser determines the winner until {det.decision_due.isoformat()} "
+                                      "(87号令 第六十八条)")
+        det = await _deem_rank_one(conn, clock, det, tender_id=lot.tender_id, addr=addr)
+    if data.winner_bid_id is not None and data.winner_bid_id != det.winner_bid_id:
+        raise WinnerAlreadyDetermined("the purchaser determined the winner; the award names that bid")
+    return det
+
+
+async def _announce_result(conn, det: Determination, now: datetime) -> dict[str, Any]:
+    """87号令 第六十九条: the 中标结果公告 from the award, for 1 working day; 质疑 to it within 7 working days of the
+    announcement's last day (政府采购法 第五十二条; 政府采购法实施条例 第五十三条: the day the supplier should know is
+    the day the result announcement period ends)."""
+    ends = _end_of_working_days(local_date(now), GP_ANNOUNCEMENT_DAYS)
+    challenge_due = _end_of_working_days(_last_day(ends), GP_CHALLENGE_DAYS)
+    await repo.set_result_announced(conn, det.lot_id, now=now, ends_at=ends, challenge_due=challenge_due)
+    return {"determined": det.how, "award_due": det.award_due.isoformat(), "late": now >= det.award_due,
+            "announcement_ends_at": ends.isoformat(), "challenge_due": challenge_due.isoformat()}
+
+
+async def get_determination(conn: asyncpg.Connection, lot_id: UUID, *, user: User) -> Determination:
+    """The lot's agency, its purchaser and regulators follow the determination."""
+    lot = await _lot(conn, lot_id)
+    _require_gp(lot)
+    if not (user.has(Role.REGULATOR, Role.ADMIN) or user.org_id in (lot.agency_org_id, lot.tenderer_org_id)):
+        raise PurchaserRequired("the determination is read by the lot's agency, its purchaser and regulators")
+    det = await repo.find_determination(conn, lot_id)
+    if det is None:
+        raise ReportNotSent("the report of this lot has not been sent to the purchaser yet")
+    return det
+
+
+async def file_challenge(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: ObjectionIn, *, user: User,
+                         addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
+    """质疑 to a government-procurement result (政府采购法 第五十二条): by a bidder of the lot, in writing, from the
+    result announcement until 7 working days after its last day. The agency answers within 7 working days
+    (第五十三条: `answer_due`, the sweep logs it overdue) through `answer_objection`."""
+    lot = await _lot(conn, lot_id)
+    _require_gp(lot)
+    det = await repo.find_determination(conn, lot_id)
+    now = clock.now()
+    if lot.status != "awarded" or det is None or det.announced_at is None:
+        raise ChallengePeriodClosed("a 质疑 to the result is raised once the result is announced (政府采购法 第五十二条)")
+    if now >= det.challenge_due:
+        raise ChallengePeriodClosed(f"质疑 to the result were due by {det.challenge_due.isoformat()}: 7 working days "
+                                    "after the announcement (政府采购法 第五十二条; 实施条例 第五十三条)")
+    await _require_bidder_of(conn, lot_id, user, src)
+    objection = await repo.insert_objection(conn, lot_id, user.org_id, user.id,
+                                            _text(data.content, "content", max_len=5000), now,
+                                            answer_due(now, rules_for(lot.regime)))
+    await append_entry(conn, clock, Tag.AWARD_OBJECTION_FILE, actor=str(user.id), tender_id=lot.tender_id,
+                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "objection": str(objection.id),
+                                                       "org": str(user.org_id), "challenge": True,
+                                                       "content_sha256": _sha256(objection.content)})
+    return msgspec.to_builtins(objection)
+
+
 # ------------------------------------------------------------------------------------------------------ award
 
 async def issue_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: AwardIn, *, actor: User,
@@ -1439,27 +1644,29 @@ async def issue_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data
     _require_agency(actor, lot)
     if lot.status == "awarded" or await repo.list_notices(conn, lot_id):
         raise AwardAlreadyIssued("the award of this lot has already been issued")
-    pub = await repo.get_publicity(conn, lot_id)
-    now = clock.now()
-    if lot.status != "publicity":
-        raise EvaluationStateWrong(f"the lot is {lot.status!r}; the award follows the publicity")
-    if now < pub.ends_at:
-        raise PublicityRunning(f"the publicity runs until {pub.ends_at.isoformat()} (招标投标法实施条例 第五十四条)")
-    objections = await repo.list_objections(conn, lot_id)
-    if any(o.answered_at is None for o in objections):
-        raise ObjectionsUnanswered("an objection to the result is unanswered (招标投标法实施条例 第五十四条)")
-    if any(o.upheld for o in objections):
-        raise ObjectionUpheld("an objection was upheld: the result must be re-examined before any award")
-    candidates = pub.candidates
-    reason = None
-    if data.winner_bid_id is None or str(data.winner_bid_id) == candidates[0]["bid_id"]:
-        winner = candidates[0]
+    det = None
+    if lot.regime == "gov_procurement":
+        # 87号令 第六十八、六十九条: no publicity; the award names the winner the purchaser determined (or rank 1,
+        # deemed) and is the result announcement.
+        now = clock.now()
+        det = await _determined(conn, clock, lot, data, addr=addr)
+        winner = next(c for c in det.candidates if c["bid_id"] == str(det.winner_bid_id))
+        reason = det.reason
     else:
+        pub = await repo.get_publicity(conn, lot_id)
+        now = clock.now()
+        if lot.status != "publicity":
+            raise EvaluationStateWrong(f"the lot is {lot.status!r}; the award follows the publicity")
+        if now < pub.ends_at:
+            raise PublicityRunning(f"the publicity runs until {pub.ends_at.isoformat()} (招标投标法实施条例 第五十四条)")
+        objections = await repo.list_objections(conn, lot_id)
+        if any(o.answered_at is None for o in objections):
+            raise ObjectionsUnanswered("an objection to the result is unanswered (招标投标法实施条例 第五十四条)")
+        if any(o.upheld for o in objections):
+            raise ObjectionUpheld("an objection was upheld: the result must be re-examined before any award")
         # 招标投标法实施条例 第五十五条: rank 1 wins; another candidate only in rank order with a stated reason.
-        winner = next((c for c in candidates if c["bid_id"] == str(data.winner_bid_id)), None)
-        if winner is None:
-            raise WinnerNotCandidate("the winner must be one of the published candidates")
-        reason = _text(data.reason, "reason", max_len=2000)
+        winner, reason = _choose_winner(pub.candidates, data.winner_bid_id, data.reason,
+                                        "the winner must be one of the published candidates")
     bids = {str(b.bid_id): b for b in await _bids(conn, lot_id, src)}
     win_bid = bids[winner["bid_id"]]
     results = {str(r["bid_id"]): r for r in await repo.list_results(conn, lot_id)}
@@ -1488,11 +1695,14 @@ async def issue_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data
                                  rank=r["rank"] if r else None, pdf_sha256=d, by=actor.id, now=now, reason=None)
         notices.append({"bid_id": bid_id, "kind": "result", "pdf_sha256": d})
     await transition_lot(conn, clock, lot_id, "awarded", actor=str(actor.id), addr=addr)
+    announcement: dict[str, Any] = {}
+    if det is not None:
+        announcement = await _announce_result(conn, det, now)
     await append_entry(conn, clock, Tag.AWARD_NOTICE_ISSUE, actor=str(actor.id), tender_id=lot.tender_id,
                        lot_id=lot_id, addr=addr,
                        body={"lot": str(lot_id), "bid": winner["bid_id"], "winner_org": str(win_bid.bidder_org_id),
                              "rank": winner["rank"], "pdf_sha256": digest,
-                             **({"reason_sha256": _sha256(reason)} if reason else {})})
+                             **({"reason_sha256": _sha256(reason)} if reason else {}), **announcement})
     for n in notices[1:]:
         await append_entry(conn, clock, Tag.AWARD_RESULT_NOTIFY, actor=str(actor.id), tender_id=lot.tender_id,
                            lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "bid": n["bid_id"],
@@ -1500,7 +1710,19 @@ async def issue_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data
     await emit(conn, clock, "lot.awarded", {"lot_id": lot_id, "tender_id": lot.tender_id,
                                             "winner_org_id": win_bid.bidder_org_id, "notice_at": now})
     return {"lot_id": str(lot_id), "winner_bid_id": winner["bid_id"], "winner_org_id": str(win_bid.bidder_org_id),
-            "notices": notices}
+            "notices": notices, **announcement}
+
+
+def _choose_winner(candidates: list[dict[str, Any]], winner_bid_id: UUID | None, reason: str | None,
+                   not_candidate: str) -> tuple[dict[str, Any], str | None]:
+    """Rank 1 wins; another candidate only with a stated reason (招标投标法实施条例 第五十五条; for government
+    procurement 87号令 第六十八条: in the report's order, a lower one only with a reason)."""
+    if winner_bid_id is None or str(winner_bid_id) == candidates[0]["bid_id"]:
+        return candidates[0], None
+    winner = next((c for c in candidates if c["bid_id"] == str(winner_bid_id)), None)
+    if winner is None:
+        raise WinnerNotCandidate(not_candidate)
+    return winner, _text(reason, "reason", max_len=2000)
 
 
 async def notice_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user: User, settings) -> bytes:
@@ -1543,6 +1765,11 @@ async def record_contract(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, 
                                      "the contract follows the award notice (招标投标法 第四十六条)")
     if await repo.find_contract(conn, lot_id) is not None:
         raise ContractAlreadyRecorded("the contract of this lot is already recorded")
+    if lot.regime == "gov_procurement" and any(o.upheld for o in await repo.list_objections(conn, lot_id)):
+        # 政府采购质疑和投诉办法 第十六条: a 质疑 upheld against the result → another winner among the qualified
+        # candidates, or procurement again; neither is modelled, so the contract waits (docs: Known limits).
+        raise ChallengeUpheld("a 质疑 to the result was upheld: no contract until the winner is determined again or "
+                              "the procurement is repeated (政府采购质疑和投诉办法 第十六条)")
     now = clock.now()
     signed_at = data.signed_at
     if signed_at.tzinfo is None:
@@ -1714,7 +1941,13 @@ async def award_result(conn: asyncpg.Connection, lot_id: UUID, src: sources.Sour
         raise AwardNotIssued("the result is published once the award is issued")
     winner = next(b for b in await _bids(conn, lot_id, src) if b.bid_id == notice["bid_id"])
     members = await repo.list_members(conn, lot_id, active_only=True)
-    return {"tender_code": lot.tender_code, "tender_title": lot.tender_title, "lot_number": lot.number,
-            "lot_name": lot.name, "regime": lot.regime, "winner": winner.bidder_name, "price_fen": winner.price_fen,
-            "duration_days": winner.duration_days, "notice_at": notice["issued_at"],
-            "committee": [m.name for m in members]}
+    result = {"tender_code": lot.tender_code, "tender_title": lot.tender_title, "lot_number": lot.number,
+              "lot_name": lot.name, "regime": lot.regime, "winner": winner.bidder_name, "price_fen": winner.price_fen,
+              "duration_days": winner.duration_days, "notice_at": notice["issued_at"],
+              "committee": [m.name for m in members]}
+    det = await repo.find_determination(conn, lot_id) if lot.regime == "gov_procurement" else None
+    if det is not None and det.announced_at is not None:
+        # 87号令 第六十九条: the announcement lasts 1 working day; 质疑 until challenge_due (政府采购法 第五十二条).
+        result.update(announcement_ends_at=det.announcement_ends_at, challenge_due=det.challenge_due,
+                      determined=det.how)
+    return result

@@ -3,6 +3,7 @@
     draft → published → closed (by the clock, at the bid deadline) → opening → evaluation → publicity → awarded
     closed / opening / evaluation → failed (流标)           draft … publicity → cancelled (with a reason)
     publicity → evaluation (an objection to the result is upheld)
+    evaluation → awarded (government procurement only: no candidate publicity, 87号令 第六十八、六十九条)
 
 'closed' is derived from the clock when read (`effective_lot_status`): a lot whose stored status is 'published'
 reads as 'closed' from the deadline instant on, so no missed timer can let a late bid in. Storing 'closed' is a
@@ -39,6 +40,17 @@ LOT_TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
 }
 assert all(("cancelled" in LOT_TRANSITIONS[s]) == (s in _CANCELLABLE_FROM) for s in LOT_TRANSITIONS)
+
+# Moves open to one regime only. 政府采购货物和服务招标投标管理办法 第六十八、六十九条: government procurement has no
+# candidate publicity — the purchaser determines the winner from the report and the award is announced directly.
+REGIME_TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
+    "gov_procurement": {"evaluation": frozenset({"awarded"})},
+}
+
+
+def allowed_targets(frm: str, regime: str) -> frozenset[str]:
+    return LOT_TRANSITIONS.get(frm, frozenset()) | REGIME_TRANSITIONS.get(regime, {}).get(frm, frozenset())
+
 
 # 招标投标法实施条例 第二十二条: while an objection to the documents is unanswered the tender is suspended —
 # neither the deadline nor the opening may take effect.
@@ -98,7 +110,7 @@ async def transition_lot(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, t
         if frm != "closed":
             raise _illegal(frm, to, f"{_WHY_NOT['closed']} ({lot.bid_deadline.isoformat()})")
         frm = "published"
-    elif to not in LOT_TRANSITIONS or to not in LOT_TRANSITIONS[frm]:
+    elif to not in LOT_TRANSITIONS or to not in allowed_targets(frm, lot.regime):
         raise _illegal(frm, to)
     if to == "published":
         raise _illegal(frm, to, _WHY_NOT["published"])
