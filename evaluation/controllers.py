@@ -263,6 +263,13 @@ class AwardController(Controller):
     async def determination(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> Determination:
         return await services.get_determination(conn, lot_id, user=user)
 
+    @get("/award/report.pdf", guards=[signed_in], operation_id="PurchaserReportPdf")
+    async def purchaser_report(self, conn: asyncpg.Connection, settings: Settings, user: User,
+                               lot_id: UUID) -> Response[bytes]:
+        """Government procurement: the evaluation report as sent to the purchaser."""
+        return _pdf(await services.purchaser_report_pdf(conn, lot_id, user=user, settings=settings),
+                    f"evaluation-report-{lot_id}.pdf")
+
     @post("/award/challenges", guards=[requires(Role.BIDDER)], operation_id="FileResultChallenge", status_code=201)
     async def challenge(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None, lot_id: UUID,
                         data: ObjectionIn) -> dict[str, Any]:

@@ -1606,6 +1606,15 @@ async def get_determination(conn: asyncpg.Connection, lot_id: UUID, *, user: Use
     return det
 
 
+async def purchaser_report_pdf(conn: asyncpg.Connection, lot_id: UUID, *, user: User, settings) -> bytes:
+    """The signed report as sent to the purchaser: readable by the purchaser from the sending on (87号令 第六十八条),
+    and by the agency and regulators."""
+    det = await get_determination(conn, lot_id, user=user)
+    from trading.blobs import blob_store
+
+    return blob_store(settings).get_bytes(det.report_pdf_sha256)
+
+
 async def file_challenge(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: ObjectionIn, *, user: User,
                          addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
     """质疑 to a government-procurement result (政府采购法 第五十二条): by a bidder of the lot, in writing, from the
@@ -1866,6 +1875,9 @@ async def submit_supervisor_report(conn: asyncpg.Connection, clock: Clock, lot_i
 
     lot, notice = await _awarded_lot(conn, lot_id, actor,
                                      "the report to the supervisor follows the award (招标投标法 第四十七条)")
+    if lot.regime == "gov_procurement":
+        raise NotInGovProcurement("招标投标情况书面报告 (招标投标法 第四十七条) is a Bidding-Law duty; a government-"
+                                  "procurement result is announced (87号令 第六十九条)")
     if await repo.find_supervisor_report(conn, lot_id) is not None:
         raise SupervisorReportSubmitted("the report of this lot has already been submitted")
     now = clock.now()

@@ -8,6 +8,7 @@ holidays, so the working days after Monday 03-30 are 03-31, 04-01, 04-02, 04-03,
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from uuid import UUID
@@ -96,6 +97,12 @@ async def test_gp_whole_path_report_decision_award_announcement_challenge_answer
     assert datetime.fromisoformat(r.json()["award_due"]) == cst("2026-04-03T00:00")
     r = await client.get(f"{base}/award/determination", headers=await headers(factory, buyer))
     assert r.status_code == 200 and r.json()["how"] == "decided"
+    r = await client.get(f"{base}/award/report.pdf", headers=await headers(factory, buyer))
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert hashlib.sha256(r.content).hexdigest() == det["report_pdf_sha256"]
+    r = await client.get(f"{base}/award/report.pdf",
+                         headers=await headers(factory, bidder_user(lot, lot["bid_ids"][0])))
+    assert_refused(r, 403, "purchaser_required")
 
     clock.set(cst("2026-04-01T10:00"))
     agency = await headers(factory, lot["agency_user"])
@@ -320,6 +327,8 @@ async def test_gp_challenge_refusals_and_upheld_challenge_blocks_the_contract(ma
                                                     "price_yuan": "1000000.00", "performance_bond_yuan": "0"},
                           headers=agency)
     assert_refused(r, 409, "challenge_upheld")
+    # 招标投标法 第四十七条's report to the supervisor is not a government-procurement duty
+    assert_refused(await client.post(f"{base}/supervisor-report", headers=agency), 409, "not_in_gov_procurement")
     # after the 7 working days (from the end of the announcement on 03-31: 04-01 … 04-10)
     clock.set(cst("2026-04-11T00:00"))
     objector = await headers(factory, bidder_user(lot, det["candidates"][2]["bid_id"]))
