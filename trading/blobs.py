@@ -101,5 +101,12 @@ class BlobStore:
             raise BlobCorrupt(f"blob {digest} fails its hash check")
 
 
+_stores: dict[Path, BlobStore] = {}
+
+
 def blob_store(settings) -> BlobStore:
-    return BlobStore(settings.blob_dir)
+    """The store of settings.blob_dir, made once per process (not a mkdir on every request that touches blobs)."""
+    store = _stores.get(settings.blob_dir)
+    if store is None:
+        store = _stores[settings.blob_dir] = BlobStore(settings.blob_dir)
+    return store

@@ -59,7 +59,9 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
 def requires(*roles: Role):
     """A guard that admits any signed-in user holding one of `roles` (any user when none are given)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async: Litestar runs a plain-function guard in a worker thread on every request (a thread hop and a GIL
+    # hand-off per request, for a dict lookup)
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = current_user(connection)
         if user is None:
             if connection.scope.get("state", {}).get("token_invalid"):

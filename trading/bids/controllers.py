@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, head, patch, post, put
 from litestar.datastructures import State
 from litestar.params import Parameter
 
+from trading.accounts.dependencies import caller
 from trading.accounts.guards import admin_only, requires, signed_in
 from trading.accounts.schemas import Role, User
 from trading.bids import repository as repo
@@ -157,14 +158,16 @@ class BidController(Controller):
         return _answer(result, 201)
 
     @post("/lots/{lot_id:uuid}/bids", guards=[bidders], operation_id="SubmitBid")
-    async def submit(self, request: Request, state: State, clock: Clock, settings: Settings, user: User,
-                     addr: str | None, lot_id: UUID) -> Response[BidAccepted]:
+    async def submit(self, request: Request, state: State, lot_id: UUID) -> Response[BidAccepted]:
         """Submit a whole sealed bid in one request: `Upload-Metadata: manifest <b64>,signature <b64>` and the
         ciphertext as the body (`application/offset+octet-stream`). Checked before the body is read, accepted
         with a signed receipt in the same request, or refused (logged). Large bids use the resumable upload."""
+        # The deadline surge's route: clock, settings, user and address are read here rather than injected
+        # (see `caller`), which saves the event loop four tasks per bid.
+        user, addr = caller(request)
         manifest, signature = _upload_metadata(request.headers.get("upload-metadata", ""))
-        result = await acceptance.submit_whole(state.pool, acceptance.group_of(state), clock, settings,
-                                               blob_store(settings), lot_id, user, manifest, signature,
+        result = await acceptance.submit_whole(state.pool, acceptance.group_of(state), state.clock, state.settings,
+                                               blob_store(state.settings), lot_id, user, manifest, signature,
                                                request.stream(), addr)
         return _answer(result, 201)
 
