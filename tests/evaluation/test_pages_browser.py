@@ -195,3 +195,36 @@ async def test_bidder_confirms_a_price_correction_on_its_page(make_lot, server, 
     await page.click("button.confirm")
     await expect(section.locator(".decided")).to_contain_text("已确认")
     await expect(page.locator("button.confirm")).to_have_count(0)
+
+
+async def test_gp_agency_sends_the_report_and_the_purchaser_decides_on_the_award_page(
+        make_lot, server, browser, factory, pool, clock, settings, monkeypatch):
+    """Government procurement (87号令 第六十八、六十九条): no publicity button; the agency sends the report, the
+    purchaser picks a lower candidate (a reason is required), the agency issues the award."""
+    from playwright.async_api import expect
+
+    from tests.evaluation.test_gp_award import cst, purchaser, signed_gp
+
+    lot = await signed_gp(make_lot, pool, clock, settings, monkeypatch)
+    clock.set(cst("2026-03-30T10:00"))
+    buyer = await purchaser(factory, lot)
+    url = f"{server}/evaluation/lots/{lot['lot_id']}/award?lang=zh"
+    agency = await page_as(browser, server, await factory.token(lot["agency_user"]))
+    await agency.goto(url)
+    await expect(agency.locator("#publish")).to_have_count(0)
+    await agency.click("#send-report")
+    await expect(agency.locator("#decision-due")).to_be_visible()
+    await expect(agency.locator("#decide")).to_have_count(0)
+    page = await page_as(browser, server, await factory.token(buyer))
+    await page.goto(url)
+    await page.locator("input[name=winner]").nth(1).check()
+    await page.click("#decide")                                   # a lower candidate without a reason: refused
+    await expect(page.locator("#msg")).to_contain_text("reason")
+    await page.fill("#decision-reason", "第一中标候选人放弃中标")
+    await page.click("#decide")
+    await expect(page.locator("#determined")).to_contain_text("#2")
+    await expect(page.locator("#award")).to_have_count(0)          # the award is the agency's
+    await agency.goto(url)
+    await agency.click("#award")
+    await expect(agency.locator("#challenges")).to_be_visible()
+    await expect(agency.locator("#notices li")).to_have_count(4)
