@@ -18,7 +18,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from evaluation.services import deem_overdue_determinations, flag_overdue_duties, flag_overdue_objections
+from evaluation.services import (
+    deem_overdue_determinations,
+    flag_overdue_duties,
+    flag_overdue_objections,
+)
 from trading.periodic import periodic_hook
 
 log = logging.getLogger("tenderhall.evaluation")
