@@ -1373,14 +1373,23 @@ async def file_objection(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, d
     now = clock.now()
     if lot.status != "publicity" or not (pub.starts_at <= now < pub.ends_at):
         raise PublicityClosed("objections to the result are filed during the publicity period only")
-    await _require_bidder_of(conn, lot_id, user, src)
-    objection = await repo.insert_objection(conn, lot_id, user.org_id, user.id,
-                                            _text(data.content, "content", max_len=5000), now,
+    return await _record_objection(conn, clock, lot, user, data.content, now, addr, src)
+
+
+async def _record_objection(conn: asyncpg.Connection, clock: Clock, lot, user: User, content: str, now, addr,
+                            src, *, challenge: bool = False) -> dict:
+    """An objection (Bidding Law, during publicity) or a GP 质疑 (after the announcement), once its window is
+    checked: by a bidder of the lot, answer due by the regime's rule, logged with it."""
+    await _require_bidder_of(conn, lot.id, user, src)
+    objection = await repo.insert_objection(conn, lot.id, user.org_id, user.id,
+                                            _text(content, "content", max_len=5000), now,
                                             answer_due(now, rules_for(lot.regime)))
+    body = {"lot": str(lot.id), "objection": str(objection.id), "org": str(user.org_id)}
+    if challenge:
+        body["challenge"] = True
+    body["content_sha256"] = _sha256(objection.content)
     await append_entry(conn, clock, Tag.AWARD_OBJECTION_FILE, actor=str(user.id), tender_id=lot.tender_id,
-                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "objection": str(objection.id),
-                                                       "org": str(user.org_id),
-                                                       "content_sha256": _sha256(objection.content)})
+                       lot_id=lot.id, addr=addr, body=body)
     return msgspec.to_builtins(objection)
 
 
@@ -1629,15 +1638,7 @@ async def file_challenge(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, d
     if now >= det.challenge_due:
         raise ChallengePeriodClosed(f"质疑 to the result were due by {det.challenge_due.isoformat()}: 7 working days "
                                     "after the announcement (政府采购法 第五十二条; 实施条例 第五十三条)")
-    await _require_bidder_of(conn, lot_id, user, src)
-    objection = await repo.insert_objection(conn, lot_id, user.org_id, user.id,
-                                            _text(data.content, "content", max_len=5000), now,
-                                            answer_due(now, rules_for(lot.regime)))
-    await append_entry(conn, clock, Tag.AWARD_OBJECTION_FILE, actor=str(user.id), tender_id=lot.tender_id,
-                       lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "objection": str(objection.id),
-                                                       "org": str(user.org_id), "challenge": True,
-                                                       "content_sha256": _sha256(objection.content)})
-    return msgspec.to_builtins(objection)
+    return await _record_objection(conn, clock, lot, user, data.content, now, addr, src, challenge=True)
 
 
 # ------------------------------------------------------------------------------------------------------ award
