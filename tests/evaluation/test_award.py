@@ -11,8 +11,8 @@ from tests.evaluation.test_services import _reviewed, tx
 from trading import events
 
 
-async def signed(make_lot, pool, clock, settings):
-    lot = await _reviewed(make_lot, pool, clock)
+async def signed(make_lot, pool, clock, settings, **lot_kw):
+    lot = await _reviewed(make_lot, pool, clock, **lot_kw)
     chair = lot["experts"][0]
     await tx(pool, services.appoint_chair, clock, lot["lot_id"], chair["member"].expert_id, actor=lot["agency_user"])
     table = await tx(pool, services.committee_table, lot["lot_id"], user=chair["user"], src=lot["roster"])

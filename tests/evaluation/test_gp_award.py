@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from uuid import UUID
 
 import msgspec
 import pytest
 
 from evaluation import background, services, sources
-from evaluation.schemas import ConfirmIn
-from tests.evaluation.test_services import _reviewed, tx
+from tests.evaluation.test_award import signed
+from tests.evaluation.test_services import tx
 from trading.accounts.schemas import Role
 from trading.clock import SHANGHAI
 
@@ -35,19 +34,9 @@ async def headers(factory, user) -> dict[str, str]:
 
 
 async def signed_gp(make_lot, pool, clock, settings, monkeypatch, **kw):
-    """A lot signed the way test_award.signed does it; bid index 3 invalid, candidates ranked 3 deep."""
-    lot = await _reviewed(make_lot, pool, clock, **{**GP, **kw})
+    """A GP lot signed by test_award.signed; bid index 3 invalid, candidates ranked 3 deep."""
+    lot = await signed(make_lot, pool, clock, settings, **{**GP, **kw})
     monkeypatch.setattr(sources, "current", lot["roster"])
-    chair = lot["experts"][0]
-    await tx(pool, services.appoint_chair, clock, lot["lot_id"], chair["member"].expert_id, actor=lot["agency_user"])
-    table = await tx(pool, services.committee_table, lot["lot_id"], user=chair["user"], src=lot["roster"])
-    await tx(pool, services.answer_flag, clock, lot["lot_id"], UUID(table["flags"][0]["id"]),
-             services.FlagAnswerIn(action="confirm", reason="确有缺陷"), user=lot["experts"][4]["user"],
-             src=lot["roster"])
-    await tx(pool, services.draft_report, clock, lot["lot_id"], user=chair["user"], src=lot["roster"])
-    for p in lot["experts"]:
-        await tx(pool, services.confirm_report, clock, lot["lot_id"], ConfirmIn(agrees=True), user=p["user"],
-                 settings=settings)
     assert clock.now().astimezone(SHANGHAI).date().isoformat() == "2026-03-28"
     return lot
 
