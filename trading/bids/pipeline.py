@@ -6,17 +6,19 @@ Sealing or unsealing 1 GiB costs, in CPU seconds on the project machine (2026-12
 as the CLI seals, ≈ 0.05), AES-GCM 0.1–0.3, and reading the input with read() 0.13–0.5 — a kernel copy again,
 which mapping the file avoids (`file_blocks`). Serially that is well under 1 GB/s, so each
 direction runs as three stages on their own threads — the caller's thread encrypts or decrypts (AES-GCM reading
-the mapped input), a writer thread writes, a hasher thread hashes the ciphertext, each in order — and the two
+the mapped input), a writer thread writes, a hasher thread hashes the ciphertext, each in order (sealing feeds both
+side by side, see HashingSink) — and the two
 cores' scheduler keeps both busy (hashlib, AES-GCM and file writes release the GIL for large buffers). With the
 caller's thread also writing, it was the bottleneck (≈ 1.0 CPU-s per GiB against the hasher's 0.7) and the
 figures swung with the machine's load; two threads writing one file (positional writes) were slower still.
 
-Memory is bounded whatever the size: a few preallocated 1 MiB segment buffers, each returning to its pool only
-once written (and, sealing, hashed), plus at most two mapped 4 MiB windows of the input (and DirectOutput's one
-4 MiB aligned buffer). Pure: no server imports.
+Memory is bounded whatever the size: a few preallocated, page-aligned 1 MiB segment buffers, each returning to its
+pool only once written (and, sealing, hashed), plus at most two mapped 4 MiB windows of the input (and
+DirectOutput's one 4 MiB aligned buffer, for what is not written from a segment buffer as it is). Pure: no server imports.
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
 import mmap
@@ -52,13 +54,18 @@ class OrderedWriter:
     RING = 6
 
     def __init__(self, dst: BinaryIO, *, size: int = SEGMENT_SIZE, name: str = "write",
-                 then: Callable[[object, bytearray | None], None] | None = None) -> None:
+                 then: Callable[[object, mmap.mmap | None], None] | None = None) -> None:
         self.dst = dst
         self.err: BaseException | None = None
         self._then = then
         self._free: queue.SimpleQueue = queue.SimpleQueue()
+        self._pool: set[int] = set()
         for _ in range(self.RING):
-            self._free.put(bytearray(size))
+            # Page-aligned anonymous memory rather than a bytearray: DirectOutput writes such a buffer to the
+            # device as it is, without gathering it first (one copy of every byte fewer).
+            buffer = mmap.mmap(-1, size)
+            self._pool.add(id(buffer))
+            self._free.put(buffer)
         self._todo: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -84,18 +91,21 @@ class OrderedWriter:
                 self._free.put(buffer)
             item = view = None
 
-    def claim(self) -> bytearray:
+    def claim(self) -> mmap.mmap:
         if self.err is not None:
             raise self.err
         return self._free.get()
 
-    def recycle(self, buffer: bytearray) -> None:
+    def pooled(self, view) -> mmap.mmap | None:
+        """The pool buffer `view` is a view of, if it is one."""
+        return view.obj if isinstance(view, memoryview) and id(view.obj) in self._pool else None
+
+    def recycle(self, buffer: mmap.mmap) -> None:
         self._free.put(buffer)
 
     def put(self, view) -> None:
         """Queue `view` (of a claimed buffer, or other bytes: those are not recycled) to be written."""
-        pooled = isinstance(view, memoryview) and isinstance(view.obj, bytearray)
-        self._todo.put((view, view.obj if pooled else None))
+        self._todo.put((view, self.pooled(view)))
 
     def close(self) -> None:
         """Wait until everything queued is written; re-raise the first error."""
@@ -110,15 +120,18 @@ class OrderedWriter:
 class HashingSink:
     """The ciphertext end of sealing (the `sink` of an EncryptingWriter), a three-stage pipeline:
 
-        sealing thread:  encrypt segment i+2 into a pooled buffer ──► writer thread: write segment i+1 ──►
-        hasher thread:   SHA-256 of segment i, then the buffer back to the pool
+        sealing thread:  encrypt segment i+k into a pooled buffer ──┬──► writer thread: write segment i+j
+                                                                    └──► hasher thread: SHA-256 of segment i
 
-    An OrderedWriter whose written segments go on to an OrderedHasher, which hands each buffer back to the writer's
-    pool once hashed. The stages cost about the same per GiB (AES-GCM plus mapping the input ≈ 0.2–0.4 CPU-s, the
-    write, SHA-256 ≈ 0.6–0.7), so on two cores the scheduler keeps both busy. No copies: segments are encrypted
-    straight into the writer's RING pooled buffers (`claim`, given to the EncryptingWriter), and a buffer is reused
-    only once written and hashed (memory bounded at RING MiB). Both stages are FIFO, so the file and the digest see
-    the same bytes in the same order. The first error of either stage is raised by claim() and close().
+    Each segment goes to an OrderedWriter and an OrderedHasher side by side, and its buffer back to the pool once
+    both are done with it. SHA-256 is the slowest stage (≈ 0.6 CPU-s per GiB; AES-GCM plus mapping the input
+    ≈ 0.2, the write past the page cache ≈ 0.05 CPU-s but 0.3–0.9 s of the device's time per GiB on the project
+    machine), so the hasher must never wait: fed straight by the encryptor, it is held back only when all RING
+    buffers are in flight, not by each write's latency (it followed the writer until 2026-12, and a stalled device
+    write starved it). No copies: segments are encrypted straight into the writer's RING page-aligned buffers
+    (`claim`, given to the EncryptingWriter), which DirectOutput hands to the device as they are. Both stages are
+    FIFO, so the file and the digest see the same bytes in the same order. The first error of either stage is
+    raised by claim() and close().
     """
 
     RING = OrderedWriter.RING
@@ -126,23 +139,42 @@ class HashingSink:
     def __init__(self, dst: BinaryIO, progress: Callable[[int], object] | None) -> None:
         self.n = 0
         self.progress = progress
-        self._hasher = OrderedHasher(depth=self.RING, name="seal-sha256", done=self._hashed)
-        self._writer = OrderedWriter(dst, name="seal-write", then=self._hasher.feed)
+        self._lock = threading.Lock()
+        self._busy: dict[int, int] = {}  # id(buffer) → stages not yet done with it
+        self._writer = OrderedWriter(dst, name="seal-write", then=lambda view, buffer: self._release(buffer))
+        self._hasher = OrderedHasher(depth=self.RING, name="seal-sha256", done=self._release)
 
-    def _hashed(self, buffer: bytearray | None) -> None:
-        if buffer is not None:  # the header is bytes of its own, not a pooled buffer
-            self._writer.recycle(buffer)
+    def _release(self, buffer: mmap.mmap | None) -> None:
+        if buffer is None:  # the header is bytes of its own, not a pooled buffer
+            return
+        with self._lock:
+            left = self._busy[id(buffer)] - 1
+            if left:
+                self._busy[id(buffer)] = left
+                return
+            del self._busy[id(buffer)]
+        self._writer.recycle(buffer)
 
     @property
     def h(self):
         """The SHA-256 of what was written (complete once close() has returned)."""
         return self._hasher.h
 
-    def claim(self) -> bytearray:
+    def claim(self) -> mmap.mmap:
         """A free segment buffer for the encryptor (blocks while RING segments are still being written or hashed)."""
         return self._writer.claim()
 
     def __call__(self, data) -> None:
+        buffer = self._writer.pooled(data)
+        if buffer is not None:
+            with self._lock:
+                self._busy[id(buffer)] = 2
+        try:
+            self._hasher.feed(data, buffer)
+        except BaseException:
+            self._release(buffer)  # the writer never saw it: its share of the count goes too
+            self._release(buffer)
+            raise
         self._writer.put(data)  # the header (bytes) is written and hashed too, but not recycled
         self.n += len(data)
         if self.progress:
@@ -284,7 +316,9 @@ class DirectOutput:
     figure that swung most between runs. With O_DIRECT the device reads the bytes from this process's memory and
     the kernel's part is a few page-table walks. O_DIRECT wants the memory, the file offset and the length aligned,
     so what is written is gathered in one page-aligned BUFFER and written a whole buffer at a time (one copy,
-    ≈ 0.05 CPU-s per GiB); the last, partial block is padded and the file then cut back to its length.
+    ≈ 0.05 CPU-s per GiB) — except whole blocks of memory that is itself aligned (the sealing pipeline's pooled
+    segment buffers) arriving at an aligned offset: those are written as they are, with no copy. The last,
+    partial block is padded and the file then cut back to its length.
 
     Where O_DIRECT is missing or refused (Windows/macOS, tmpfs on old kernels, some network file systems), at
     open or at the first write, the file is an ordinary buffered one: same bytes, only slower. `direct` tells
@@ -324,6 +358,14 @@ class DirectOutput:
             raise ValueError("write to a closed file")
         view = memoryview(data).cast("B")
         n, pos = len(view), 0
+        if self.direct and n >= self.ALIGN and not self._fill % self.ALIGN and _aligned(view, self.ALIGN):
+            # Whole blocks of page-aligned memory (a pipeline's pooled segment buffer) go to the device as they
+            # are, at a block-aligned file offset: what is gathered before them first, the rest gathered after.
+            if self._fill:
+                self._write_out(self._view[: self._fill])
+                self._fill = 0
+            pos = n - n % self.ALIGN
+            self._write_out(view[:pos])
         while pos < n:
             take = min(self.BUFFER - self._fill, n - pos)
             self._view[self._fill: self._fill + take] = view[pos: pos + take]
@@ -335,7 +377,7 @@ class DirectOutput:
         self.size += n
         return n
 
-    def _write_out(self, view: memoryview) -> None:
+    def _write_out(self, view: memoryview) -> None:  # at a block-aligned offset while self.direct
         done = 0
         while done < len(view):
             try:
@@ -387,6 +429,13 @@ class DirectOutput:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _aligned(view: memoryview, align: int) -> bool:
+    """Whether a writable, contiguous view's memory starts on an `align` boundary (a read-only one: never asked)."""
+    if view.readonly or not view.c_contiguous:
+        return False
+    return ctypes.addressof(ctypes.c_char.from_buffer(view)) % align == 0
 
 
 MAP_WINDOW = 4 * 1024 * 1024  # how much of a file is memory-mapped at a time

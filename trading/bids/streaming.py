@@ -18,6 +18,7 @@ the key derivation, so a wrong associated data fails at the first segment.
 """
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Callable
 from typing import BinaryIO
@@ -71,7 +72,7 @@ class EncryptingWriter:
 
     def __init__(self, dek: bytes, associated_data: bytes, sink: Callable[[bytes], object], *,
                  salt: bytes | None = None, nonce_prefix: bytes | None = None,
-                 claim: Callable[[], bytearray] | None = None) -> None:
+                 claim: Callable[[], bytearray | mmap.mmap] | None = None) -> None:
         salt = os.urandom(KEY_SIZE) if salt is None else salt
         self._prefix = os.urandom(NONCE_PREFIX_SIZE) if nonce_prefix is None else nonce_prefix
         if len(salt) != KEY_SIZE or len(self._prefix) != NONCE_PREFIX_SIZE:

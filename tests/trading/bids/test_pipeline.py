@@ -190,6 +190,64 @@ def test_hashing_sink_writes_and_hashes_the_same_bytes_in_order_from_its_pool() 
     assert sink.h.digest() == hashlib.sha256(expected).digest()
 
 
+class _Slow:
+    """A file or a hash whose every call takes a while: the other stage runs ahead of it."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def write(self, data) -> int:
+        threading.Event().wait(0.002)
+        return self.inner.write(data)
+
+    def update(self, data) -> None:
+        threading.Event().wait(0.002)
+        self.inner.update(data)
+
+    def digest(self) -> bytes:
+        return self.inner.digest()
+
+
+@pytest.mark.parametrize("slow", ["write", "hash"])
+def test_hashing_sink_reuses_a_buffer_only_once_both_stages_are_done_with_it(slow: str) -> None:
+    """Whichever stage lags, no segment buffer is refilled before the file and the digest have taken its bytes."""
+    out = io.BytesIO()
+    sink = pipeline.HashingSink(_Slow(out) if slow == "write" else out, progress=None)
+    if slow == "hash":
+        sink._hasher.h = _Slow(hashlib.sha256())
+    _fill_sink(sink, 4 * pipeline.HashingSink.RING)
+    sink.close()
+    expected = b"header" + b"".join(bytes([i % 256]) * 16 for i in range(4 * pipeline.HashingSink.RING))
+    assert out.getvalue() == expected
+    assert sink.h.digest() == hashlib.sha256(expected).digest()
+
+
+def test_hashing_sink_hashes_on_while_a_write_is_stalled() -> None:
+    """SHA-256 is sealing's slowest stage: a device write that stalls must not hold it up (only a full pool may)."""
+    release, writing = threading.Event(), threading.Event()
+
+    class Stalled(io.BytesIO):
+        def write(self, data) -> int:
+            writing.set()
+            release.wait(10)
+            return super().write(data)
+
+    out = Stalled()
+    sink = pipeline.HashingSink(out, progress=None)
+    _fill_sink(sink, pipeline.HashingSink.RING - 1)  # the header's write stalls; RING - 1 segments queue behind it
+    assert writing.wait(5)
+    expected = b"header" + b"".join(bytes([i % 256]) * 16 for i in range(pipeline.HashingSink.RING - 1))
+    for _ in range(500):
+        if sink.h.copy().digest() == hashlib.sha256(expected).digest():
+            break
+        threading.Event().wait(0.01)
+    assert sink.h.copy().digest() == hashlib.sha256(expected).digest(), "the hasher waited for the stalled write"
+    assert out.getvalue() == b""
+    release.set()
+    sink.close()
+    assert out.getvalue() == expected
+
+
 def _in_thread(fn) -> BaseException | None:
     """Run fn on a thread; what it raised. Fails the test instead of hanging if fn blocks."""
     raised: list[BaseException] = []
@@ -225,7 +283,7 @@ def test_hashing_sink_reports_a_failed_hash_without_blocking_the_sealer() -> Non
             raise RuntimeError("hash failed")
 
     sink = pipeline.HashingSink(io.BytesIO(), progress=None)
-    sink._hasher.h = Broken()  # the stage after the write fails
+    sink._hasher.h = Broken()  # the stage beside the write fails
     exc = _in_thread(lambda: _fill_sink(sink, 100))
     assert isinstance(exc, RuntimeError) and "hash failed" in str(exc)
     with pytest.raises(RuntimeError, match="hash failed"):
@@ -258,6 +316,39 @@ def test_direct_output_writes_exactly_the_bytes_given_whatever_their_size(tmp_pa
             assert out.write(memoryview(chunk)) == len(chunk)
     assert out.size == size
     assert path.read_bytes() == data
+
+
+def test_direct_output_writes_aligned_pool_buffers_as_they_are(tmp_path, monkeypatch) -> None:
+    """A pipeline's page-aligned segment buffers go to the device without being gathered (copied) first; what is
+    not aligned — the header, a tail — is gathered; the file holds exactly the bytes in order."""
+    if not _DIRECT:
+        pytest.skip("no O_DIRECT on this platform: DirectOutput is always buffered")
+    sent: list[tuple[bool, int]] = []
+    real = pipeline.DirectOutput._write_out
+
+    def spy(self, view) -> None:
+        sent.append((view.obj is not self._buf, len(view)))  # True: the caller's memory, not the gather buffer
+        real(self, view)
+
+    monkeypatch.setattr(pipeline.DirectOutput, "_write_out", spy)
+    seg = 1024 * 1024
+    header, first = os.urandom(40), os.urandom(seg - 40)  # Tink's layout: header + first segment = one segment
+    pool = [mmap.mmap(-1, seg) for _ in range(3)]
+    for i, m in enumerate(pool):
+        m[:] = os.urandom(seg)
+    tail = memoryview(pool[2])[: 5000]
+    path = tmp_path / "out.ct"
+    with pipeline.DirectOutput(path) as out:
+        if not out.direct:
+            pytest.skip("this file system refuses O_DIRECT at open")
+        out.write(header)
+        out.write(first)
+        out.write(memoryview(pool[0]))
+        out.write(memoryview(pool[1]))
+        out.write(tail)
+    assert path.read_bytes() == header + first + bytes(pool[0]) + bytes(pool[1]) + bytes(tail)
+    assert sent[:3] == [(False, seg), (True, seg), (True, seg)]  # gathered header + first, then the two as they are
+    assert sent[3] == (True, 4096) and sent[4][0] is False  # the tail's whole block as it is, the rest gathered
 
 
 def test_direct_output_flush_writes_a_partial_block_and_writing_goes_on(tmp_path) -> None:
