@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections import defaultdict
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -114,8 +115,12 @@ def _basic_ok(req: RequirementIn, t: TxnIn) -> bool:
     return False
 
 
-def match(txns: list[TxnIn], requirements: list[RequirementIn], rule_version: str = RULE_VERSION
+def match(txns: list[TxnIn], requirements: list[RequirementIn], rule_version: str = RULE_VERSION, *,
+          colluding: Mapping[tuple[UUID, str], Collection[UUID]] | None = None
           ) -> tuple[dict[int, TxnResult], dict[UUID, RequirementResult]]:
+    """`colluding`: (lot, normalised payer account) → the bidders it paid for, where more than one — the
+    collusion rule's lot-wide view, passed in when `requirements` are only part of their lot (a large lot is
+    matched in pages, see deposits/reconcile.py); computed from `txns` when they hold every credit of the lots."""
     if rule_version != RULE_VERSION:
         raise ValueError(f"rule version {rule_version} is not implemented (have {RULE_VERSION})")
     by_account = {va: r for r in requirements for va in r.virtual_accounts}
@@ -182,13 +187,14 @@ def match(txns: list[TxnIn], requirements: list[RequirementIn], rule_version: st
         per_req[req.id].append((t, flags, dict(detail, counts=counts, payer_valid=payer_valid)))
 
     # 招标投标法实施条例 第四十条(六): deposits of different bidders from one account are deemed collusion
-    payers: dict[tuple[UUID, str], set[UUID]] = defaultdict(set)
-    for rid, items in per_req.items():
-        for t, flags, d in items:
-            acct = normalise_account(t.payer_account)
-            if acct and t.status == "BOOK" and "REVERSED" not in flags:
-                payers[(reqs[rid].lot_id, acct)].add(reqs[rid].org_id)
-    colluding = {k: v for k, v in payers.items() if len(v) > 1}
+    if colluding is None:
+        payers: dict[tuple[UUID, str], set[UUID]] = defaultdict(set)
+        for rid, items in per_req.items():
+            for t, flags, d in items:
+                acct = normalise_account(t.payer_account)
+                if acct and t.status == "BOOK" and "REVERSED" not in flags:  # see reconcile._LOT_PAYERS
+                    payers[(reqs[rid].lot_id, acct)].add(reqs[rid].org_id)
+        colluding = {k: v for k, v in payers.items() if len(v) > 1}
 
     req_results: dict[UUID, RequirementResult] = {}
     for r in requirements:

@@ -2,8 +2,10 @@
 ledger between suspense and each bidder's deposit liability, freeze states at the deadline.
 
 Matching is independent between lots (the collusion rule compares bidders of one lot), so the run walks the
-lots in chunks and the unidentified credits in pages: memory stays bounded by the largest chunk, whatever the
-number of transactions.
+lots in chunks and the unidentified credits in pages. A lot with more credits than TXNS_PER_CHUNK is matched in
+pages of whole requirements instead, each given the lot's collusion map (one streamed query per lot,
+_LOT_PAYERS): memory stays bounded by the chunk size whatever the number of transactions (a single requirement
+with more credits than that is still one page; the map holds the lot's distinct payer accounts).
 """
 from __future__ import annotations
 
@@ -29,11 +31,13 @@ from deposits.matching import (
     TxnResult,
     diff,
     match,
+    normalise_account,
 )
 from trading.clock import Clock
 from trading.records import Tag, append_entry
 
 REQUIREMENTS_PER_CHUNK = 2000   # whole lots per chunk; a chunk holds about this many bidders
+TXNS_PER_CHUNK = 15000          # a lot with more credits is matched in pages of whole requirements
 UNKNOWN_PAGE = 20000
 
 _TXN_COLS = """t.id, t.account, t.direction, t.amount_fen, t.currency, t.status, t.reversal, t.reverses_id,
@@ -172,20 +176,7 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
     total = 0
     frozen: set[str] = set()
     part = 0
-    if file_id is not None:
-        chunks: list[dict[str, Any]] = [{"file_id": file_id}]
-    else:
-        chunks = []
-        current: list[UUID] = []
-        size = 0
-        for r in await conn.fetch("SELECT lot_id, count(*) AS n FROM deposit_requirements GROUP BY 1 ORDER BY 1"):
-            if current and size + r["n"] > REQUIREMENTS_PER_CHUNK:
-                chunks.append({"lot_ids": current})
-                current, size = [], 0
-            current.append(r["lot_id"])
-            size += r["n"]
-        if current:
-            chunks.append({"lot_ids": current})
+    chunks = [{"file_id": file_id}] if file_id is not None else await _full_run_chunks(conn)
 
     async def store(prepared: _Prepared) -> None:
         nonlocal part, total, frozen
@@ -208,6 +199,66 @@ async def run_matching(conn: asyncpg.Connection, clock: Clock, *, actor: UUID | 
                       "after": msgspec.to_builtins(new)} for old, new in changed]}
 
 
+async def _full_run_chunks(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """A full run's chunks: whole lots while they are small (up to REQUIREMENTS_PER_CHUNK bidders and
+    TXNS_PER_CHUNK credits together), and a lot with more credits than TXNS_PER_CHUNK in pages of whole
+    requirements ({"requirement_ids", "lot_id"}: the lot's collusion map comes with each page)."""
+    lots: dict[UUID, list[tuple[UUID, int]]] = defaultdict(list)
+    for r in await conn.fetch(
+            """SELECT r.lot_id, r.id, count(t.id) AS n FROM deposit_requirements r
+                 LEFT JOIN virtual_accounts v ON v.requirement_id = r.id
+                 LEFT JOIN bank_txns t ON t.account = v.number AND (t.direction = 'CRDT' OR t.reversal)
+                GROUP BY r.lot_id, r.id ORDER BY r.lot_id, r.id"""):
+        lots[r["lot_id"]].append((r["id"], r["n"]))
+    chunks: list[dict[str, Any]] = []
+    current: list[UUID] = []
+    size = txns = 0
+    for lot_id, reqs in lots.items():
+        n = sum(k for _, k in reqs)
+        if n > TXNS_PER_CHUNK:
+            page: list[UUID] = []
+            in_page = 0
+            for rid, k in reqs:
+                if page and in_page + k > TXNS_PER_CHUNK:
+                    chunks.append({"requirement_ids": page, "lot_id": lot_id})
+                    page, in_page = [], 0
+                page.append(rid)
+                in_page += k
+            chunks.append({"requirement_ids": page, "lot_id": lot_id})
+            continue
+        if current and (size + len(reqs) > REQUIREMENTS_PER_CHUNK or txns + n > TXNS_PER_CHUNK):
+            chunks.append({"lot_ids": current})
+            current, size, txns = [], 0, 0
+        current.append(lot_id)
+        size += len(reqs)
+        txns += n
+    if current:
+        chunks.append({"lot_ids": current})
+    return chunks
+
+
+# The payers of a lot's credits that the collusion rule counts (matching.match: booked credits to a bidder's
+# virtual account, not reversed — a reversal is on its original's account, see repository.link_reversals).
+_LOT_PAYERS = """SELECT DISTINCT r.org_id, t.payer_account
+                   FROM deposit_requirements r
+                   JOIN virtual_accounts v ON v.requirement_id = r.id
+                   JOIN bank_txns t ON t.account = v.number
+                  WHERE r.lot_id = $1 AND t.direction = 'CRDT' AND NOT t.reversal AND t.status = 'BOOK'
+                    AND t.payer_account IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM bank_txns x WHERE x.reverses_id = t.id AND x.reversal)"""
+
+
+async def lot_colluding(conn: asyncpg.Connection, lot_id: UUID) -> dict[tuple[UUID, str], frozenset[UUID]]:
+    """(lot, normalised payer account) → the bidders it paid for, where more than one (条例 第四十条(六)); streamed,
+    so memory holds the lot's distinct payer accounts, not its credits. Needs the caller's transaction."""
+    payers: dict[str, set[UUID]] = defaultdict(set)
+    async for r in conn.cursor(_LOT_PAYERS, lot_id, prefetch=10000):
+        acct = normalise_account(r["payer_account"])
+        if acct:
+            payers[acct].add(r["org_id"])
+    return {(lot_id, acct): frozenset(orgs) for acct, orgs in payers.items() if len(orgs) > 1}
+
+
 class _Prepared(NamedTuple):
     """One chunk matched and turned into what its store writes (all pure Python, done off the event loop)."""
     changes: list[tuple[TxnResult | None, TxnResult]]
@@ -219,9 +270,9 @@ class _Prepared(NamedTuple):
 
 
 def _prepare(inputs: tuple, rule_version: str) -> _Prepared:
-    rows, reqs, flags = inputs
+    rows, reqs, flags, colluding = inputs
     txns, meta, current = _inputs(rows)
-    results, req_results = match(txns, reqs, rule_version)
+    results, req_results = match(txns, reqs, rule_version, colluding=colluding)
     changes = diff(current, results)
     gone, upd = _requirement_flag_changes(req_results, flags)
     return _Prepared(changes, _change_rows(changes, meta), req_results, [r.deadline for r in reqs], gone, upd)
@@ -258,10 +309,19 @@ async def _match_chunks(loaded: AsyncIterator[tuple], store: Callable[[_Prepared
 
 async def _loaded_chunks(conn: asyncpg.Connection, chunks: list[dict[str, Any]], file_id: UUID | None
                          ) -> AsyncIterator[tuple]:
-    """The matcher's inputs chunk by chunk (_load_chunk), then the credits to no virtual account (suspense) of
-    the whole bank (or of one file) in pages, each page a chunk without requirements."""
+    """The matcher's inputs chunk by chunk (_load_chunk, plus the lot's collusion map for a page of a large lot),
+    then the credits to no virtual account (suspense) of the whole bank (or of one file) in pages, each page a
+    chunk without requirements."""
+    map_lot: UUID | None = None
+    colluding: dict[tuple[UUID, str], frozenset[UUID]] | None = None
     for chunk in chunks:
-        yield await _load_chunk(conn, **chunk)
+        lot_id = chunk.get("lot_id")
+        if lot_id is None:
+            yield (*await _load_chunk(conn, **chunk), None)
+            continue
+        if lot_id != map_lot:
+            map_lot, colluding = lot_id, await lot_colluding(conn, lot_id)
+        yield (*await _load_chunk(conn, requirement_ids=chunk["requirement_ids"]), colluding)
     scope = "t.file_id = $3" if file_id is not None else "$3::uuid IS NULL"
     last = 0
     while True:
@@ -273,7 +333,7 @@ async def _loaded_chunks(conn: asyncpg.Connection, chunks: list[dict[str, Any]],
         if not rows:
             return
         last = rows[-1]["id"]
-        yield rows, [], {}
+        yield rows, [], {}, None
         if len(rows) < UNKNOWN_PAGE:
             return  # the last page: no need to ask for an empty one
 

@@ -375,3 +375,33 @@ async def test_matching_result_references_are_enforced_by_the_database(scenario,
                 await c.execute("DELETE FROM deposit_requirements WHERE id = $1", res["requirement_id"])
         assert await c.fetchval("SELECT count(*) FROM deposit_matches WHERE requirement_id = $1",
                                 res["requirement_id"]) == 1
+
+
+async def test_a_large_lot_is_matched_in_pages_with_its_collusion_map(scenario, pool, monkeypatch, write_path):
+    """A lot with more credits than TXNS_PER_CHUNK is matched in pages of whole requirements (memory bounded
+    whatever the file size), each page given the lot's collusion map: collusion is found between bidders in
+    different pages, a reversed credit is left out of it, and a run in one chunk changes nothing afterwards."""
+    from deposits import reconcile
+    from tests.deposits.builders import camt, entry
+
+    a, b, c, d = [await scenario.bidder() for _ in range(4)]
+    await scenario.pay(a, payer="6222-0000-1111")
+    await scenario.pay(c, payer="6222 0000 1111")  # the same account as a's, spelt otherwise: 条例 第四十条(六)
+    await scenario.pay(b, ref="B-1", payer="6222000022220")
+    await scenario.pay(d, payer="6222000022220")   # b's account too, but b's payment is reversed below
+    rev = entry("REV-B", "10000.00", account=b["va"], name=b["org"].name, payer="6222000022220", direction="DBIT",
+                reversal=True, when=scenario.clock.now().isoformat())
+    await scenario.import_bytes(camt("camt.054.001.08", "BkToCstmrDbtCdtNtfctn", "Ntfctn", "R1", [rev]))
+    monkeypatch.setattr(reconcile, "TXNS_PER_CHUNK", 1)
+    async with pool.acquire() as conn:
+        chunks = await reconcile._full_run_chunks(conn)
+    assert [len(ch["requirement_ids"]) for ch in chunks] == [1, 1, 1, 1]  # one page per bidder
+    assert {ch["lot_id"] for ch in chunks} == {scenario.lot_id}
+    await scenario.match()
+    flagged = ["SAME_PAYER_ACCOUNT_FOR_DIFFERENT_BIDDERS" in (await scenario.result(x))["flags"] for x in (a, b, c, d)]
+    assert flagged == [True, False, True, False]
+    assert "REVERSED" in (await scenario.result(b))["txn_flags"]
+    monkeypatch.setattr(reconcile, "TXNS_PER_CHUNK", 10**6)
+    async with pool.acquire() as conn:
+        assert await reconcile._full_run_chunks(conn) == [{"lot_ids": [scenario.lot_id]}]
+    assert (await scenario.match())["changed"] == 0
