@@ -55,6 +55,8 @@ def allowed_targets(frm: str, regime: str) -> frozenset[str]:
 # 招标投标法实施条例 第二十二条: while an objection to the documents is unanswered the tender is suspended —
 # neither the deadline nor the opening may take effect.
 SUSPENDABLE_TARGETS = frozenset({"closed", "opening"})
+# An order of the supervising authority to suspend (tenders.regulator_suspended) stops every move but cancellation.
+OPEN_UNDER_ORDER = frozenset({"cancelled"})
 # Moves that need a stated reason (kept in lots.status_reason and the log).
 REASON_REQUIRED = frozenset({"failed", "cancelled"})
 TERMINAL = frozenset({"awarded", "failed", "cancelled"})
@@ -114,6 +116,12 @@ async def transition_lot(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, t
         raise _illegal(frm, to)
     if to == "published":
         raise _illegal(frm, to, _WHY_NOT["published"])
+    if lot.regulator_suspended and to not in OPEN_UNDER_ORDER:
+        # 招标投标法实施条例 第六十二条 (政府采购法 第五十七条): the supervising authority ordered the activity
+        # suspended; no lot moves until it lifts the order. Set apart from `suspended`, lifted only by the authority.
+        raise TenderSuspended("the supervising authority has ordered the tender's activity suspended"
+                              " (招标投标法实施条例 第六十二条); nothing moves until it lifts the order",
+                              lot_id=str(lot_id), by="regulator")
     if to in SUSPENDABLE_TARGETS and lot.suspended:
         raise TenderSuspended(
             "the tender is suspended until the agency answers the objection to its documents"

@@ -48,6 +48,7 @@ class Lot(msgspec.Struct, kw_only=True):
     tender_status: str
     reference_price_fen: int | None = None  # 标底: never in a public view before the opening
     suspended: bool
+    regulator_suspended: bool = False  # the supervising authority's order (0205), apart from `suspended`
     tenderer_org_id: UUID
     agency_org_id: UUID
     docs_from: datetime
@@ -86,6 +87,7 @@ class Tender(msgspec.Struct, kw_only=True):
     created_by: UUID | None
     created_at: datetime
     updated_at: datetime
+    regulator_suspended: bool = False  # the supervising authority's order (0205), apart from `suspended`
 
 
 class Custodian(msgspec.Struct, kw_only=True):
