@@ -738,6 +738,17 @@ async def _reveal_when_complete(conn, clock, ev, lot_id: UUID, *, src, actor: st
 
 
 RELATED_BIDDERS = "related_bidders"  # the failure's criterion id when 条例 第三十四条 makes bids invalid
+CONSORTIUM_AGREEMENT = "consortium_agreement"  # … and when 条例 第五十一条(二) does
+
+
+def consortium_agreement_ok(bid: BidView) -> bool:
+    """False for a consortium bid whose sealed form names no joint bidding agreement (共同投标协议) among its opened
+    attachments (招标投标法实施条例 第五十一条(二)); True for any other bid. The sealing tools refuse to seal one
+    (trading/bids/package.write_package); this catches a bid sealed by other means."""
+    if not bid.form.get("consortium"):
+        return True
+    name = bid.form.get("consortium_agreement")
+    return bool(name) and any(a.get("name") == name for a in bid.attachments)
 
 
 async def bidder_relations(conn, bids: list[BidView]) -> list[dict[str, Any]]:
@@ -797,6 +808,11 @@ async def _outcome(conn, lot_id: UUID, scheme: scoring.Scheme, bids: list[BidVie
     excluded = {bid: [failure] for rel in relations if rel["invalidates"] for bid in rel["bids"]}
     for bid, why in (await _price_correction_failures(conn, lot_id, len(sheets))).items():
         excluded.setdefault(bid, []).extend(why)
+    # 招标投标法实施条例 第五十一条(二): a consortium bid without its joint bidding agreement is rejected.
+    for b in bids:
+        if not consortium_agreement_ok(b):
+            excluded.setdefault(str(b.bid_id), []).append(
+                scoring.Failure(CONSORTIUM_AGREEMENT, "consortium_agreement_missing", 0, len(sheets)))
     outcome = scoring.aggregate(scheme, [scoring.Bid(str(b.bid_id), b.price_fen) for b in bids],
                                 list(sheets.values()), with_expert_totals=False, excluded=excluded)
     return outcome, sheets

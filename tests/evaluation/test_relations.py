@@ -70,3 +70,33 @@ async def test_a_consortium_member_that_also_bids_alone_or_twice_makes_every_bid
     assert all(not r["valid"] for r in table["results"])
     groups = sorted(sorted(r["bids"]) for r in table["relations"] if r["kind"] == "consortium")
     assert groups == sorted([sorted([str(b0), str(b1)]), sorted([str(b2), str(b3)])])
+
+
+async def test_a_consortium_bid_without_its_joint_bidding_agreement_is_rejected(make_lot, pool, clock):
+    """招标投标法实施条例 第五十一条(二), from the sealed form: a consortium bid whose form names no agreement among its
+    opened attachments fails with consortium_agreement_missing; one that names its agreement stays valid."""
+    from trading.accounts.credit_code import make_credit_code
+
+    lot = await make_lot()
+    b0, b1, b2, _ = lot["bid_ids"]
+    members = [make_credit_code("91350100444444444")], [make_credit_code("91350100555555555")]
+    async with pool.acquire() as c:
+        for bid, member, agreement in ((b0, members[0], None), (b1, members[1], "联合体协议.pdf")):
+            await c.execute("UPDATE opened_bids SET form = form || jsonb_build_object('consortium', $2::text[],"
+                            " 'consortium_agreement', $3::text) WHERE bid_id = $1", bid, member, agreement)
+        await c.execute("UPDATE opened_bids SET attachments = attachments || $2::jsonb WHERE bid_id = $1", b1,
+                        [{"name": "联合体协议.pdf", "sha256": "0" * 64, "size": 1}])  # the pool encodes jsonb
+        # a form that names an agreement it does not carry is no better than none
+        await c.execute("UPDATE opened_bids SET form = form || jsonb_build_object('consortium', $2::text[],"
+                        " 'consortium_agreement', 'missing.pdf') WHERE bid_id = $1", b2,
+                        [make_credit_code("91350100666666666")])
+    await declare_all(pool, clock, lot)
+    await score_all(pool, clock, lot)
+    table = await tx(pool, services.committee_table, lot["lot_id"], user=lot["experts"][0]["user"],
+                     src=lot["roster"])
+    by_bid = {r["bid_id"]: r for r in table["results"]}
+    for bid in (b0, b2):
+        assert by_bid[str(bid)]["valid"] is False
+        assert [(f["criterion_id"], f["reason_code"]) for f in by_bid[str(bid)]["failures"]] == [
+            (services.CONSORTIUM_AGREEMENT, "consortium_agreement_missing")]
+    assert by_bid[str(b1)]["valid"] and by_bid[str(lot["bid_ids"][3])]["valid"]

@@ -108,7 +108,8 @@ async def seal_bid(http: httpx.AsyncClient | None, lot_id: str, out: Path, *, pr
                    attachments: list[Path] = (),  # type: ignore[assignment]
                    key_path: Path | None = None, pw: str | None = None, replace: bool = False,
                    show_progress: bool = True, pack: dict[str, Any] | None = None,
-                   consortium: list[str] = ()) -> seal.Sealed:  # type: ignore[assignment]
+                   consortium: list[str] = (),  # type: ignore[assignment]
+                   consortium_agreement: Path | None = None) -> seal.Sealed:
     """Build the bid package from the form and files, seal it to the lot's ceremony, sign the manifest.
 
     Writes OUT.ct (ciphertext) and OUT.manifest. The ceremony record is checked against the lot's pinned hash.
@@ -134,6 +135,8 @@ async def seal_bid(http: httpx.AsyncClient | None, lot_id: str, out: Path, *, pr
             raise CommandError(f"you already have version {latest['version']} on this lot: use --replace")
         version, previous = latest["version"] + 1, bytes.fromhex(latest["manifest_sha256"])
     paths = [Path(p) for p in attachments]
+    if consortium_agreement is not None and Path(consortium_agreement) not in paths:
+        paths.append(Path(consortium_agreement))  # the agreement is attached like any other file
     for p in paths:
         if not p.is_file():
             raise CommandError(f"no such file: {p}")
@@ -145,7 +148,8 @@ async def seal_bid(http: httpx.AsyncClient | None, lot_id: str, out: Path, *, pr
     with _progress() if show_progress else _NoProgress() as prog, pipeline.DirectOutput(tmp) as dst:
         task = prog.add_task("sealing", total=total or None)
         sealed = seal.seal(info["ceremony_record_bytes"],
-                           lambda w: package.write_package(w, form, paths, lambda n: prog.advance(task, n)),
+                           lambda w: package.write_package(w, form, paths, lambda n: prog.advance(task, n),
+                                                           consortium_agreement=consortium_agreement),
                            dst, signing_key=identity, bidder_org_id=me["org_id"], signer_id=me["id"],
                            expected_ceremony_hash=info["ceremony_hash_bytes"], version=version, previous=previous)
         dst.flush()
@@ -297,7 +301,8 @@ def _cmd_bid_seal(args: argparse.Namespace) -> int:
     out = Path(args.out or f"bid-{args.lot[:8]}")
     kw = dict(price=args.price, duration=args.duration, fields=_fields(args.field or []),
               attachments=[Path(p) for p in args.attach or []], key_path=Path(args.key) if args.key else None,
-              replace=args.replace, consortium=[c for c in (args.consortium or "").split(",") if c.strip()])
+              replace=args.replace, consortium=[c for c in (args.consortium or "").split(",") if c.strip()],
+              consortium_agreement=Path(args.consortium_agreement) if args.consortium_agreement else None)
     if args.pack:
         pack = msgspec.json.decode(Path(args.pack).read_bytes())
         sealed = asyncio.run(seal_bid(None, args.lot, out, pack=pack, **kw))  # type: ignore[arg-type]
@@ -390,6 +395,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--field", action="append", help="a declared bid field: name=value (repeatable)")
     p.add_argument("--consortium", help="a consortium bid (联合体投标): the other members' 统一社会信用代码, "
                                         "comma-separated; you are the lead")
+    p.add_argument("--consortium-agreement", metavar="FILE",
+                   help="with --consortium: the joint bidding agreement (共同投标协议), attached to the bid")
     p.add_argument("--attach", action="append", help="a file to include (repeatable)")
     p.add_argument("--out", help="output name: writes OUT.ct and OUT.manifest")
     p.add_argument("--replace", action="store_true", help="seal a new version replacing your current bid")

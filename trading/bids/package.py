@@ -55,6 +55,10 @@ class BidForm(msgspec.Struct, frozen=True, kw_only=True):
     # A consortium bid (联合体投标): the 统一社会信用代码 of the other members; the bidder is the lead (牵头人).
     # Sealed with the rest, so who bids together is known only at the opening (招标投标法实施条例 第三十七条).
     consortium: list[str] = []
+    # With `consortium`: the attachment that is the consortium's joint bidding agreement (共同投标协议). A consortium
+    # bid without one must be rejected by the committee (招标投标法实施条例 第五十一条(二)): the sealing tools refuse
+    # to seal it, and the evaluation excludes a bid that arrives without one anyway.
+    consortium_agreement: str | None = None
 
 
 class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -184,10 +188,28 @@ def _arcname(path: Path, used: set[str]) -> str:
 
 
 def write_package(out: BinaryIO, form: BidForm, attachments: Sequence[Path] = (),
-                  progress: Callable[[int], object] | None = None) -> BidForm:
-    """Stream the ZIP into `out` (any object with write()); returns the form as written."""
+                  progress: Callable[[int], object] | None = None, *,
+                  consortium_agreement: Path | None = None) -> BidForm:
+    """Stream the ZIP into `out` (any object with write()); returns the form as written.
+
+    A consortium bid names which of `attachments` is its joint bidding agreement (`consortium_agreement`).
+    """
     used: set[str] = set()
     entries: list[tuple[Path, str]] = [(Path(p), _arcname(Path(p), used)) for p in attachments]
+    agreement = None
+    if consortium_agreement is not None:
+        if not form.consortium:
+            raise BidFormInvalid("consortium_agreement: only a consortium bid (--consortium) has a joint bidding "
+                                 "agreement", "consortium_agreement")
+        agreement = next((arc for path, arc in entries if path == Path(consortium_agreement)), None)
+        if agreement is None:
+            raise BidFormInvalid("consortium_agreement: the agreement must be one of the attached files",
+                                 "consortium_agreement")
+    elif form.consortium:
+        # 招标投标法实施条例 第五十一条(二): a consortium bid without its joint bidding agreement is rejected.
+        raise BidFormInvalid("consortium_agreement: a consortium bid must attach its joint bidding agreement "
+                             "(共同投标协议), or the committee must reject it (招标投标法实施条例 第五十一条)",
+                             "consortium_agreement")
     listed: list[Attachment] = []
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[arg-type]
         for path, arc in entries:
@@ -211,7 +233,7 @@ def write_package(out: BinaryIO, form: BidForm, attachments: Sequence[Path] = ()
                 digest = hasher.close()
             listed.append(Attachment(name=arc, size=size, sha256=digest.hex()))
         # The form goes last so it can list the attachments' hashes (inside the sealed package only).
-        form = msgspec.structs.replace(form, attachments=listed)
+        form = msgspec.structs.replace(form, attachments=listed, consortium_agreement=agreement)
         info = zipfile.ZipInfo(FORM_NAME, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
         zf.writestr(info, msgspec.json.encode(form))

@@ -126,3 +126,25 @@ def test_build_form_takes_consortium_members_by_valid_credit_code() -> None:
         _form(consortium=[a[:-1] + ("0" if a[-1] != "0" else "1")])   # bad check character
     with pytest.raises(BidFormInvalid, match="twice"):
         _form(consortium=[a, a])
+
+
+def test_a_consortium_bid_is_sealed_only_with_its_joint_bidding_agreement(tmp_path) -> None:
+    """招标投标法实施条例 第五十一条(二): the committee must reject a consortium bid without its 共同投标协议, so the
+    package refuses to be built without one; the form names which attachment it is."""
+    from trading.accounts.credit_code import make_credit_code
+
+    member = make_credit_code("91350100111111111")
+    deal, other = tmp_path / "联合体协议.pdf", tmp_path / "方案.pdf"
+    deal.write_bytes(b"%PDF agreement")
+    other.write_bytes(b"%PDF plan")
+    with pytest.raises(BidFormInvalid, match="共同投标协议") as exc:
+        package.write_package(io.BytesIO(), _form(consortium=[member]), [other])
+    assert exc.value.field == "consortium_agreement"
+    with pytest.raises(BidFormInvalid, match="one of the attached files"):
+        package.write_package(io.BytesIO(), _form(consortium=[member]), [other], consortium_agreement=deal)
+    with pytest.raises(BidFormInvalid, match="only a consortium bid"):
+        package.write_package(io.BytesIO(), _form(), [deal], consortium_agreement=deal)
+    buf = io.BytesIO()
+    form = package.write_package(buf, _form(consortium=[member]), [other, deal], consortium_agreement=deal)
+    assert form.consortium_agreement == "联合体协议.pdf" and package.read_form(buf.getvalue()) == form
+    assert package.write_package(io.BytesIO(), _form(), [other]).consortium_agreement is None
