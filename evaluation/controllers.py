@@ -350,9 +350,10 @@ def _quote(name: str) -> str:
 
 
 def _routes() -> list[Any]:
+    from evaluation.complaints.controllers import ROUTES as COMPLAINTS
     from evaluation.pages import PAGES
 
-    return [EvaluationController, AwardController, RegulatorAwardController, *PAGES]
+    return [EvaluationController, AwardController, RegulatorAwardController, *COMPLAINTS, *PAGES]
 
 
 ROUTES = _routes()

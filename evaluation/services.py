@@ -1791,6 +1791,13 @@ async def record_contract(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, 
                                      "the contract follows the award notice (招标投标法 第四十六条)")
     if await repo.find_contract(conn, lot_id) is not None:
         raise ContractAlreadyRecorded("the contract of this lot is already recorded")
+    if lot.regulator_suspended:
+        # 招标投标法实施条例 第六十二条 (政府采购法 第五十七条): the supervising authority ordered the activity suspended
+        # while it handles a complaint (evaluation/complaints); after the award that leaves the contract to wait.
+        from trading.tenders.errors import TenderSuspended
+
+        raise TenderSuspended("the supervising authority has ordered the tender's activity suspended (招标投标法实施条例"
+                              " 第六十二条): the contract waits until the order is lifted", by="regulator")
     if lot.regime == "gov_procurement" and any(o.upheld for o in await repo.list_objections(conn, lot_id)):
         # 政府采购质疑和投诉办法 第十六条: a 质疑 upheld against the result → another winner among the qualified
         # candidates, or procurement again; neither is modelled, so the contract waits (docs: Known limits).

@@ -39,6 +39,12 @@ EVENT_LABELS: dict[str, str] = {
     "award:winner:decide": "采购人确定中标人",
     "award:winner:deem": "视同排名第一的中标候选人为中标人",
     "award:notice:issue": "发出中标通知书",
+    "complaint:case:file": "提出投诉",
+    "complaint:case:accept": "受理投诉",
+    "complaint:case:refuse": "不予受理投诉",
+    "complaint:case:decide": "作出投诉处理决定",
+    "complaint:tender:suspend": "行政监督部门责令暂停招标投标活动",
+    "complaint:tender:resume": "行政监督部门解除暂停",
     "witness:note:add": "见证记录",
     "record:document:add": "登记文件",
 }

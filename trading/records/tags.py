@@ -116,6 +116,13 @@ class Tag(StrEnum):
     AWARD_CONTRACT_OVERDUE = "award:contract:overdue"
     AWARD_REPORT_SUBMIT = "award:report:submit"
     AWARD_REPORT_OVERDUE = "award:report:overdue"
+    # complaints (evaluation/complaints): 投诉 to the supervising authority (条例 第六十至六十二条; 政府采购法 第五十五条)
+    COMPLAINT_CASE_FILE = "complaint:case:file"
+    COMPLAINT_CASE_ACCEPT = "complaint:case:accept"
+    COMPLAINT_CASE_REFUSE = "complaint:case:refuse"
+    COMPLAINT_CASE_DECIDE = "complaint:case:decide"
+    COMPLAINT_TENDER_SUSPEND = "complaint:tender:suspend"
+    COMPLAINT_TENDER_RESUME = "complaint:tender:resume"
     # deposits (deposits/): banks, virtual accounts, basic accounts, guarantees, import, matching, refunds, ledger
     DEPOSIT_BANK_CONFIGURE = "deposit:bank:configure"
     DEPOSIT_ACCOUNT_ISSUE = "deposit:account:issue"

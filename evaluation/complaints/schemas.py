@@ -1,0 +1,67 @@
+"""Structs of complaints (msgspec)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+
+Matter = Literal["tender_documents", "opening", "candidates", "other"]
+
+
+class ComplaintIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    tender_id: UUID
+    lot_id: UUID | None = None
+    matter: Matter
+    # The prior 异议 / 质疑 of the same organisation at that stage (tender_objections, opening_objections or
+    # award_objections, by matter); not needed for `other` under the Bidding Law.
+    objection_id: UUID | None = None
+    request: str = ""            # 明确的请求
+    grounds: str = ""            # 事实和证明材料
+    known_on: date | None = None  # `other` only: the day the complainant knew or should have known
+
+
+class ComplaintReviewIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: str | None = None    # required to refuse
+
+
+class ComplaintSuspendIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: str = ""
+
+
+class ComplaintDecisionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    outcome: Literal["upheld", "dismissed"]
+    text: str = ""               # the written decision (书面处理决定)
+
+
+class Complaint(msgspec.Struct, kw_only=True):
+    id: UUID
+    tender_id: UUID
+    tender_code: str
+    tender_title: str
+    bid_deadline: datetime
+    lot_id: UUID | None
+    regime: str
+    org_id: UUID | None          # None for the agency/tenderer before the bid deadline (招标投标法 第二十二条)
+    org_name: str | None
+    matter: str
+    objection_id: UUID | None
+    request: str
+    grounds: str
+    known_on: date
+    last_day: date
+    filed_at: datetime
+    accept_due: datetime
+    status: str                  # filed | accepted | refused | decided
+    reviewed_at: datetime | None
+    reviewed_late: bool | None
+    refuse_reason: str | None
+    decision_due: datetime | None
+    decision: str | None
+    decision_text: str | None
+    decided_at: datetime | None
+    decided_late: bool | None
+    suspended_at: datetime | None
+    suspend_reason: str | None
+    overdue: str | None = None   # "accept" | "decision" while the regulator's act is past due (by the clock)
