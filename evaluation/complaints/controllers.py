@@ -2,11 +2,15 @@
 tender's activity, and decides; everyone reads what their role lets them see."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 
 from evaluation.complaints import services
 from evaluation.complaints.schemas import (
@@ -15,12 +19,17 @@ from evaluation.complaints.schemas import (
     ComplaintIn,
     ComplaintReviewIn,
     ComplaintSuspendIn,
+    Evidence,
 )
 from trading.accounts.guards import requires, signed_in
 from trading.accounts.schemas import Role, User
+from trading.blobs import blob_store
 from trading.clock import Clock
+from trading.errors import Invalid
+from trading.settings import Settings
 
 regulator = requires(Role.REGULATOR)
+SAFE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
 
 
 class ComplaintController(Controller):
@@ -41,6 +50,29 @@ class ComplaintController(Controller):
     @get("/{complaint_id:uuid}", guards=[signed_in], operation_id="GetComplaint")
     async def get_complaint(self, conn: asyncpg.Connection, clock: Clock, user: User, complaint_id: UUID) -> Complaint:
         return await services.get_complaint(conn, clock, complaint_id, user=user)
+
+    @post("/{complaint_id:uuid}/evidence", guards=[requires(Role.BIDDER)], operation_id="AddComplaintEvidence",
+          status_code=201)
+    async def add_evidence(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
+                           addr: str | None, complaint_id: UUID,
+                           data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]) -> Evidence:
+        """Multipart `file`: 证明材料 (条例 第六十条), by the complainant while the complaint is open."""
+        upload = data.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Invalid("send the evidence as multipart field 'file'", field="file")
+        return await services.add_evidence(conn, clock, blob_store(settings), complaint_id,
+                                           filename=upload.filename or "evidence", content_type=upload.content_type,
+                                           content=await upload.read(), user=user, addr=addr)
+
+    @get("/{complaint_id:uuid}/evidence/{sha256:str}", guards=[signed_in], operation_id="GetComplaintEvidence")
+    async def evidence(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
+                       complaint_id: UUID, sha256: str) -> Response[bytes]:
+        ev, data = await services.evidence_file(conn, clock, blob_store(settings), complaint_id, sha256, user=user)
+        # Served as a download, typed only from a short list: an uploaded file never runs as a page of the platform.
+        media = ev.content_type if ev.content_type in SAFE_TYPES else "application/octet-stream"
+        return Response(data, media_type=media,
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(ev.filename, safe='')}",
+                                 "X-Content-Type-Options": "nosniff"})
 
     @post("/{complaint_id:uuid}/accept", guards=[regulator], operation_id="AcceptComplaint", status_code=200)
     async def accept(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,

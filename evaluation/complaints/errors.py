@@ -56,5 +56,13 @@ class SuspensionStateWrong(Conflict):
     code = "suspension_state_wrong"
 
 
+class ComplaintClosed(Conflict):
+    code = "complaint_closed"
+
+
+class EvidenceNotFound(NotFound):
+    code = "evidence_not_found"
+
+
 class TenderNotComplainable(Conflict):
     code = "tender_not_complainable"

@@ -51,6 +51,8 @@ register_labels({
     "cp.dismissed": ("驳回投诉", "Dismissed"),
     "cp.decision_text": ("书面处理决定", "Written decision"),
     "cp.file": ("提出投诉", "File a complaint"),
+    "cp.evidence": ("证明材料", "Evidence"),
+    "cp.evidence.add": ("上传证明材料", "Upload evidence"),
     "cp.tender_id": ("项目ID", "Tender id"),
     "cp.lot_id": ("标段ID（可选）", "Lot id (optional)"),
     "cp.objection_id": ("已提出的异议/质疑ID", "Id of the objection raised first"),

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from evaluation.complaints.errors import ComplaintNotFound
-from evaluation.complaints.schemas import Complaint
+from evaluation.complaints.schemas import Complaint, Evidence
 
 _SELECT = """
 SELECT c.id, c.tender_id, t.code AS tender_code, t.title AS tender_title, t.bid_deadline, c.lot_id, c.regime, c.org_id,
@@ -41,7 +41,34 @@ async def get_complaint(conn, complaint_id: UUID, *, lock: bool = False) -> Comp
     row = await conn.fetchrow(_SELECT + " WHERE c.id = $1" + (" FOR UPDATE OF c" if lock else ""), complaint_id)
     if row is None:
         raise ComplaintNotFound(f"complaint {complaint_id} not found")
-    return _complaint(row)
+    return (await _with_evidence(conn, [_complaint(row)]))[0]
+
+
+_EVIDENCE_COLS = "id, complaint_id, filename, content_type, sha256, size, added_at"
+
+
+async def _with_evidence(conn, items: list[Complaint]) -> list[Complaint]:
+    if items:
+        rows = await conn.fetch(f"SELECT {_EVIDENCE_COLS} FROM complaint_evidence WHERE complaint_id = ANY($1::uuid[])"
+                                " ORDER BY added_at, id", [c.id for c in items])
+        by: dict[UUID, list[Evidence]] = {}
+        for r in rows:
+            d = dict(r)
+            by.setdefault(d.pop("complaint_id"), []).append(msgspec.convert(d, Evidence))
+        for c in items:
+            c.evidence = by.get(c.id, [])
+    return items
+
+
+async def insert_evidence(conn, complaint_id: UUID, *, filename: str, content_type: str, sha256: str, size: int,
+                          by: UUID, now: datetime) -> Evidence:
+    row = await conn.fetchrow(
+        "INSERT INTO complaint_evidence (complaint_id, filename, content_type, sha256, size, added_by, added_at)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_EVIDENCE_COLS}",
+        complaint_id, filename, content_type, sha256, size, by, now)
+    d = dict(row)
+    d.pop("complaint_id")
+    return msgspec.convert(d, Evidence)
 
 
 async def list_complaints(conn, *, org_id: UUID | None = None, party_org_id: UUID | None = None,
@@ -58,7 +85,7 @@ async def list_complaints(conn, *, org_id: UUID | None = None, party_org_id: UUI
             " ORDER BY c.filed_at DESC", party_org_id)
     else:
         rows = []
-    return [_complaint(r) for r in rows]
+    return await _with_evidence(conn, [_complaint(r) for r in rows])
 
 
 async def set_reviewed(conn, complaint_id: UUID, *, status: str, by: UUID, now: datetime, late: bool,

@@ -35,6 +35,16 @@ class ComplaintDecisionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     text: str = ""               # the written decision (书面处理决定)
 
 
+class Evidence(msgspec.Struct, kw_only=True):
+    """A file of 证明材料; fetched at /api/complaints/{complaint}/evidence/{sha256}."""
+    id: UUID
+    filename: str
+    content_type: str
+    sha256: str
+    size: int
+    added_at: datetime
+
+
 class Complaint(msgspec.Struct, kw_only=True):
     id: UUID
     tender_id: UUID
@@ -65,3 +75,4 @@ class Complaint(msgspec.Struct, kw_only=True):
     suspended_at: datetime | None
     suspend_reason: str | None
     overdue: str | None = None   # "accept" | "decision" while the regulator's act is past due (by the clock)
+    evidence: list[Evidence] = []

@@ -28,10 +28,12 @@ from evaluation.complaints import repository as repo
 from evaluation.complaints.errors import (
     ComplaintAlreadyDecided,
     ComplaintAlreadyReviewed,
+    ComplaintClosed,
     ComplaintIncomplete,
     ComplaintNotAccepted,
     ComplaintNotFound,
     ComplaintPeriodOver,
+    EvidenceNotFound,
     KnownOnInvalid,
     NotInterestedParty,
     ObjectionPending,
@@ -46,8 +48,10 @@ from evaluation.complaints.schemas import (
     ComplaintIn,
     ComplaintReviewIn,
     ComplaintSuspendIn,
+    Evidence,
 )
 from trading.accounts.schemas import Role, User
+from trading.blobs import BlobStore
 from trading.clock import Clock, show
 from trading.dates import Unit, calendar, local_date, start_of_day
 from trading.records import Tag, append_entry
@@ -365,6 +369,48 @@ async def decide_complaint(conn: asyncpg.Connection, clock: Clock, complaint_id:
     if suspended:
         await _lift(conn, clock, c, user=user, addr=addr, by_decision=True)
     return c
+
+
+# ---------------------------------------------------------------------------------------- evidence (证明材料)
+
+MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
+
+
+async def add_evidence(conn: asyncpg.Connection, clock: Clock, blobs: BlobStore, complaint_id: UUID, *,
+                       filename: str, content_type: str | None, content: bytes, user: User,
+                       addr: str | None = None) -> Evidence:
+    """A file of 证明材料 (条例 第六十条), added by the complainant's organisation while the complaint is open."""
+    c = await repo.get_complaint(conn, complaint_id, lock=True)
+    if user.org_id is None or user.org_id != c.org_id:
+        raise ComplaintNotFound(f"complaint {complaint_id} not found")
+    if c.status not in ("filed", "accepted"):
+        raise ComplaintClosed(f"the complaint is {c.status}: no more evidence is taken")
+    name = unicodedata.normalize("NFC", filename or "").replace("/", "_").replace("\\", "_").strip()[:200]
+    if not name:
+        name = "evidence"
+    if not content:
+        raise ComplaintIncomplete("the file is empty", field="file")
+    if len(content) > MAX_EVIDENCE_BYTES:
+        raise ComplaintIncomplete(f"a file of evidence may have at most {MAX_EVIDENCE_BYTES} bytes", field="file")
+    digest = blobs.put_bytes(content)
+    evidence = await repo.insert_evidence(conn, complaint_id, filename=name,
+                                          content_type=content_type or "application/octet-stream", sha256=digest,
+                                          size=len(content), by=user.id, now=clock.now())
+    await append_entry(conn, clock, Tag.COMPLAINT_EVIDENCE_ADD, actor=str(user.id), tender_id=c.tender_id,
+                       lot_id=c.lot_id, addr=addr,
+                       body={"complaint": str(c.id), "evidence": str(evidence.id), "sha256": digest,
+                             "size": evidence.size})
+    return evidence
+
+
+async def evidence_file(conn: asyncpg.Connection, clock: Clock, blobs: BlobStore, complaint_id: UUID, sha256: str, *,
+                        user: User) -> tuple[Evidence, bytes]:
+    """Read by whoever may read the complaint; the blob's hash is checked on the read."""
+    c = await get_complaint(conn, clock, complaint_id, user=user)
+    evidence = next((e for e in c.evidence if e.sha256 == sha256), None)
+    if evidence is None:
+        raise EvidenceNotFound(f"no evidence {sha256} in this complaint")
+    return evidence, blobs.get_bytes(sha256)
 
 
 # ------------------------------------------------------------------------------------------------------ reading

@@ -491,3 +491,43 @@ async def test_after_the_award_the_suspension_holds_the_contract(make_lot, pool,
     await tx(pool, services.resume_tender, clock, c.id, user=regulator)
     await tx(pool, evaluation.record_contract, clock, lot["lot_id"], contract, actor=lot["agency_user"],
              src=lot["roster"])
+
+
+# ---------------------------------------------------------------------------------------------- evidence (证明材料)
+
+async def test_evidence_added_by_the_complainant_read_by_who_sees_the_complaint(factory, pool, clock, client):
+    case = await documents_case(factory, pool, clock)
+    c = await tx(pool, services.file_complaint, clock, complaint_in(case, "other", known_on=date(2026, 3, 2)),
+                 user=case["user"])
+    bidder = {"Authorization": f"Bearer {await factory.token(case['user'])}"}
+    pdf = b"%PDF-1.4 \xe6\x8b\x9b\xe6\xa0\x87\xe6\x96\x87\xe4\xbb\xb6\xe7\xac\xac12\xe9\xa1\xb5"
+    r = await client.post(f"/api/complaints/{c.id}/evidence", headers=bidder,
+                          files={"file": ("招标文件第12页.pdf", pdf, "application/pdf")})
+    assert r.status_code == 201, r.text
+    ev = r.json()
+    assert ev["filename"] == "招标文件第12页.pdf" and ev["size"] == len(pdf)
+    r = await client.post(f"/api/complaints/{c.id}/evidence", headers=bidder,
+                          files={"file": ("empty.txt", b"", "text/plain")})
+    assert (r.status_code, r.json()["code"]) == (422, "complaint_incomplete")
+    _, other, _ = await factory.downloader(case["lot_id"])
+    other_h = {"Authorization": f"Bearer {await factory.token(other)}"}
+    r = await client.post(f"/api/complaints/{c.id}/evidence", headers=other_h,
+                          files={"file": ("x.txt", b"x", "text/plain")})
+    assert (r.status_code, r.json()["code"]) == (404, "complaint_not_found")
+
+    reg = {"Authorization": f"Bearer {await factory.token(case['regulator'])}"}
+    seen = (await client.get(f"/api/complaints/{c.id}", headers=reg)).json()
+    assert [e["sha256"] for e in seen["evidence"]] == [ev["sha256"]]
+    r = await client.get(f"/api/complaints/{c.id}/evidence/{ev['sha256']}", headers=reg)
+    assert r.status_code == 200 and r.content == pdf and "attachment" in r.headers["content-disposition"]
+    r = await client.get(f"/api/complaints/{c.id}/evidence/{ev['sha256']}", headers=other_h)
+    assert r.status_code == 404
+    [added] = [e for e in await entries(pool, case["tender_id"]) if e["tag"] == "complaint:evidence:add"]
+    assert added["body"]["sha256"] == ev["sha256"]
+
+    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    await tx(pool, services.decide_complaint, clock, c.id, ComplaintDecisionIn(outcome="dismissed", text="驳回"),
+             user=case["regulator"])
+    r = await client.post(f"/api/complaints/{c.id}/evidence", headers=bidder,
+                          files={"file": ("late.pdf", b"%PDF late", "application/pdf")})
+    assert (r.status_code, r.json()["code"]) == (409, "complaint_closed")

@@ -28,11 +28,20 @@ async def test_bidder_files_and_regulator_accepts_suspends_and_decides(server, b
     await expect(row).to_contain_text("待受理")
     await expect(row.locator(".accept-due")).to_have_text("2026-03-09 24:00")
     await expect(page.locator("button.accept")).to_have_count(0)          # the regulator's, not the bidder's
+    await page.click("button.add-evidence")                              # no file chosen: said so
+    await expect(page.locator("#msg")).to_contain_text("file")
+    evidence = tmp_path / "招标文件第12页.pdf"
+    evidence.write_bytes(b"%PDF-1.4 evidence")
+    await page.set_input_files("input.evidence-file", str(evidence))
+    await page.click("button.add-evidence")
+    await expect(row.locator("ul.evidence")).to_contain_text("招标文件第12页.pdf")
+    await page.screenshot(path=str(tmp_path / "bidder-complaints.png"), full_page=True)
 
     reg = await page_as(browser, server, await factory.token(case["regulator"]))
     await reg.goto(f"{server}/regulator/complaints?lang=zh")
     row = reg.locator("tr.complaint")
     await expect(row).to_contain_text(case["org"].name)
+    await expect(row.locator("ul.evidence a")).to_have_text("招标文件第12页.pdf")
     await reg.click("button.accept")
     await expect(row.locator(".status")).to_have_text("已受理")
     await expect(row.locator(".decision-due")).to_have_text("2026-04-16 24:00")

@@ -43,6 +43,7 @@ EVENT_LABELS: dict[str, str] = {
     "complaint:case:accept": "受理投诉",
     "complaint:case:refuse": "不予受理投诉",
     "complaint:case:decide": "作出投诉处理决定",
+    "complaint:evidence:add": "提交投诉证明材料",
     "complaint:tender:suspend": "行政监督部门责令暂停招标投标活动",
     "complaint:tender:resume": "行政监督部门解除暂停",
     "witness:note:add": "见证记录",

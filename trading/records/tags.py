@@ -121,6 +121,7 @@ class Tag(StrEnum):
     COMPLAINT_CASE_ACCEPT = "complaint:case:accept"
     COMPLAINT_CASE_REFUSE = "complaint:case:refuse"
     COMPLAINT_CASE_DECIDE = "complaint:case:decide"
+    COMPLAINT_EVIDENCE_ADD = "complaint:evidence:add"
     COMPLAINT_TENDER_SUSPEND = "complaint:tender:suspend"
     COMPLAINT_TENDER_RESUME = "complaint:tender:resume"
     # deposits (deposits/): banks, virtual accounts, basic accounts, guarantees, import, matching, refunds, ledger
