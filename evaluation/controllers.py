@@ -352,8 +352,9 @@ def _quote(name: str) -> str:
 def _routes() -> list[Any]:
     from evaluation.complaints.controllers import ROUTES as COMPLAINTS
     from evaluation.pages import PAGES
+    from evaluation.recordings.controllers import ROUTES as RECORDINGS
 
-    return [EvaluationController, AwardController, RegulatorAwardController, *COMPLAINTS, *PAGES]
+    return [EvaluationController, AwardController, RegulatorAwardController, *COMPLAINTS, *RECORDINGS, *PAGES]
 
 
 ROUTES = _routes()

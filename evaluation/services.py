@@ -81,6 +81,7 @@ from evaluation.errors import (
     WinnerNotCandidate,
     WinnerNotDetermined,
 )
+from evaluation.recordings.services import require_recordings
 from evaluation.schemas import (
     AwardIn,
     Clarification,
@@ -1515,6 +1516,7 @@ async def send_report_to_purchaser(conn: asyncpg.Connection, clock: Clock, lot_i
         raise EvaluationStateWrong("the report is sent to the purchaser once it is signed")
     if await repo.find_determination(conn, lot_id) is not None:
         raise ReportAlreadySent("the report of this lot has already been sent to the purchaser")
+    await require_recordings(conn, lot)  # 87号令 第三十九条: the procurement file is complete with its recordings
     report = await repo.find_report(conn, lot_id)
     candidates = [{k: c.get(k) for k in ("rank", "bid_id", "bidder_name", "price_fen", "duration_days", "total",
                                          "tied")}

@@ -33,12 +33,28 @@ async def headers(factory, user) -> dict[str, str]:
     return {"Authorization": f"Bearer {await factory.token(user)}"}
 
 
-async def signed_gp(make_lot, pool, clock, settings, monkeypatch, **kw):
-    """A GP lot signed by test_award.signed; bid index 3 invalid, candidates ranked 3 deep."""
+async def signed_gp(make_lot, pool, clock, settings, monkeypatch, *, recordings: bool = True, **kw):
+    """A GP lot signed by test_award.signed; bid index 3 invalid, candidates ranked 3 deep; with the recordings of
+    its opening and evaluation filed (87号令 第三十九条; tests/evaluation/test_recordings.py files them over HTTP)."""
     lot = await signed(make_lot, pool, clock, settings, **{**GP, **kw})
     monkeypatch.setattr(sources, "current", lot["roster"])
     assert clock.now().astimezone(SHANGHAI).date().isoformat() == "2026-03-28"
+    if recordings:
+        await file_recordings(pool, clock, settings, lot)
     return lot
+
+
+async def file_recordings(pool, clock, settings, lot, stages=("opening", "evaluation")) -> None:
+    from evaluation.recordings import services as recordings
+    from trading.blobs import blob_store
+
+    for stage in stages:
+        data = f"{stage} recording of lot {lot['lot_id']}".encode()
+        digest = blob_store(settings).put_bytes(data)
+        async with pool.acquire() as c, c.transaction():
+            await recordings.file_recording(c, clock, lot["lot_id"], stage, user=lot["agency_user"],
+                                            media_type="video/mp4", filename=f"{stage}.mp4", sha256=digest,
+                                            size=len(data))
 
 
 async def purchaser(factory, lot):

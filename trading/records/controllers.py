@@ -96,9 +96,11 @@ class TenderRecordController(Controller):
 
     @get("/documents/{sha256:str}", guards=[signed_in], operation_id="GetTenderDocument")
     async def document(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
-                       tender_id: UUID, sha256: str) -> Response[bytes]:
+                       tender_id: UUID, sha256: str) -> Response[bytes] | Stream:
         doc, data = await services.read_tender_document(conn, clock, settings, user, tender_id, sha256)
-        return Response(data, media_type=doc.media_type, headers={"Content-Disposition": doc.disposition})
+        if isinstance(data, bytes):
+            return Response(data, media_type=doc.media_type, headers={"Content-Disposition": doc.disposition})
+        return Stream(data, media_type=doc.media_type, headers={"Content-Disposition": doc.disposition})
 
     @get("/witness-report.pdf", guards=[signed_in], operation_id="WitnessReport")
     async def witness_report(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import base64
+import mimetypes
 import re
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -17,8 +19,8 @@ from trading.records import repository as repo
 from trading.records.checkpoints import Checkpoint
 from trading.records.errors import (
     DocumentKindInvalid,
-    RecordDocumentNotFound,
     ProofSizeInvalid,
+    RecordDocumentNotFound,
     RecordLotNotFound,
     RecordsNotParticipant,
     RecordsSealedUntilDeadline,
@@ -198,14 +200,27 @@ async def record_document(conn: asyncpg.Connection, clock: Clock, *, tender_id: 
             raise TypeError("record_document needs settings or a blob store")
         store = BlobStore(settings.blob_dir)
     digest = store.put_bytes(data)
+    await register_document(conn, clock, tender_id=tender_id, lot_id=lot_id, kind=kind, filename=filename,
+                            sha256=digest, size=len(data), actor=actor, addr=addr)
+    return digest
+
+
+async def register_document(conn: asyncpg.Connection, clock: Clock, *, tender_id: Any, lot_id: Any = None,
+                            kind: str, filename: str, sha256: str, size: int, actor: str | None,
+                            addr: str | None = None) -> int:
+    """Register a document already in the blob store (streamed there: a recording of many GB) for the tender's
+    archive and log its hash (`record:document:add`) in the caller's transaction. Returns the entry's seq."""
+    if not _KIND.match(kind):
+        raise DocumentKindInvalid("kind is a short snake_case word, e.g. opening_record")
+    filename = filename.replace("/", "_").replace("\\", "_").strip() or "document"
     tender = UUID(str(tender_id))
     lot = UUID(str(lot_id)) if lot_id else None
     appended = await append_entry(conn, clock, Tag.RECORD_DOCUMENT_ADD, actor=actor, tender_id=tender, lot_id=lot,
-                                  body={"sha256": digest, "kind": kind, "filename": filename, "size": len(data)},
+                                  body={"sha256": sha256, "kind": kind, "filename": filename, "size": size},
                                   addr=addr)
-    await repo.insert_document(conn, sha256=digest, tender_id=tender, lot_id=lot, kind=kind, filename=filename[:200],
-                               size=len(data), seq=appended.seq, actor=actor, now=clock.now())
-    return digest
+    await repo.insert_document(conn, sha256=sha256, tender_id=tender, lot_id=lot, kind=kind, filename=filename[:200],
+                               size=size, seq=appended.seq, actor=actor, now=clock.now())
+    return appended.seq
 
 
 async def list_tender_documents(conn: asyncpg.Connection, clock: Clock, user: User, tender_id: UUID
@@ -236,14 +251,24 @@ class DocumentFile(msgspec.Struct, kw_only=True):
     disposition: str
 
 
+STREAM_FROM = 16 * 1024 * 1024  # documents larger than this (recordings) are streamed, not read into memory
+
+
 async def read_tender_document(conn: asyncpg.Connection, clock: Clock, settings: Any, user: User, tender_id: UUID,
-                               sha256: str) -> tuple[DocumentFile, bytes]:
-    """A registered document of the tender (same confidentiality as its record); the hash is checked on read."""
+                               sha256: str) -> tuple[DocumentFile, bytes | Iterator[bytes]]:
+    """A registered document of the tender (same confidentiality as its record); the hash is checked on read —
+    before the first byte for a document up to STREAM_FROM (returned as bytes), while it streams for a larger one
+    (an iterator that raises BlobCorrupt at its end, so a corrupt recording never arrives whole)."""
     await readable_tender(conn, clock, user, tender_id)
     doc = next((d for d in await repo.list_documents_for_tender(conn, tender_id) if d["sha256"] == sha256), None)
     if doc is None:
         raise RecordDocumentNotFound(f"no document {sha256} in the record of tender {tender_id}")
-    data = BlobStore(settings.blob_dir).get_bytes(sha256)
-    media = "application/pdf" if data.startswith(b"%PDF") else "application/octet-stream"
+    store = BlobStore(settings.blob_dir)
     name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in doc["filename"])
+    guessed = mimetypes.guess_type(doc["filename"])[0] or "application/octet-stream"
+    if doc["size"] > STREAM_FROM:
+        return DocumentFile(media_type=guessed, disposition=f'attachment; filename="{name}"'), \
+            store.iter_chunks(sha256)
+    data = store.get_bytes(sha256)
+    media = "application/pdf" if data.startswith(b"%PDF") else guessed
     return DocumentFile(media_type=media, disposition=f'inline; filename="{name}"'), data
