@@ -12,6 +12,7 @@ from litestar.response import Template
 from evaluation import repository as repo
 from evaluation import scoring, services
 from evaluation.errors import ScoresHidden
+from evaluation.recordings.services import list_recordings
 from evaluation.scoring import REASON_CODES
 from trading.accounts.errors import RoleRequired
 from trading.accounts.guards import PUBLIC, requires, signed_in
@@ -148,6 +149,23 @@ register_labels({
     "ev.gp.announcement": ("中标结果公告期（1个工作日）", "Result announcement (1 working day)"),
     "ev.gp.challenge_due": ("质疑截止（公告期满后7个工作日）", "质疑 until (7 working days after the announcement)"),
     "ev.gp.challenges": ("质疑", "质疑 (challenges)"),
+    "ev.rec.title": ("开标、评标录音录像", "Recordings of the opening and the evaluation"),
+    "ev.rec.rule_gp": ("开标、评标现场活动应全程录音录像，音像资料作为采购文件一并存档；两个阶段均有录像归档后方可向采购人送交评标报告"
+                       "（政府采购货物和服务招标投标管理办法第三十九条）。",
+                       "The opening and the evaluation are recorded in full and the recordings filed with the "
+                       "procurement documents; the report goes to the purchaser once both stages are on file "
+                       "(87号令 第三十九条)."),
+    "ev.rec.rule": ("录音录像归入项目档案（本项目不强制要求）。", "Recordings are filed with the tender's record (optional "
+                                                             "for this lot)."),
+    "ev.rec.stage": ("阶段", "Stage"),
+    "ev.rec.stage.opening": ("开标", "Opening"),
+    "ev.rec.stage.evaluation": ("评标", "Evaluation"),
+    "ev.rec.file": ("文件", "File"),
+    "ev.rec.size": ("大小", "Size"),
+    "ev.rec.filed_at": ("归档时间", "Filed"),
+    "ev.rec.upload": ("上传录像", "Upload recording"),
+    "ev.rec.choose": ("请先选择录音或录像文件", "Choose an audio or video file first"),
+    "ev.rec.failed": ("上传中断，请重试", "The upload broke off; try again"),
 })
 
 expert = requires(Role.EXPERT)
@@ -208,7 +226,8 @@ async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, 
     ev = await repo.get_evaluation(conn, lot_id)
     notice = await repo.winner_notice(conn, lot_id)
     return Template("evaluation/award.html", context=page_context(
-        request, gp=gp, is_purchaser=is_purchaser, is_agency=is_agency,
+        request, gp=gp, is_purchaser=is_purchaser, is_agency=is_agency, tender_id=lot.tender_id,
+        recordings=await list_recordings(conn, lot.tender_id, lot_id),
         determination=await repo.find_determination(conn, lot_id) if gp else None,
         lot_id=lot_id, ev=ev, publicity=await repo.find_publicity(conn, lot_id), now=clock.now(),
         objections=await repo.list_objections(conn, lot_id), notices=await repo.list_notices(conn, lot_id),

@@ -228,3 +228,41 @@ async def test_gp_agency_sends_the_report_and_the_purchaser_decides_on_the_award
     await agency.click("#award")
     await expect(agency.locator("#challenges")).to_be_visible()
     await expect(agency.locator("#notices li")).to_have_count(4)
+
+
+async def test_gp_agency_files_the_recordings_on_the_award_page_before_sending_the_report(
+        make_lot, server, browser, factory, pool, clock, settings, monkeypatch, tmp_path):
+    """87号令 第三十九条: the report is refused while a stage has no recording; the agency uploads each file from the
+    page (streamed, with a progress bar), and the report then goes to the purchaser."""
+    import hashlib
+    import os
+
+    from playwright.async_api import expect
+
+    from tests.evaluation.test_gp_award import cst, signed_gp
+
+    lot = await signed_gp(make_lot, pool, clock, settings, monkeypatch, recordings=False)
+    clock.set(cst("2026-03-30T10:00"))
+    page = await page_as(browser, server, await factory.token(lot["agency_user"]))
+    await page.goto(f"{server}/evaluation/lots/{lot['lot_id']}/award?lang=zh")
+    await expect(page.locator("#recordings h2")).to_have_text("开标、评标录音录像")
+    await page.click("#send-report")
+    await expect(page.locator("#msg")).to_contain_text("第三十九条")
+    await page.click("#rec-upload")                                # no file chosen
+    await expect(page.locator("#msg")).to_contain_text("请先选择")
+    files = {}
+    for stage, name, data in (("opening", "开标现场-机位1.mp4", os.urandom(3 * 1024 * 1024)),
+                              ("evaluation", "评标室.mp3", os.urandom(200_000))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        files[stage] = hashlib.sha256(data).hexdigest()
+        await page.select_option("#rec-stage", stage)
+        await page.set_input_files("#rec-file", str(path))
+        await page.click("#rec-upload")
+        await expect(page.locator("tr.recording")).to_have_count(len(files))
+    rows = page.locator("tr.recording")
+    await expect(rows.nth(0)).to_contain_text("开标现场-机位1.mp4")
+    await expect(rows.nth(0)).to_contain_text(files["opening"][:16])
+    await expect(rows.nth(1)).to_contain_text("评标")
+    await page.click("#send-report")
+    await expect(page.locator("#decision-due")).to_be_visible()
