@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, put
 from litestar.params import Parameter
 
 from evaluation.recordings import services
-from evaluation.recordings.errors import RecordingEmpty, RecordingTooLarge
+from evaluation.recordings.errors import RecordingTooLarge
 from trading.accounts.guards import requires, signed_in
 from trading.accounts.schemas import Role, User
 from trading.blobs import blob_store
@@ -37,14 +37,12 @@ class RecordingController(Controller):
             digest, size = await blob_store(settings).put_stream(request.stream(), max_size=services.MAX_BYTES)
         except Invalid as exc:
             raise RecordingTooLarge(str(exc)) from None
-        if size == 0:
-            raise RecordingEmpty("the recording is empty")
         async with pool.acquire() as conn, conn.transaction():
             return await services.file_recording(conn, clock, lot_id, stage, user=user, media_type=media,
                                                  filename=filename, sha256=digest, size=size, addr=addr)
 
     @get("/", guards=[signed_in], operation_id="ListRecordings")
-    async def list(self, conn: asyncpg.Connection, clock: Clock, user: User, lot_id: UUID
+    async def recordings(self, conn: asyncpg.Connection, clock: Clock, user: User, lot_id: UUID
                    ) -> list[services.Recording]:
         """Who may read the tender's record may list its recordings."""
         from trading.tenders import repository as tenders

@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from evaluation.errors import AgencyRequired
 from evaluation.recordings.errors import (
     RecordingEmpty,
     RecordingMediaType,
@@ -27,7 +28,6 @@ from evaluation.recordings.errors import (
 )
 from trading.accounts.schemas import Role, User
 from trading.clock import Clock
-from trading.errors import Forbidden
 from trading.records import repository as records_repo
 from trading.records.services import register_document
 
@@ -47,10 +47,6 @@ class Recording(msgspec.Struct, kw_only=True):
     filename: str
     filed_at: datetime
     seq: int
-
-
-class AgencyRequired(Forbidden):
-    code = "agency_required"
 
 
 def _kind(stage: str) -> str:
