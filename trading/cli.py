@@ -66,7 +66,11 @@ def _db_upgrade(_: argparse.Namespace) -> int:
     async def run(conn, settings):
         return await db.upgrade(conn)
 
-    applied = asyncio.run(_with_conn(run))
+    try:
+        applied = asyncio.run(_with_conn(run))
+    except db.MigrationChanged as exc:
+        console.print(f"[red]{exc}[/]")
+        return 1
     if applied:
         for name in applied:
             console.print(f"applied {name}")

@@ -70,6 +70,10 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
                                      reset=_reset_connection)
 
 
+def _sha256(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
 def migration_files() -> list[tuple[str, str, str]]:
     """(package, file name, sql) for every migration, in the order they are applied."""
     found: list[tuple[str, str, str]] = []
@@ -86,8 +90,15 @@ def migration_files() -> list[tuple[str, str, str]]:
     return found
 
 
+class MigrationChanged(RuntimeError):
+    """A migration file differs from the one applied to this database (its recorded SHA-256)."""
+
+
 async def upgrade(conn: asyncpg.Connection) -> list[str]:
-    """Apply every migration not applied yet; return the names applied now."""
+    """Apply every migration not applied yet; return the names applied now.
+
+    An applied migration whose file has changed since is refused (MigrationChanged) before anything is applied:
+    the database would otherwise silently lack the change. A change to the schema is a new migration."""
     await conn.execute(
         """
         CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -101,15 +112,23 @@ async def upgrade(conn: asyncpg.Connection) -> list[str]:
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
     try:
-        done = {(r["package"], r["name"]) for r in await conn.fetch("SELECT package, name FROM schema_migrations")}
-        for package, name, sql in migration_files():
+        done = {(r["package"], r["name"]): r["sha256"]
+                for r in await conn.fetch("SELECT package, name, sha256 FROM schema_migrations")}
+        files = migration_files()
+        changed = [f"{package}/{name}" for package, name, sql in files
+                   if done.get((package, name), _sha256(sql)) != _sha256(sql)]
+        if changed:
+            raise MigrationChanged(
+                f"migration(s) {', '.join(changed)} changed after they were applied to this database: restore the "
+                "file(s) as applied and put the change in a new migration")
+        for package, name, sql in files:
             if (package, name) in done:
                 continue
             async with conn.transaction():
                 await conn.execute(sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (package, name, sha256) VALUES ($1, $2, $3)",
-                    package, name, hashlib.sha256(sql.encode()).hexdigest(),
+                    package, name, _sha256(sql),
                 )
             applied.append(f"{package}/{name}")
             log.info("applied migration %s/%s", package, name)

@@ -1,4 +1,5 @@
 import asyncpg
+import pytest
 
 from trading import db
 
@@ -37,5 +38,22 @@ async def test_failed_migration_leaves_nothing(database_url, monkeypatch):
             raise AssertionError("broken migration applied")
         assert await conn.fetchval("SELECT to_regclass('half_made')") is None
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE name = '9999_broken.sql'") == 0
+    finally:
+        await conn.close()
+
+
+async def test_a_migration_changed_after_it_was_applied_is_refused_and_nothing_is_applied(database_url, monkeypatch):
+    conn = await asyncpg.connect(database_url)
+    try:
+        files = db.migration_files()
+        package, name, sql = files[0]
+        edited = [(package, name, sql + "\n-- edited afterwards\n"), *files[1:],
+                  ("trading", "9999_new.sql", "CREATE TABLE not_yet (id int);")]
+        monkeypatch.setattr(db, "migration_files", lambda: edited)
+        with pytest.raises(db.MigrationChanged, match=f"{package}/{name}"):
+            await db.upgrade(conn)
+        assert await conn.fetchval("SELECT to_regclass('not_yet')") is None
+        monkeypatch.setattr(db, "migration_files", lambda: files)
+        assert await db.upgrade(conn) == []  # the files as applied: up to date
     finally:
         await conn.close()
