@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+import asyncpg
+import asyncpg.exceptions._base
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -92,6 +94,15 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     return problem(status, code, type(exc).__name__, str(exc.detail))
 
 
+def unstorable_input_handler(request: Request, exc: Exception) -> Response:
+    """A value PostgreSQL cannot take — a NUL character in text, a number past 64 bits, an impossible date — that
+    no check before it caught: the request's fault (400), logged with its trace so the missing check is found."""
+    log.warning("input the database refused on %s %s: %s", request.method, request.url.path, exc, exc_info=exc)
+    return problem(400, "invalid_input", "InvalidInput",
+                   "a value in the request cannot be stored or compared: a number out of range, a NUL character, "
+                   "or a malformed value")
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "InternalError", "An internal error occurred; it has been logged.")
@@ -100,5 +111,8 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     DomainError: domain_error_handler,
     HTTPException: http_exception_handler,
+    # SQLSTATE class 22 (data exception) from the server, and asyncpg's own refusal to encode an argument
+    asyncpg.exceptions.DataError: unstorable_input_handler,
+    asyncpg.exceptions._base.DataError: unstorable_input_handler,
     Exception: internal_error_handler,
 }
