@@ -61,6 +61,7 @@ async def check_upload(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, sta
     """Refuse before a byte is read: another organisation than the lot's agency, an unknown stage, a file that is
     not audio or video, a stage that has not begun. Returns the lot."""
     from trading.tenders import repository as tenders
+    from trading.tenders.services import effective_status
 
     _kind(stage)
     lot = await tenders.get_lot(conn, lot_id)
@@ -68,8 +69,7 @@ async def check_upload(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, sta
         raise AgencyRequired("only the lot's tendering agency files its recordings")
     if not media_type.lower().startswith(MEDIA_PREFIXES):
         raise RecordingMediaType(f"a recording is audio or video (audio/*, video/*), not {media_type or 'untyped'}")
-    status = "closed" if lot.status == "published" and clock.now() >= lot.bid_deadline else lot.status
-    if status not in _BEGUN[stage]:
+    if effective_status(lot, clock.now()) not in _BEGUN[stage]:
         raise RecordingTooEarly(f"the {stage} of this lot has not begun: nothing to record yet", stage=stage)
     return lot
 

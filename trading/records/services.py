@@ -192,9 +192,8 @@ async def record_document(conn: asyncpg.Connection, clock: Clock, *, tender_id: 
     """Store a document produced for a tender (a signed PDF: opening record, evaluation report, award
     notice, witness report…) in the blob store, register it for the tender's archive and log its hash
     (`record:document:add`) in the caller's transaction. Returns the SHA-256 hex digest."""
-    if not _KIND.match(kind):
+    if not _KIND.match(kind):  # refused before a byte is stored (register_document checks it too)
         raise DocumentKindInvalid("kind is a short snake_case word, e.g. opening_record")
-    filename = filename.replace("/", "_").replace("\\", "_").strip() or "document"
     if store is None:
         if settings is None:
             raise TypeError("record_document needs settings or a blob store")
