@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from deposits import refunds
-from deposits.errors import DepositRetained
+from deposits.errors import DepositRetained, RetentionNotAllowed
 from deposits.matching import match
 from deposits.reconcile import load_inputs
 from trading.clock import Clock
@@ -81,7 +81,28 @@ async def on_contract_signed(conn: asyncpg.Connection, clock: Clock, payload: di
                       only_org=_uuid(payload["winner_org_id"]))
 
 
+# 招标投标法实施条例 第七十四条: a winner that refuses without good reason to conclude the contract, or does not provide
+# the performance bond the documents require, loses the award and its deposit is not returned.
+RETAINED_ON_RESCISSION = {("bidding_law", "gave_up"), ("bidding_law", "no_performance_bond")}
+
+
+async def on_award_rescinded(conn: asyncpg.Connection, clock: Clock, payload: dict[str, Any]) -> None:
+    """The earlier winner's deposit when it loses the award (evaluation/rescission.py): kept where 条例 第七十四条
+    says so — the agency's recorded rescission is the decision, its reason the retention's — else returned."""
+    lot_id, org_id = _uuid(payload["lot_id"]), _uuid(payload["org_id"])
+    if (payload["regime"], payload["cause"]) not in RETAINED_ON_RESCISSION:
+        await _refund_lot(conn, clock, lot_id, "award_rescinded", _when(payload.get("at"), clock), only_org=org_id)
+        return
+    for r in await conn.fetch("SELECT id FROM deposit_requirements WHERE lot_id = $1 AND org_id = $2", lot_id, org_id):
+        try:
+            await refunds.retain(conn, clock, r["id"], reason=f"中标资格取消（{payload['cause']}）：{payload['reason']}"[:2000],
+                                 article="招标投标法实施条例 第七十四条", actor=_uuid(payload["actor"]))
+        except RetentionNotAllowed:
+            continue  # nothing held (an e-guarantee, or never paid): there is no money to keep
+
+
 subscribe("bid.withdrawn", on_bid_withdrawn)
+subscribe("award.rescinded", on_award_rescinded)
 subscribe("lot.failed", on_lot_failed)
 subscribe("tender.cancelled", on_tender_cancelled)
 subscribe("lot.awarded", on_lot_awarded)

@@ -8,7 +8,7 @@ import asyncpg
 from litestar import Controller, Response, get, post, put
 
 from evaluation import repository as repo
-from evaluation import services
+from evaluation import rescission, services
 from evaluation.schemas import (
     AwardIn,
     ChairVoteIn,
@@ -34,6 +34,8 @@ from evaluation.schemas import (
     RejectIn,
     ReviewIn,
     ReplaceIn,
+    RescindIn,
+    Rescission,
     SchemeIn,
     SchemeOut,
     SheetIn,
@@ -287,6 +289,18 @@ class AwardController(Controller):
     async def award(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User, addr: str | None,
                     lot_id: UUID, data: AwardIn) -> dict[str, Any]:
         return await services.issue_award(conn, clock, lot_id, data, actor=user, settings=settings, addr=addr)
+
+    @post("/award/rescind", guards=[agency], operation_id="RescindAward", status_code=201)
+    async def rescind_award(self, conn: asyncpg.Connection, clock: Clock, settings: Settings, user: User,
+                            addr: str | None, lot_id: UUID, data: RescindIn) -> dict[str, Any]:
+        """The winner loses the award before the contract (招标投标法实施条例 第五十五条; 政府采购法实施条例 第四十九条;
+        政府采购质疑和投诉办法 第十六条): the next candidate in rank order gets a new round of notices, or the lot
+        fails and is tendered again."""
+        return await rescission.rescind_award(conn, clock, lot_id, data, actor=user, settings=settings, addr=addr)
+
+    @get("/award/rescissions", guards=[signed_in], operation_id="ListAwardRescissions")
+    async def rescissions(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> list[Rescission]:
+        return await rescission.list_rescissions(conn, lot_id, user=user)
 
     @post("/contract", guards=[agency], operation_id="RecordContract", status_code=201)
     async def record_contract(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,

@@ -258,3 +258,21 @@ class ChallengePeriodClosed(Conflict):
 
 class ChallengeUpheld(Conflict):
     code = "challenge_upheld"
+
+
+class RescissionCauseInvalid(Invalid):
+    """The cause is not one the regime's article names (evaluation/rescission.py: CAUSES)."""
+
+    code = "rescission_cause_invalid"
+
+
+class ChallengeNotUpheld(Conflict):
+    code = "challenge_not_upheld"
+
+
+class NoCandidateLeft(Conflict):
+    code = "no_candidate_left"
+
+
+class RetenderRequired(Conflict):
+    code = "retender_required"

@@ -10,7 +10,7 @@ from litestar import Request, get
 from litestar.response import Template
 
 from evaluation import repository as repo
-from evaluation import scoring, services
+from evaluation import rescission, scoring, services
 from evaluation.errors import ScoresHidden
 from evaluation.recordings.services import list_recordings
 from evaluation.scoring import REASON_CODES
@@ -112,6 +112,21 @@ register_labels({
     "ev.contract.due": ("应于此前签订（招标投标法 第四十六条）", "Due by (招标投标法 第四十六条)"),
     "ev.contract.record": ("登记合同", "Record the contract"),
     "ev.contract.late": ("逾期签订", "signed late"),
+    "ev.rescind": ("取消中标资格（中标人放弃、不能履约、质疑成立等）", "Rescind the award (the winner gave up, cannot perform, …)"),
+    "ev.rescind.help": ("招标投标法实施条例 第五十五条；政府采购法实施条例 第四十九条；政府采购质疑和投诉办法 第十六条："
+                        "按排序依次确定下一中标候选人，或者重新招标。",
+                        "The next candidate in rank order becomes the winner, or the lot is tendered again "
+                        "(条例 第五十五条; 采购条例 第四十九条; 质疑和投诉办法 第十六条)."),
+    "ev.rescind.cause": ("原因", "Cause"),
+    "ev.rescind.reason": ("情况说明", "Reason"),
+    "ev.rescind.outcome": ("处理", "Then"),
+    "ev.rescind.next": ("依次确定下一中标候选人", "the next candidate in rank order"),
+    "ev.rescind.retender": ("重新招标（本标段流标）", "tender again (the lot fails)"),
+    "ev.rescind.submit": ("取消中标资格", "Rescind"),
+    "ev.rescind.confirm": ("确认取消当前中标人的中标资格？", "Rescind the current winner's award?"),
+    "ev.rescind.round": ("通知轮次", "Round"),
+    "ev.rescind.at": ("决定时间", "Decided"),
+    "ev.rescissions": ("中标资格取消记录", "Rescinded awards"),
     "ev.report.title": ("招标投标情况书面报告（招标投标法 第四十七条）",
                         "Report to the supervisor (招标投标法 第四十七条)"),
     "ev.report.due": ("应于此前提交", "Due by"),
@@ -234,6 +249,7 @@ async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, 
         report=await repo.find_report(conn, lot_id), contract=await repo.find_contract(conn, lot_id),
         contract_due=services.contract_due(notice["issued_at"]) if notice else None,
         supervisor_report=await repo.find_supervisor_report(conn, lot_id),
+        causes=rescission.CAUSES[lot.regime], rescissions=await repo.list_rescissions(conn, lot_id),
         report_due=services.duty_due("supervisor_report", notice["issued_at"]) if notice else None))
 
 

@@ -252,6 +252,7 @@ def render_notice(n: dict[str, Any]) -> bytes:
     title = "中标通知书 Notice of award" if award else "中标结果通知书 Notice of the result"
     usable = A4[0] - 24 * mm
     story: list = [_p(title, st["title"]), _p(f"致 To: {n['to']}", st["body"]), Spacer(1, 3 * mm)]
+    later = (n.get("award_round") or 1) > 1
     if award:
         story.append(_p(f"经评标委员会评审并公示，贵单位为项目 {n['tender_code']}《{n['tender_title']}》标段 "
                         f"{n['lot_number']}（{n['lot_name']}）的中标人。请自本通知书发出之日起三十日内签订合同"
@@ -259,6 +260,14 @@ def render_notice(n: dict[str, Any]) -> bytes:
     else:
         story.append(_p(f"项目 {n['tender_code']}《{n['tender_title']}》标段 {n['lot_number']}（{n['lot_name']}）"
                         f"的中标人为 {n['winner_name']}。感谢贵单位参与投标。", st["body"]))
+    if later:
+        story.append(_p(f"原中标人的中标资格已取消，按中标候选人排序依次确定中标人（第 {n['award_round']} 次通知，"
+                        "此前发出的通知书同时作废）。The earlier winner lost the award; the next candidate in rank "
+                        "order is the winner. This notice replaces the earlier ones.", st["body"]))
+    lost = n.get("rescinded")
+    if lost:
+        story.append(_p(f"贵单位的中标资格已取消 Your award is rescinded：{lost['cause_text']}。{lost['reason']}",
+                        st["body"]))
     rows = [("中标人 Winner", n["winner_name"]),
             ("中标价 Price", f"{format_yuan(n['price_fen'])}（{to_chinese_capital(n['price_fen'])}）"),
             ("工期 Duration (days)", n.get("duration_days") or ""),

@@ -11,7 +11,7 @@ import msgspec
 
 from evaluation.errors import EvaluationNotFound, FlagNotFound, ObjectionNotFound, PublicityNotFound
 from evaluation.schemas import (AwardObjection, Contract, Determination, Evaluation, Flag, Member, Notice,
-                                OverdueAwardObjection, Publicity)
+                                OverdueAwardObjection, Publicity, Rescission)
 
 
 def _to(row: asyncpg.Record | None, type_: type) -> Any:
@@ -451,16 +451,49 @@ async def set_result_announced(conn, lot_id: UUID, *, now: datetime, ends_at: da
 
 
 async def insert_notice(conn, lot_id: UUID, *, bid_id: UUID, org_id: UUID, kind: str, rank: int | None,
-                        pdf_sha256: str, by: UUID, now: datetime, reason: str | None) -> None:
+                        pdf_sha256: str, by: UUID, now: datetime, reason: str | None, award_round: int = 1) -> None:
     await conn.execute(
-        "INSERT INTO award_notices (lot_id, bid_id, org_id, kind, rank, pdf_sha256, issued_by, issued_at, reason)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", lot_id, bid_id, org_id, kind, rank, pdf_sha256, by, now,
-        reason)
+        "INSERT INTO award_notices (lot_id, bid_id, org_id, kind, rank, pdf_sha256, issued_by, issued_at, reason,"
+        " award_round) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", lot_id, bid_id, org_id, kind, rank,
+        pdf_sha256, by, now, reason, award_round)
 
 
-async def list_notices(conn, lot_id: UUID) -> list[Notice]:
-    rows = await conn.fetch("SELECT * FROM award_notices WHERE lot_id = $1 ORDER BY kind, rank NULLS LAST", lot_id)
+async def list_notices(conn, lot_id: UUID, *, all_rounds: bool = False) -> list[Notice]:
+    """The notices in force (the current round's); with all_rounds also the superseded ones, newest round first."""
+    rows = await conn.fetch(
+        "SELECT * FROM award_notices WHERE lot_id = $1" + ("" if all_rounds else " AND superseded_at IS NULL")
+        + " ORDER BY award_round DESC, kind, rank NULLS LAST", lot_id)
     return [_to(r, Notice) for r in rows]
+
+
+async def supersede_notices(conn, lot_id: UUID, now: datetime) -> int:
+    """Mark the notices in force superseded; returns their round."""
+    return await conn.fetchval(
+        "UPDATE award_notices SET superseded_at = $2 WHERE lot_id = $1 AND superseded_at IS NULL"
+        " RETURNING award_round", lot_id, now)
+
+
+async def insert_rescission(conn, lot_id: UUID, *, award_round: int, bid_id: UUID, org_id: UUID, cause: str,
+                            reason: str, outcome: str, next_bid_id: UUID | None, next_rank: int | None, by: UUID,
+                            now: datetime) -> Rescission:
+    return _to(await conn.fetchrow(
+        "INSERT INTO award_rescissions (lot_id, award_round, bid_id, org_id, cause, reason, outcome, next_bid_id,"
+        " next_rank, decided_by, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
+        lot_id, award_round, bid_id, org_id, cause, reason, outcome, next_bid_id, next_rank, by, now), Rescission)
+
+
+async def list_rescissions(conn, lot_id: UUID) -> list[Rescission]:
+    rows = await conn.fetch("SELECT * FROM award_rescissions WHERE lot_id = $1 ORDER BY award_round", lot_id)
+    return [_to(r, Rescission) for r in rows]
+
+
+async def redetermine_winner(conn, lot_id: UUID, *, bid_id: UUID, rank: int, reason: str, by: UUID,
+                             now: datetime, award_due: datetime) -> Determination:
+    """Government procurement: the winner named again after a rescission (a decision, not a deemed one)."""
+    return _to(await conn.fetchrow(
+        "UPDATE award_determinations SET how = 'decided', winner_bid_id = $2, winner_rank = $3, reason = $4,"
+        " decided_by = $5, decided_at = $6, award_due = $7 WHERE lot_id = $1 RETURNING *",
+        lot_id, bid_id, rank, reason, by, now, award_due), Determination)
 
 
 # ------------------------------------------------------------------------------------------ evaluation time
@@ -503,8 +536,9 @@ async def insert_contract(conn, *, lot_id: UUID, bid_id: UUID, org_id: UUID, pri
 
 
 async def winner_notice(conn, lot_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT bid_id, org_id, issued_at FROM award_notices WHERE lot_id = $1"
-                               " AND kind = 'award'", lot_id)
+    """The award notice in force (a rescinded winner's is superseded)."""
+    return await conn.fetchrow("SELECT bid_id, org_id, issued_at, rank, award_round FROM award_notices"
+                               " WHERE lot_id = $1 AND kind = 'award' AND superseded_at IS NULL", lot_id)
 
 
 # Each duty after the award: the table whose row for the lot means it is done, and whether it applies to every
@@ -516,7 +550,7 @@ _DUTY_TABLES = {"contract": ("award_contracts", "true"),
 def _missing(duty: str) -> str:
     table, applies = _DUTY_TABLES[duty]
     return (f" FROM award_notices n JOIN lots l ON l.id = n.lot_id JOIN tenders t ON t.id = l.tender_id"
-            f" WHERE n.kind = 'award' AND n.issued_at < $1 AND {applies}"
+            f" WHERE n.kind = 'award' AND n.superseded_at IS NULL AND n.issued_at < $1 AND {applies}"
             f" AND NOT EXISTS (SELECT 1 FROM {table} d WHERE d.lot_id = n.lot_id)")
 
 
@@ -524,7 +558,8 @@ async def awards_missing(conn, duty: str, issued_before: datetime, limit: int = 
     """Awards notified before `issued_before` whose duty is not done and not yet logged as overdue."""
     return await conn.fetch(
         "SELECT n.lot_id, l.tender_id, n.org_id, n.issued_at" + _missing(duty)
-        + " AND NOT EXISTS (SELECT 1 FROM award_overdue o WHERE o.lot_id = n.lot_id AND o.duty = $2)"
+        + " AND NOT EXISTS (SELECT 1 FROM award_overdue o WHERE o.lot_id = n.lot_id AND o.duty = $2"
+        " AND o.due_at > n.issued_at)"
         " ORDER BY n.issued_at LIMIT $3", issued_before, duty, limit)
 
 

@@ -224,6 +224,31 @@ class Notice(msgspec.Struct, kw_only=True):
     pdf_sha256: str
     issued_at: datetime
     reason: str | None
+    award_round: int = 1
+    superseded_at: datetime | None = None
+
+
+class RescindIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The winner loses the award before the contract (招标投标法实施条例 第五十五条; 政府采购法实施条例 第四十九条;
+    政府采购质疑和投诉办法 第十六条): why, in words, and what follows — the next candidate in rank order or a new
+    tender. The causes open to each regime are in evaluation/rescission.py (CAUSES)."""
+    cause: Literal["gave_up", "force_majeure", "no_performance_bond", "unlawful", "challenge_upheld"]
+    reason: str
+    outcome: Literal["next_candidate", "retender"]
+
+
+class Rescission(msgspec.Struct, kw_only=True):
+    lot_id: UUID
+    award_round: int
+    bid_id: UUID
+    org_id: UUID
+    cause: str
+    reason: str
+    outcome: str
+    next_bid_id: UUID | None
+    next_rank: int | None
+    decided_by: UUID
+    decided_at: datetime
 
 
 class WinnerDecisionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -1665,7 +1665,6 @@ async def issue_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data
                       settings, addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
     """中标通知书 to the winner, 中标结果通知书 to every other bidder (招标投标法 第四十五条), after publicity with
     every objection answered; emits "lot.awarded" in this transaction (deposit refunds hang on it)."""
-    from evaluation import pdfs
     from trading.tenders.lifecycle import transition_lot
 
     lot = await _lot(conn, lot_id, lock=True)
@@ -1695,50 +1694,70 @@ async def issue_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data
         # 招标投标法实施条例 第五十五条: rank 1 wins; another candidate only in rank order with a stated reason.
         winner, reason = _choose_winner(pub.candidates, data.winner_bid_id, data.reason,
                                         "the winner must be one of the published candidates")
+    await transition_lot(conn, clock, lot_id, "awarded", actor=str(actor.id), addr=addr)
+    announcement: dict[str, Any] = {}
+    if det is not None:
+        announcement = await _announce_result(conn, det, now)
+    return await issue_notices(conn, clock, lot, winner, reason, actor=actor, settings=settings, now=now,
+                               addr=addr, src=src, log_extra=announcement)
+
+
+async def issue_notices(conn: asyncpg.Connection, clock: Clock, lot, winner: dict[str, Any], reason: str | None, *,
+                        actor: User, settings, now: datetime, addr: str | None, src: sources.Sources | None,
+                        award_round: int = 1, rescinded: dict[str, Any] | None = None,
+                        log_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One round of notices: the 中标通知书 to `winner` (a candidate dict), a 中标结果通知书 to every other opened bid
+    with its own score and rank (87号令 第六十九条), each a signed PDF in the archive, each logged; then
+    "lot.awarded". `rescinded` (a later round): the earlier winner, whose notice says it lost the award and why."""
+    from evaluation import pdfs
+
+    lot_id = lot.id
     bids = {str(b.bid_id): b for b in await _bids(conn, lot_id, src)}
     win_bid = bids[winner["bid_id"]]
     results = {str(r["bid_id"]): r for r in await repo.list_results(conn, lot_id)}
     common = {"tender_code": lot.tender_code, "tender_title": lot.tender_title, "lot_number": lot.number,
               "lot_name": lot.name, "winner_name": win_bid.bidder_name, "price_fen": win_bid.price_fen,
-              "duration_days": win_bid.duration_days, "issued_at": now}
+              "duration_days": win_bid.duration_days, "issued_at": now, "award_round": award_round}
+    suffix = "" if award_round == 1 else f"-r{award_round}"
     notices = []
     pdf = await pdfs.award_notice_signed({**common, "kind": "award", "to": win_bid.bidder_name}, settings)
     digest = await _archive_pdf(conn, clock, settings, tender_id=lot.tender_id, lot_id=lot_id, kind="award_notice",
-                                filename=f"award-notice-{lot_id}.pdf", data=pdf, actor=str(actor.id))
+                                filename=f"award-notice-{lot_id}{suffix}.pdf", data=pdf, actor=str(actor.id))
     await repo.insert_notice(conn, lot_id, bid_id=win_bid.bid_id, org_id=win_bid.bidder_org_id, kind="award",
-                             rank=winner["rank"], pdf_sha256=digest, by=actor.id, now=now, reason=reason)
+                             rank=winner["rank"], pdf_sha256=digest, by=actor.id, now=now, reason=reason,
+                             award_round=award_round)
     notices.append({"bid_id": str(win_bid.bid_id), "kind": "award", "pdf_sha256": digest})
     for bid_id, b in bids.items():
         if b.bid_id == win_bid.bid_id:
             continue
         r = results.get(bid_id)
+        lost = rescinded if rescinded is not None and rescinded["bid_id"] == bid_id else None
         # 87号令 第六十九条: each bidder that did not win is told its own score and rank.
         pdf = await pdfs.award_notice_signed({**common, "kind": "result", "to": b.bidder_name,
                                               "rank": r["rank"] if r else None,
                                               "total": _disp(r["total"]) if r else None,
-                                              "valid": r["valid"] if r else False}, settings)
+                                              "valid": r["valid"] if r else False, "rescinded": lost}, settings)
         d = await _archive_pdf(conn, clock, settings, tender_id=lot.tender_id, lot_id=lot_id, kind="result_notice",
-                               filename=f"result-notice-{lot_id}-{bid_id}.pdf", data=pdf, actor=str(actor.id))
+                               filename=f"result-notice-{lot_id}-{bid_id}{suffix}.pdf", data=pdf,
+                               actor=str(actor.id))
         await repo.insert_notice(conn, lot_id, bid_id=b.bid_id, org_id=b.bidder_org_id, kind="result",
-                                 rank=r["rank"] if r else None, pdf_sha256=d, by=actor.id, now=now, reason=None)
+                                 rank=r["rank"] if r else None, pdf_sha256=d, by=actor.id, now=now, reason=None,
+                                 award_round=award_round)
         notices.append({"bid_id": bid_id, "kind": "result", "pdf_sha256": d})
-    await transition_lot(conn, clock, lot_id, "awarded", actor=str(actor.id), addr=addr)
-    announcement: dict[str, Any] = {}
-    if det is not None:
-        announcement = await _announce_result(conn, det, now)
+    round_note = {} if award_round == 1 else {"round": award_round}
     await append_entry(conn, clock, Tag.AWARD_NOTICE_ISSUE, actor=str(actor.id), tender_id=lot.tender_id,
                        lot_id=lot_id, addr=addr,
                        body={"lot": str(lot_id), "bid": winner["bid_id"], "winner_org": str(win_bid.bidder_org_id),
-                             "rank": winner["rank"], "pdf_sha256": digest,
-                             **({"reason_sha256": _sha256(reason)} if reason else {}), **announcement})
+                             "rank": winner["rank"], "pdf_sha256": digest, **round_note,
+                             **({"reason_sha256": _sha256(reason)} if reason else {}), **(log_extra or {})})
     for n in notices[1:]:
         await append_entry(conn, clock, Tag.AWARD_RESULT_NOTIFY, actor=str(actor.id), tender_id=lot.tender_id,
                            lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "bid": n["bid_id"],
-                                                           "pdf_sha256": n["pdf_sha256"]})
+                                                           "pdf_sha256": n["pdf_sha256"], **round_note})
     await emit(conn, clock, "lot.awarded", {"lot_id": lot_id, "tender_id": lot.tender_id,
                                             "winner_org_id": win_bid.bidder_org_id, "notice_at": now})
     return {"lot_id": str(lot_id), "winner_bid_id": winner["bid_id"], "winner_org_id": str(win_bid.bidder_org_id),
-            "notices": notices, **announcement}
+            "notices": notices, **(log_extra or {}), **({"award_round": award_round} if award_round > 1 else {})}
 
 
 def _choose_winner(candidates: list[dict[str, Any]], winner_bid_id: UUID | None, reason: str | None,
@@ -1800,11 +1819,13 @@ async def record_contract(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, 
 
         raise TenderSuspended("the supervising authority has ordered the tender's activity suspended (招标投标法实施条例"
                               " 第六十二条): the contract waits until the order is lifted", by="regulator")
-    if lot.regime == "gov_procurement" and any(o.upheld for o in await repo.list_objections(conn, lot_id)):
-        # 政府采购质疑和投诉办法 第十六条: a 质疑 upheld against the result → another winner among the qualified
-        # candidates, or procurement again; neither is modelled, so the contract waits (docs: Known limits).
+    if lot.regime == "gov_procurement" and any(
+            o.upheld and o.answered_at is not None and o.answered_at >= notice["issued_at"]
+            for o in await repo.list_objections(conn, lot_id)):
+        # 政府采购质疑和投诉办法 第十六条: a 质疑 upheld against this award → another winner among the qualified
+        # candidates, or procurement again (evaluation/rescission.py); the contract waits for that decision.
         raise ChallengeUpheld("a 质疑 to the result was upheld: no contract until the winner is determined again or "
-                              "the procurement is repeated (政府采购质疑和投诉办法 第十六条)")
+                              "the procurement is repeated (政府采购质疑和投诉办法 第十六条; POST award/rescind)")
     now = clock.now()
     signed_at = data.signed_at
     if signed_at.tzinfo is None:

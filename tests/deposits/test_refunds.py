@@ -185,3 +185,36 @@ async def test_retention_needs_the_deadline_and_a_recorded_decision(scenario, po
                                                      trigger_at=clock.now())
         row = await c.fetchrow("SELECT actor, reason FROM deposit_retentions")
     assert row["actor"] == user.id
+
+
+async def test_winner_losing_the_award_keeps_or_gets_back_its_deposit_by_cause(scenario, pool, clock, admin):
+    """招标投标法实施条例 第七十四条: a winner that gives up the award or provides no performance bond loses its deposit —
+    the rescission is the recorded decision; any other cause (force majeure; government procurement, where no
+    article says so) returns it. The lot failing afterwards does not return what was kept."""
+    import deposits.subscriptions  # noqa: F401
+
+    user, _ = admin
+    gave_up, no_bond, force, gp = await _paid(scenario, 4)
+    clock.set(scenario.deadline + timedelta(days=10))
+    base = {"lot_id": scenario.lot_id, "tender_id": scenario.lot["tender_id"], "reason": "书面放弃中标",
+            "actor": user.id, "at": clock.now(), "bid_id": "x"}
+    for b, regime, cause in ((gave_up, "bidding_law", "gave_up"), (no_bond, "bidding_law", "no_performance_bond"),
+                             (force, "bidding_law", "force_majeure"), (gp, "gov_procurement", "gave_up")):
+        await _emit(pool, clock, "award.rescinded", {**base, "regime": regime, "cause": cause, "org_id": b["org"].id})
+    async with pool.acquire() as c:
+        kept = await c.fetch("SELECT r.org_id, k.article, k.amount_fen, k.actor FROM deposit_retentions k"
+                             " JOIN deposit_requirements r ON r.id = k.requirement_id")
+        held = {r["org_id"]: await c.fetchval(
+            "SELECT coalesce(sum(credit_fen - debit_fen), 0) FROM ledger_postings p JOIN deposit_requirements q"
+            " ON p.account = 'deposit:' || q.id WHERE q.org_id = $1", r["org_id"]) for r in kept}
+    assert {r["org_id"] for r in kept} == {gave_up["org"].id, no_bond["org"].id}
+    assert all(r["article"] == "招标投标法实施条例 第七十四条" and r["amount_fen"] == 1_000_000 and r["actor"] == user.id
+               for r in kept)
+    assert set(held.values()) == {0}   # moved from the bidder's liability to retained:{lot}
+    rows = await _refunds(pool)
+    assert sorted((r["reason"], r["payee_account"][-2:]) for r in rows) == [("award_rescinded", "02"),
+                                                                           ("award_rescinded", "03")]
+    # tendered again: the lot fails; the kept deposits stay kept, nothing is refunded twice
+    await _emit(pool, clock, "lot.failed", {"lot_id": scenario.lot_id, "tender_id": scenario.lot["tender_id"],
+                                            "reason": "重新招标"})
+    assert len(await _refunds(pool)) == 2

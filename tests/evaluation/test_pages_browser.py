@@ -121,6 +121,33 @@ async def test_agency_records_the_contract_on_the_award_page(make_lot, server, b
     await expect(page.locator("#contract")).to_contain_text(f"{price // 100:,}")
 
 
+async def test_agency_rescinds_the_award_on_the_award_page_and_the_next_candidate_wins(
+        make_lot, server, browser, factory, pool, clock, settings, monkeypatch):
+    from playwright.async_api import expect
+
+    from tests.evaluation.test_contract import awarded
+
+    lot, out, _ = await awarded(make_lot, pool, clock, settings)
+    monkeypatch.setattr(sources, "current", lot["roster"])
+    clock.advance(days=2)
+    page = await page_as(browser, server, await factory.token(lot["agency_user"]))
+    page.on("dialog", lambda d: d.accept())
+    await page.goto(f"{server}/evaluation/lots/{lot['lot_id']}/award?lang=zh")
+    await page.click("#rescind-box summary")
+    await page.select_option("#rescind-cause", "gave_up")
+    await page.click("#rescind")                                        # no reason given: refused, said why
+    await expect(page.locator("#msg")).to_contain_text("reason")
+    await page.fill("#rescind-reason", "第一中标候选人书面声明放弃中标，附放弃函")
+    await page.click("#rescind")
+    await expect(page.locator("#rescissions tr.rescission")).to_have_count(1)
+    await expect(page.locator("#rescissions")).to_contain_text("中标人放弃中标")
+    await expect(page.locator("#rescissions")).to_contain_text("依次确定下一中标候选人 (#2)")
+    async with pool.acquire() as c:
+        winner = await c.fetchval("SELECT rank FROM award_notices WHERE lot_id = $1 AND kind = 'award'"
+                                  " AND superseded_at IS NULL", lot["lot_id"])
+    assert winner == 2
+
+
 async def test_agency_submits_the_supervisor_report_from_the_award_page(make_lot, server, browser, factory, pool,
                                                                        clock, settings, monkeypatch):
     from playwright.async_api import expect

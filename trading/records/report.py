@@ -39,6 +39,7 @@ EVENT_LABELS: dict[str, str] = {
     "award:winner:decide": "采购人确定中标人",
     "award:winner:deem": "视同排名第一的中标候选人为中标人",
     "award:notice:issue": "发出中标通知书",
+    "award:notice:rescind": "取消中标资格",
     "complaint:case:file": "提出投诉",
     "complaint:case:accept": "受理投诉",
     "complaint:case:refuse": "不予受理投诉",

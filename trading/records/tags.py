@@ -112,6 +112,7 @@ class Tag(StrEnum):
     AWARD_WINNER_DEEM = "award:winner:deem"
     AWARD_NOTICE_ISSUE = "award:notice:issue"
     AWARD_RESULT_NOTIFY = "award:result:notify"
+    AWARD_NOTICE_RESCIND = "award:notice:rescind"
     AWARD_CONTRACT_SIGN = "award:contract:sign"
     AWARD_CONTRACT_OVERDUE = "award:contract:overdue"
     AWARD_REPORT_SUBMIT = "award:report:submit"

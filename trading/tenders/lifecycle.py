@@ -4,6 +4,7 @@
     closed / opening / evaluation → failed (流标)           draft … publicity → cancelled (with a reason)
     publicity → evaluation (an objection to the result is upheld)
     evaluation → awarded (government procurement only: no candidate publicity, 87号令 第六十八、六十九条)
+    awarded → failed (only when the winner lost the award and the tenderer tenders again: `retender=True`)
 
 'closed' is derived from the clock when read (`effective_lot_status`): a lot whose stored status is 'published'
 reads as 'closed' from the deadline instant on, so no missed timer can let a late bid in. Storing 'closed' is a
@@ -99,13 +100,21 @@ def _illegal(frm: str, to: str, why: str | None = None) -> TransitionIllegal:
 
 
 async def transition_lot(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, to: str, *, actor: str | None,
-                         reason: str | None = None, addr: str | None = None, _emit: bool = True) -> None:
-    """Move a lot to `to`; 409 illegal_transition / tender_suspended otherwise. Runs in the caller's transaction."""
+                         reason: str | None = None, addr: str | None = None, _emit: bool = True,
+                         retender: bool = False) -> None:
+    """Move a lot to `to`; 409 illegal_transition / tender_suspended otherwise. Runs in the caller's transaction.
+
+    `retender`: the one way out of 'awarded' — the winner lost the award and the tenderer tenders again
+    (招标投标法实施条例 第五十五条; 政府采购法实施条例 第四十九条; 政府采购质疑和投诉办法 第十六条), so the lot fails.
+    Only the rescission (evaluation/rescission.py) passes it, with its own record."""
     lot = await repo.lock_lot(conn, lot_id)
     now = clock.now()
     stored = lot.status
     frm = effective_lot_status(stored, lot.bid_deadline, now)
-    if to == "closed":
+    if retender:
+        if (frm, to) != ("awarded", "failed"):
+            raise _illegal(frm, to, "only an awarded lot is tendered again, and it then fails")
+    elif to == "closed":
         # Storing the close: legal once the clock has passed the deadline, from the stored 'published'.
         if stored != "published":
             raise _illegal(stored, to)

@@ -93,6 +93,24 @@ async def test_illegal_moves_are_refused_with_a_reason(factory, pool, clock, pat
     assert await _status(pool, p["lot_id"]) == path[-1]
 
 
+@pytest.mark.parametrize("path,to", [
+    (("closed", "opening", "evaluation"), "failed"),          # not awarded: the ordinary failure, not a re-tender
+    (("closed", "opening", "evaluation", "publicity", "awarded"), "cancelled"),
+])
+async def test_retender_flag_moves_only_awarded_to_failed(factory, pool, clock, path, to):
+    from trading.tenders.lifecycle import transition_lot
+
+    p = await factory.published_lot()
+    clock.set(p["deadline"])
+    for step in path:
+        await _move(pool, clock, p["lot_id"], step)
+    with pytest.raises(DomainError) as info:
+        async with pool.acquire() as c, c.transaction():
+            await transition_lot(c, clock, p["lot_id"], to, actor=None, reason="重新招标", retender=True)
+    assert info.value.code == "illegal_transition"
+    assert await _status(pool, p["lot_id"]) == path[-1]
+
+
 async def test_failed_needs_a_reason_and_emits_lot_failed(factory, pool, clock):
     p = await factory.published_lot()
     clock.set(p["deadline"])
