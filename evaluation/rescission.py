@@ -24,7 +24,6 @@ from evaluation import repository as repo
 from evaluation import services, sources
 from evaluation.errors import (
     AgencyRequired,
-    AwardNotIssued,
     ChallengeNotUpheld,
     ContractAlreadyRecorded,
     NoCandidateLeft,
@@ -61,20 +60,14 @@ GP_QUALIFIED_MINIMUM = 3
 
 async def rescind_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, data: RescindIn, *, actor: User,
                         settings, addr: str | None = None, src: sources.Sources | None = None) -> dict[str, Any]:
-    from trading.tenders.errors import TenderSuspended
     from trading.tenders.lifecycle import transition_lot
 
-    lot = await services._lot(conn, lot_id, lock=True)
-    services._require_agency(actor, lot)
-    notice = await repo.winner_notice(conn, lot_id)
-    if lot.status != "awarded" or notice is None:
-        raise AwardNotIssued("an award is rescinded only after its notice (招标投标法实施条例 第五十五条)")
+    lot, notice = await services._awarded_lot(conn, lot_id, actor, "an award is rescinded only after its notice "
+                                                                   "(招标投标法实施条例 第五十五条)")
     if await repo.find_contract(conn, lot_id) is not None:
         raise ContractAlreadyRecorded("the contract is recorded: the award stands; a dispute over the contract is "
                                       "for the parties, not the tender")
-    if lot.regulator_suspended:
-        raise TenderSuspended("the supervising authority has ordered the tender's activity suspended (招标投标法实施条例"
-                              " 第六十二条): nothing is decided until the order is lifted", by="regulator")
+    services.require_not_suspended(lot, "nothing is decided until the order is lifted")
     causes = CAUSES[lot.regime]
     if data.cause not in causes:
         raise RescissionCauseInvalid(

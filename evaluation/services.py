@@ -1797,6 +1797,16 @@ async def _awarded_lot(conn: asyncpg.Connection, lot_id: UUID, actor: User, why:
     return lot, notice
 
 
+def require_not_suspended(lot, what: str) -> None:
+    """招标投标法实施条例 第六十二条 (政府采购法 第五十七条): the supervising authority ordered the tender's activity
+    suspended while it handles a complaint (evaluation/complaints); after the award, steps wait for the order."""
+    if lot.regulator_suspended:
+        from trading.tenders.errors import TenderSuspended
+
+        raise TenderSuspended("the supervising authority has ordered the tender's activity suspended (招标投标法实施条例"
+                              f" 第六十二条): {what}", by="regulator")
+
+
 def contract_due(notice_at: datetime) -> datetime:
     """招标投标法 第四十六条: the contract within 30 days of the award notice, the day of issue not counted → due at
     24:00 Asia/Shanghai of the 30th day after it."""
@@ -1812,13 +1822,7 @@ async def record_contract(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, 
                                      "the contract follows the award notice (招标投标法 第四十六条)")
     if await repo.find_contract(conn, lot_id) is not None:
         raise ContractAlreadyRecorded("the contract of this lot is already recorded")
-    if lot.regulator_suspended:
-        # 招标投标法实施条例 第六十二条 (政府采购法 第五十七条): the supervising authority ordered the activity suspended
-        # while it handles a complaint (evaluation/complaints); after the award that leaves the contract to wait.
-        from trading.tenders.errors import TenderSuspended
-
-        raise TenderSuspended("the supervising authority has ordered the tender's activity suspended (招标投标法实施条例"
-                              " 第六十二条): the contract waits until the order is lifted", by="regulator")
+    require_not_suspended(lot, "the contract waits until the order is lifted")
     if lot.regime == "gov_procurement" and any(
             o.upheld and o.answered_at is not None and o.answered_at >= notice["issued_at"]
             for o in await repo.list_objections(conn, lot_id)):

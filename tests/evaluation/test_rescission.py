@@ -180,6 +180,12 @@ async def test_rescission_refusals(make_lot, pool, clock, settings, client, fact
     assert r.status_code == 400
     assert_refused(await client.post(f"{base}/award/rescind", json={**body, "reason": "  "}, headers=agency),
                    422, "reason_required")
+    # while the supervising authority's order to suspend stands (条例 第六十二条), nothing is decided
+    async with pool.acquire() as c:
+        await c.execute("UPDATE tenders SET regulator_suspended = true WHERE id = $1", lot["tender_id"])
+    assert_refused(await client.post(f"{base}/award/rescind", json=body, headers=agency), 409, "tender_suspended")
+    async with pool.acquire() as c:
+        await c.execute("UPDATE tenders SET regulator_suspended = false WHERE id = $1", lot["tender_id"])
     # nothing was written by the refusals
     assert await entries(pool, "award:notice:rescind") == []
     assert all(n["award_round"] == 1 and n["superseded_at"] is None for n in await notices(pool, lot["lot_id"]))
