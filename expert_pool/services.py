@@ -60,6 +60,7 @@ from expert_pool.specialties import Classification, classification
 from trading.accounts.credit_code import credit_code_problem
 from trading.accounts.schemas import Role, User
 from trading.clock import Clock, to_shanghai
+from trading.dates import HORIZON, within_horizon
 from trading.records import Tag, append_entry
 
 # Lot states from which a committee may be drawn, and those in which its names are no longer secret.
@@ -418,6 +419,9 @@ async def request_draw(conn: asyncpg.Connection, clock: Clock, user: User, data:
         raise DrawLotNotReady(f"a committee cannot be drawn for a lot in status {lot['status']}")
     if data.evaluation_at <= clock.now():
         raise DrawRequestInvalid("the evaluation time must be in the future", field="evaluation_at")
+    if not within_horizon(data.evaluation_at, clock.now()):
+        raise DrawRequestInvalid(f"the evaluation time must lie within {HORIZON.days // 365} years of now",
+                                 field="evaluation_at")
     if data.evaluation_at < lot["bid_deadline"]:
         # Evaluation follows the opening, which is at the bid deadline (招标投标法 第三十四条).
         raise DrawRequestInvalid("the evaluation cannot start before the bid deadline", field="evaluation_at")

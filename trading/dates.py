@@ -122,6 +122,18 @@ def calendar() -> HolidayCalendar:
     return load_calendar(os.environ.get("TENDERHALL_HOLIDAYS") or None)
 
 
+# How far from now a time given to the platform may lie. Procedures run in weeks or months, so a time decades
+# away is a typing error; and one near year 1 or 9999 cannot even be shown in Asia/Shanghai (+08:00 runs past
+# datetime's range: an OverflowError, i.e. a 500, wherever it is counted or displayed).
+HORIZON = timedelta(days=3653)  # ten years
+
+
+def within_horizon(when: datetime, now: datetime) -> bool:
+    """True when the aware instant `when` lies within HORIZON of `now`, before or after. Safe for any `when`:
+    subtracting aware datetimes yields a timedelta, never a datetime out of range."""
+    return abs(when - now) <= HORIZON
+
+
 def local_date(when: datetime) -> date:
     """The Asia/Shanghai calendar date of an instant."""
     if when.tzinfo is None:

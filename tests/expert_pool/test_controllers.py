@@ -54,6 +54,15 @@ async def test_bad_input_is_a_problem_not_a_500(client, factory, experts):
     assert r.json()["field"] == "id_number"
 
 
+async def test_draw_with_an_evaluation_time_beyond_the_horizon_is_refused_not_a_500(client, factory):
+    # Year 9999 in UTC cannot be shown in Asia/Shanghai: this answered 500 (OverflowError in to_shanghai).
+    lot = await factory.published_lot()
+    r = await client.post("/api/expert-draws", headers=lot["agency_headers"], json={
+        "lot_id": str(lot["lot_id"]), "size": 5, "quotas": [{"specialty": "A0103", "count": 5}],
+        "evaluation_at": "9999-12-31T23:59:59+00:00", "alternates": 1})
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "draw_request_invalid", "evaluation_at")
+
+
 async def test_specialties_are_public_and_two_level(client):
     items = (await client.get("/api/experts/specialties")).json()
     codes = {s["code"]: s for s in items}

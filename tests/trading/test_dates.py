@@ -2,12 +2,21 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from trading.clock import SHANGHAI
-from trading.dates import HolidayCalendar, calendar, latest_start_for, load_calendar, local_date, meets_minimum
+from trading.dates import (
+    HORIZON,
+    HolidayCalendar,
+    calendar,
+    latest_start_for,
+    load_calendar,
+    local_date,
+    meets_minimum,
+    within_horizon,
+)
 
 cal = calendar()
 
@@ -78,3 +87,13 @@ def test_calendar_data_is_updatable_from_a_file(tmp_path):
 def test_calendar_refuses_a_day_both_holiday_and_working_day():
     with pytest.raises(ValueError):
         HolidayCalendar.from_json({"years": {"2027": {"holidays": ["2027-01-02"], "workdays": ["2027-01-02"]}}})
+
+
+def test_within_horizon_takes_any_instant_without_overflow():
+    now = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+    assert within_horizon(now + HORIZON, now) and within_horizon(now - HORIZON, now)
+    assert not within_horizon(now + HORIZON + timedelta(seconds=1), now)
+    # the extremes a client can send: local_date() overflows on both, the horizon check does not
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=23, minutes=59)))
+    early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=23, minutes=59)))
+    assert not within_horizon(far, now) and not within_horizon(early, now)

@@ -22,7 +22,15 @@ from trading.bids import ceremony
 from trading.blobs import BlobStore
 from trading.clock import Clock
 from trading.dates import calendar as holiday_calendar
-from trading.dates import latest_start_for, local_date, meets_minimum, period_end, start_of_day
+from trading.dates import (
+    HORIZON,
+    latest_start_for,
+    local_date,
+    meets_minimum,
+    period_end,
+    start_of_day,
+    within_horizon,
+)
 from trading.errors import Invalid
 from trading.events import emit
 from trading.money import fen_to_yuan, yuan_to_fen
@@ -105,6 +113,13 @@ def _aware(when: datetime, field: str) -> datetime:
     return when
 
 
+def _near(when: datetime, field: str, now: datetime) -> datetime:
+    # A time near year 1 or 9999 cannot be counted in Asia/Shanghai days (OverflowError): refuse it by name.
+    if not within_horizon(when, now):
+        raise TimelineInvalid(f"{field} must lie within {HORIZON.days // 365} years of now", field=field)
+    return when
+
+
 # ---------------------------------------------------------------- rule checks
 
 def _refuse_minimum_price(*objects: Any) -> None:
@@ -135,6 +150,9 @@ def check_timeline(rules: RegimeRules, *, procurement_type: str, must_tender: bo
                    docs_until: datetime, clarification_deadline: datetime, bid_deadline: datetime,
                    now: datetime) -> None:
     """The timeline rules; `first_issue` is when the documents are first available (≥ publication)."""
+    for field, when in (("docs_from", first_issue), ("docs_until", docs_until),
+                        ("clarification_deadline", clarification_deadline), ("bid_deadline", bid_deadline)):
+        _near(when, field, now)
     if bid_deadline <= now:
         raise TimelineInvalid("the bid deadline must be in the future", field="bid_deadline")
     if not first_issue < docs_until <= bid_deadline:
@@ -239,6 +257,7 @@ async def create_tender(conn: asyncpg.Connection, clock: Clock, data: TenderCrea
     now = clock.now()
     for f in ("docs_from", "docs_until", "clarification_deadline", "bid_deadline"):
         _aware(getattr(data, f), f)
+    _near(data.docs_from, "docs_from", now)  # first_issue below is max(docs_from, now): check docs_from itself
     check_timeline(rules, procurement_type=data.procurement_type, must_tender=data.must_tender,
                    first_issue=max(data.docs_from, now), docs_until=data.docs_until,
                    clarification_deadline=data.clarification_deadline, bid_deadline=data.bid_deadline, now=now)
@@ -286,6 +305,7 @@ async def update_draft(conn: asyncpg.Connection, clock: Clock, tender_id: UUID, 
         raise Invalid("region must be an administrative division code, e.g. 350100", field="region")
     rules = rules_for(tender.regime)
     now = clock.now()
+    _near(new["docs_from"], "docs_from", now)
     check_timeline(rules, procurement_type=tender.procurement_type, must_tender=tender.must_tender,
                    first_issue=max(new["docs_from"], now), docs_until=new["docs_until"],
                    clarification_deadline=new["clarification_deadline"], bid_deadline=new["bid_deadline"], now=now)

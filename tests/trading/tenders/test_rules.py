@@ -216,6 +216,28 @@ async def test_utc_input_is_accepted(client, clock, agency):
     assert timedelta(0) == timedelta(0)
 
 
+async def test_times_beyond_the_ten_year_horizon_are_refused_not_a_500(client, clock, factory, pool, agency):
+    # Year 9999 in UTC runs past datetime's range once shown in Asia/Shanghai (+08:00), and year 1 at +23:59 runs
+    # before it: each of these answered 500 (OverflowError in trading.dates.local_date) — found by a mutation fuzz.
+    far, early = "9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+23:59"
+    for field, value in (("bid_deadline", far), ("docs_from", early)):
+        body = agency.payload(clock)
+        body[field] = value
+        r = await client.post("/api/tenders", json=body, headers=agency.headers)
+        assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "timeline_invalid", field), r.text
+    draft = await agency.create(client, clock)
+    r = await client.patch(f"/api/tenders/{draft['id']}", headers=agency.headers,
+                           json={"bid_deadline": far, "docs_until": far})
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "timeline_invalid", "docs_until"), r.text
+    t = await agency.published(client, clock, factory, pool)
+    r = await client.post(f"/api/tenders/{t['id']}/amendments", headers=agency.headers,
+                          json={"summary": "延期", "bid_deadline": far, "docs_until": far})
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "timeline_invalid", "docs_until"), r.text
+    # nine years ahead is a strange tender, not an impossible one
+    r = await client.post("/api/tenders", json=agency.payload(clock, days=9 * 365), headers=agency.headers)
+    assert r.status_code == 201, r.text
+
+
 async def test_draft_edit_checks_the_rules_again(client, clock, agency):
     t = await agency.create(client, clock)
     lot = t["lots"][0]
