@@ -22,6 +22,7 @@ from deposits.parsing.model import (
     StatementInvalid,
     StatementUnsafe,
     amount_to_fen,
+    bank_time,
 )
 
 _NS = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:(camt\.05[234])\.001\.(\d\d)\}Document$")
@@ -80,9 +81,7 @@ class _Reader:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
             raise StatementInvalid(f"{where}: {text!r} is not an ISO date-time") from exc
-        if moment.tzinfo is None:  # a bank's local time: the bank's configured zone
-            moment = moment.replace(tzinfo=self.tz)
-        return moment
+        return bank_time(moment, self.tz, where, text)  # naive: a bank's local time, in its configured zone
 
     @staticmethod
     def account(flat: dict, path: str) -> str | None:

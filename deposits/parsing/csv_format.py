@@ -17,7 +17,14 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from deposits.parsing.model import ParsedFile, ParsedStatement, ParsedTxn, StatementInvalid, amount_to_fen
+from deposits.parsing.model import (
+    ParsedFile,
+    ParsedStatement,
+    ParsedTxn,
+    StatementInvalid,
+    amount_to_fen,
+    bank_time,
+)
 from deposits.parsing.swift import decode
 
 COLUMNS = ("statement_id", "account", "serial", "direction", "amount", "currency", "status", "booked_at",
@@ -86,7 +93,7 @@ def _datetime(text: str, where: str, tz: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise StatementInvalid(f"{where}: booked_at {text!r} is not ISO 8601") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    return bank_time(moment, tz, f"{where}: booked_at", text)
 
 
 def _date(text: str, where: str) -> date:

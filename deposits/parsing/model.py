@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 
 import msgspec
 
+from trading.clock import SHANGHAI
 from trading.errors import Invalid
 
 
@@ -86,6 +87,20 @@ class ParsedFile(msgspec.Struct, kw_only=True):
     statements: int = 0
     transactions: int = 0
     notes: list[str] = msgspec.field(default_factory=list)
+
+
+def bank_time(moment: datetime, tz: tzinfo, where: str, text: str) -> datetime:
+    """A bank's date-time, naive meaning the bank's zone `tz`: refused when it cannot be stored (UTC) or counted
+    in the bank's zone or Asia/Shanghai — a time near year 1 or 9999 whose offset carries it past datetime's
+    range would otherwise fail the import with an OverflowError (a 500) instead of naming the field."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    try:
+        for zone in (timezone.utc, tz, SHANGHAI):
+            moment.astimezone(zone)
+    except OverflowError as exc:
+        raise StatementInvalid(f"{where}: {text!r} is out of range") from exc
+    return moment
 
 
 def _norm_acct(text: str | None) -> str:

@@ -109,6 +109,23 @@ async def test_api_import_broken_file_is_a_problem_not_a_500(bank, client, admin
     assert r.status_code == 422 and r.json()["code"] == "statement_invalid"
 
 
+async def test_api_import_of_a_bank_time_out_of_range_is_a_problem_not_a_500(bank, client, admin):
+    # Year 1 at +14:00 is before year 1 in UTC, year 9999 at -05:00 after 9999 in Asia/Shanghai: both answered 500
+    # (OverflowError while counting the booking date), in csv/1 and camt alike.
+    from tests.deposits.builders import camt, entry
+    from tests.deposits.test_parsing import CSV_HEADER
+
+    _, headers = admin
+    files = [("s.csv", (CSV_HEADER + "S1,A1,SER1,CRDT,1.50,CNY,BOOK,0001-01-01T00:00:00+14:00,,x,1,,,\n").encode()),
+             ("s.xml", camt("camt.053.001.08", "BkToCstmrStmt", "Stmt", "S-1",
+                            [entry("R1", "10.00", when="9999-12-31T23:00:00-05:00")]))]
+    for name, data in files:
+        r = await client.post("/api/deposits/imports", files={"file": (name, data, "application/octet-stream")},
+                              data={"bank": "icbc"}, headers=headers)
+        assert (r.status_code, r.json()["code"]) == (422, "statement_invalid"), r.text
+        assert "out of range" in r.json()["detail"]
+
+
 async def test_api_import_needs_admin(bank, client, factory, samples):
     _, headers = await factory.signed_in(Role.REGULATOR)
     r = await client.post("/api/deposits/imports", files={"file": ("n.xml", b"<x/>", "application/xml")},
