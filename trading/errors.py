@@ -103,6 +103,28 @@ def unstorable_input_handler(request: Request, exc: Exception) -> Response:
                    "or a malformed value")
 
 
+def _raised_in(exc: BaseException, module: str) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == module:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def undecodable_form_handler(request: Request, exc: Exception) -> Response:
+    """Litestar decodes every multipart field that is not a file as text before any handler runs: a field of bytes
+    that are not valid in its character set (UTF-8 unless the part names another), or one naming a character set
+    that does not exist, raises there (UnicodeDecodeError, LookupError). That is the request's fault: 400 with a
+    code. The same errors raised anywhere else are the platform's own, and stay 500s."""
+    decoding = isinstance(exc, UnicodeDecodeError) or (
+        type(exc) is LookupError and str(exc).startswith("unknown encoding"))
+    if not (decoding and _raised_in(exc, "litestar._multipart")):
+        return internal_error_handler(request, exc)
+    return problem(400, "form_field_undecodable", "FormFieldUndecodable",
+                   f"a form field is not text in its declared character set (UTF-8 unless the part names one): {exc}")
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "InternalError", "An internal error occurred; it has been logged.")
@@ -114,5 +136,8 @@ EXCEPTION_HANDLERS = {
     # SQLSTATE class 22 (data exception) from the server, and asyncpg's own refusal to encode an argument
     asyncpg.exceptions.DataError: unstorable_input_handler,
     asyncpg.exceptions._base.DataError: unstorable_input_handler,
+    # a multipart form field that cannot be decoded as text (see undecodable_form_handler)
+    UnicodeDecodeError: undecodable_form_handler,
+    LookupError: undecodable_form_handler,
     Exception: internal_error_handler,
 }
