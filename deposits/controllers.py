@@ -183,8 +183,6 @@ class FinanceController(Controller):
 
     @post("/rates", guards=[finance], operation_id="AddInterestRate")
     async def add_rate(self, conn: asyncpg.Connection, data: RateCreate) -> dict[str, str]:
-        if data.kind not in ("demand_deposit", "loan_base") or data.day_count not in (360, 365):
-            raise Invalid("kind: demand_deposit | loan_base; day_count: 360 | 365")
         await refunds.add_rate(conn, data.kind, data.effective_from, data.annual_rate, data.source, data.day_count)
         return {"status": "recorded"}
 

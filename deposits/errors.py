@@ -62,6 +62,10 @@ class FlagDecisionInvalid(Invalid):
     code = "flag_decision_invalid"
 
 
+class RateInvalid(Invalid):
+    code = "rate_invalid"
+
+
 class DepositRetained(Conflict):
     code = "deposit_retained"
 

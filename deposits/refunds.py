@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +23,7 @@ import asyncpg
 
 from deposits import pain001
 from deposits import repository as repo
-from deposits.errors import DepositRetained, RefundNotPossible, RetentionNotAllowed
+from deposits.errors import DepositRetained, RateInvalid, RefundNotPossible, RetentionNotAllowed
 from deposits.schemas import Bank
 from trading.clock import SHANGHAI, Clock
 from trading.dates import local_date, period_end
@@ -77,12 +77,34 @@ async def _rates(conn: asyncpg.Connection, kind: str) -> list[dict[str, Any]]:
         "ORDER BY effective_from", kind)]
 
 
+RATE_KINDS = ("demand_deposit", "loan_base")
+DAY_COUNTS = (360, 365)
+
+
+def parse_rate(text: str) -> Decimal:
+    """An annual rate as an exact decimal fraction ("0.0035" = 0.35 %): finite, 0 ≤ rate < 1, at most six decimals
+    (the column's scale: more would be rounded silently). A rate that is malformed, NaN or given in percent is
+    refused here; stored, it would break the interest of every refund computed with it."""
+    try:
+        rate = Decimal(text.strip())
+    except InvalidOperation:
+        raise RateInvalid(f"annual_rate: {text!r} is not a decimal number", field="annual_rate") from None
+    if not rate.is_finite() or not 0 <= rate < 1 or rate.as_tuple().exponent < -6:
+        raise RateInvalid(f"annual_rate: {text!r} must be a fraction 0 ≤ rate < 1 with at most six decimals"
+                          " (0.0035 for 0.35 %)", field="annual_rate")
+    return rate
+
+
 async def add_rate(conn: asyncpg.Connection, kind: str, effective_from: date, annual_rate: str, source: str,
                    day_count: int = 360) -> None:
+    if kind not in RATE_KINDS:
+        raise RateInvalid(f"kind: {' | '.join(RATE_KINDS)}", field="kind")
+    if day_count not in DAY_COUNTS:
+        raise RateInvalid("day_count: 360 | 365", field="day_count")
     await conn.execute(
         """INSERT INTO deposit_interest_rates (kind, effective_from, annual_rate, day_count, source)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, effective_from) DO NOTHING""",
-        kind, effective_from, Decimal(annual_rate), day_count, source)
+        kind, effective_from, parse_rate(annual_rate), day_count, source)
 
 
 def due_at(trigger: datetime, regime: str) -> datetime:

@@ -126,6 +126,23 @@ async def test_api_import_of_a_bank_time_out_of_range_is_a_problem_not_a_500(ban
         assert "out of range" in r.json()["detail"]
 
 
+async def test_api_rate_that_is_not_an_exact_fraction_is_refused_and_not_stored(client, admin, pool):
+    # "abc", "-5" and "0.35%" answered 500 (decimal.InvalidOperation, the CHECK constraint); "NaN" was stored and
+    # would have broken every refund's interest computed with it.
+    _, headers = admin
+    base = {"kind": "demand_deposit", "effective_from": "2015-10-24", "source": "中国人民银行"}
+    for bad in ("abc", "NaN", "Infinity", "-5", "0.35%", "1", "35", "1e-999999", "0.00350001", ""):
+        r = await client.post("/api/deposits/rates", json={**base, "annual_rate": bad}, headers=headers)
+        assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "rate_invalid", "annual_rate"), bad
+    r = await client.post("/api/deposits/rates", json={**base, "annual_rate": "0.0035", "kind": "savings"},
+                          headers=headers)
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "rate_invalid", "kind")
+    async with pool.acquire() as c:
+        assert await c.fetchval("SELECT count(*) FROM deposit_interest_rates") == 0
+    r = await client.post("/api/deposits/rates", json={**base, "annual_rate": "0.0035"}, headers=headers)
+    assert r.status_code == 201 and r.json() == {"status": "recorded"}, r.text
+
+
 async def test_api_import_needs_admin(bank, client, factory, samples):
     _, headers = await factory.signed_in(Role.REGULATOR)
     r = await client.post("/api/deposits/imports", files={"file": ("n.xml", b"<x/>", "application/xml")},
