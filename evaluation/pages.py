@@ -248,7 +248,7 @@ async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, 
         objections=await repo.list_objections(conn, lot_id), notices=await repo.list_notices(conn, lot_id),
         report=await repo.find_report(conn, lot_id), contract=await repo.find_contract(conn, lot_id),
         contract_due=services.contract_due(notice["issued_at"]) if notice else None,
-        supervisor_report=await repo.find_supervisor_report(conn, lot_id),
+        supervisor_report=await repo.find_supervisor_report(conn, lot_id, notice["award_round"]) if notice else None,
         causes=rescission.CAUSES[lot.regime], rescissions=await repo.list_rescissions(conn, lot_id),
         report_due=services.duty_due("supervisor_report", notice["issued_at"]) if notice else None))
 

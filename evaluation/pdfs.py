@@ -338,6 +338,8 @@ def render_supervisor_report(c: dict[str, Any]) -> bytes:
         ("中标人 Winner", award["winner"]), ("中标价 Price", _yuan(award["price_fen"])),
         ("中标通知书发出 Notice issued", _when(award["notice_at"])),
         ("合同签订 Contract signed", _when(award["contract_signed_at"])),
+        *[("中标资格取消 Award rescinded", f"第{r['round']}次通知 {r['bidder']}：{r['cause']}（{_when(r['at'])}）")
+          for r in award.get("rescinded", [])],
         ("报告日期 Written", _when(c["written_at"])),
     ], [usable * 0.3, usable * 0.7], font_size=9)
     doc = _doc(buf, title, A4)

@@ -543,15 +543,18 @@ async def winner_notice(conn, lot_id: UUID) -> asyncpg.Record | None:
 
 # Each duty after the award: the table whose row for the lot means it is done, and whether it applies to every
 # award or only to projects that must be tendered under the Bidding Law (招标投标法 第四十七条).
-_DUTY_TABLES = {"contract": ("award_contracts", "true"),
-                "supervisor_report": ("award_supervisor_reports", "t.regime = 'bidding_law' AND t.must_tender")}
+# A report is owed per round of award notices (a winner named after a rescission is determined anew); the contract
+# ends the award, so one per lot.
+_DUTY_TABLES = {"contract": ("award_contracts", "true", ""),
+                "supervisor_report": ("award_supervisor_reports", "t.regime = 'bidding_law' AND t.must_tender",
+                                      " AND d.award_round = n.award_round")}
 
 
 def _missing(duty: str) -> str:
-    table, applies = _DUTY_TABLES[duty]
+    table, applies, same_round = _DUTY_TABLES[duty]
     return (f" FROM award_notices n JOIN lots l ON l.id = n.lot_id JOIN tenders t ON t.id = l.tender_id"
             f" WHERE n.kind = 'award' AND n.superseded_at IS NULL AND n.issued_at < $1 AND {applies}"
-            f" AND NOT EXISTS (SELECT 1 FROM {table} d WHERE d.lot_id = n.lot_id)")
+            f" AND NOT EXISTS (SELECT 1 FROM {table} d WHERE d.lot_id = n.lot_id{same_round})")
 
 
 async def awards_missing(conn, duty: str, issued_before: datetime, limit: int = 500) -> list[asyncpg.Record]:
@@ -575,15 +578,21 @@ async def list_awards_missing(conn, duty: str, issued_before: datetime) -> list[
         + _missing(duty) + " ORDER BY n.issued_at", issued_before)
 
 
-async def find_supervisor_report(conn, lot_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM award_supervisor_reports WHERE lot_id = $1", lot_id)
+async def find_supervisor_report(conn, lot_id: UUID, award_round: int | None = None) -> asyncpg.Record | None:
+    """The report of that round of award notices; without a round, the latest report."""
+    if award_round is None:
+        return await conn.fetchrow("SELECT * FROM award_supervisor_reports WHERE lot_id = $1"
+                                   " ORDER BY award_round DESC LIMIT 1", lot_id)
+    return await conn.fetchrow("SELECT * FROM award_supervisor_reports WHERE lot_id = $1 AND award_round = $2",
+                               lot_id, award_round)
 
 
-async def insert_supervisor_report(conn, lot_id: UUID, *, pdf_sha256: str, due_at: datetime, late: bool, by: UUID,
-                                   now: datetime) -> asyncpg.Record:
+async def insert_supervisor_report(conn, lot_id: UUID, *, award_round: int, pdf_sha256: str, due_at: datetime,
+                                   late: bool, by: UUID, now: datetime) -> asyncpg.Record:
     return await conn.fetchrow(
-        "INSERT INTO award_supervisor_reports (lot_id, pdf_sha256, due_at, late, submitted_by, submitted_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *", lot_id, pdf_sha256, due_at, late, by, now)
+        "INSERT INTO award_supervisor_reports (lot_id, award_round, pdf_sha256, due_at, late, submitted_by,"
+        " submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        lot_id, award_round, pdf_sha256, due_at, late, by, now)
 
 
 # ------------------------------------------------------------------------------------------ review rounds

@@ -1929,20 +1929,23 @@ async def submit_supervisor_report(conn: asyncpg.Connection, clock: Clock, lot_i
     if lot.regime == "gov_procurement":
         raise NotInGovProcurement("招标投标情况书面报告 (招标投标法 第四十七条) is a Bidding-Law duty; a government-"
                                   "procurement result is announced (87号令 第六十九条)")
-    if await repo.find_supervisor_report(conn, lot_id) is not None:
-        raise SupervisorReportSubmitted("the report of this lot has already been submitted")
+    award_round = notice["award_round"]
+    if await repo.find_supervisor_report(conn, lot_id, award_round) is not None:
+        raise SupervisorReportSubmitted("the report on this award has already been submitted")
     now = clock.now()
     content = await _supervisor_report_content(conn, lot, notice, now, src)
     pdf = await pdfs.supervisor_report_signed(content, settings)
+    suffix = "" if award_round == 1 else f"-r{award_round}"
     digest = await _archive_pdf(conn, clock, settings, tender_id=lot.tender_id, lot_id=lot_id,
-                                kind="supervisor_report", filename=f"supervisor-report-{lot_id}.pdf", data=pdf,
-                                actor=str(actor.id))
+                                kind="supervisor_report", filename=f"supervisor-report-{lot_id}{suffix}.pdf",
+                                data=pdf, actor=str(actor.id))
     due = duty_due("supervisor_report", notice["issued_at"])
-    row = await repo.insert_supervisor_report(conn, lot_id, pdf_sha256=digest, due_at=due, late=now >= due,
-                                              by=actor.id, now=now)
+    row = await repo.insert_supervisor_report(conn, lot_id, award_round=award_round, pdf_sha256=digest, due_at=due,
+                                              late=now >= due, by=actor.id, now=now)
     await append_entry(conn, clock, Tag.AWARD_REPORT_SUBMIT, actor=str(actor.id), tender_id=lot.tender_id,
                        lot_id=lot_id, addr=addr, body={"lot": str(lot_id), "pdf_sha256": digest,
-                                                       "due_at": due.isoformat(), "late": row["late"]})
+                                                       "due_at": due.isoformat(), "late": row["late"],
+                                                       **({"round": award_round} if award_round > 1 else {})})
     return {"lot_id": str(lot_id), "pdf_sha256": digest, "due_at": due.isoformat(), "late": row["late"],
             "submitted_at": now.isoformat()}
 
@@ -1959,6 +1962,12 @@ async def _supervisor_report_content(conn, lot, notice, now: datetime, src) -> d
     objections = await repo.list_objections(conn, lot.id)
     contract = await repo.find_contract(conn, lot.id)
     winner = next(b for b in bids if b.bid_id == notice["bid_id"])
+    names = {b.bid_id: b.bidder_name for b in bids}
+    from evaluation.rescission import CAUSES
+
+    rescinded = [{"round": r.award_round, "bidder": names.get(r.bid_id, str(r.bid_id)),
+                  "cause": CAUSES[lot.regime].get(r.cause, r.cause), "at": r.decided_at}
+                 for r in await repo.list_rescissions(conn, lot.id)]
     return {
         "tender": {"code": lot.tender_code, "title": lot.tender_title, "regime": lot.regime,
                    "must_tender": lot.must_tender, "procurement_type": lot.procurement_type,
@@ -1976,7 +1985,7 @@ async def _supervisor_report_content(conn, lot, notice, now: datetime, src) -> d
         "publicity": {"starts_at": pub.starts_at, "ends_at": pub.ends_at,
                       "objections": len(objections), "upheld": sum(1 for o in objections if o.upheld)},
         "award": {"winner": winner.bidder_name, "price_fen": winner.price_fen, "notice_at": notice["issued_at"],
-                  "contract_signed_at": contract.signed_at if contract else None},
+                  "contract_signed_at": contract.signed_at if contract else None, "rescinded": rescinded},
         "written_at": now,
     }
 

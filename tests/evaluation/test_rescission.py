@@ -3,6 +3,7 @@
 of signed notices, or the lot fails and is tendered again. Each rule with its refusal."""
 from __future__ import annotations
 
+import hashlib
 import subprocess
 
 import pytest
@@ -299,3 +300,38 @@ async def test_gp_winner_refusing_the_contract_is_followed_by_the_next_candidate
     objector = await headers(factory, bidder_user(lot, cands[2]["bid_id"]))
     r = await client.post(f"{base}/award/challenges", json={"content": "对新的中标结果提出质疑"}, headers=objector)
     assert r.status_code == 201, r.text
+
+
+async def test_a_new_winner_owes_a_new_report_to_the_supervisor(make_lot, pool, clock, settings, client, factory,
+                                                                monkeypatch):
+    """招标投标法 第四十七条: within 15 days of determining the winner — the winner named after a rescission is
+    determined anew, so its round gets its own report, which records the rescission."""
+    lot, cands, _ = await awarded_bl(make_lot, pool, clock, settings, client, factory, monkeypatch)
+    base = f"/api/lots/{lot['lot_id']}"
+    agency = await headers(factory, lot["agency_user"])
+    r = await client.post(f"{base}/supervisor-report", headers=agency)
+    assert r.status_code == 201, r.text
+    r = await client.post(f"{base}/award/rescind", json={"cause": "gave_up", "reason": "书面放弃中标",
+                                                         "outcome": "next_candidate"}, headers=agency)
+    assert r.status_code == 201, r.text
+    # the earlier round's report does not stand for the new winner: the sweep logs the missing one when due
+    clock.advance(days=17)
+    await tx(pool, services.flag_overdue_duties, clock)
+    [overdue] = await entries(pool, "award:report:overdue")
+    assert overdue["body"]["winner_org"] == next(str(o.id) for (o, _), b in zip(lot["bidders"], lot["bid_ids"])
+                                                 if str(b) == cands[1]["bid_id"])
+    agency = await headers(factory, lot["agency_user"])
+    r = await client.post(f"{base}/supervisor-report", headers=agency)
+    assert r.status_code == 201, r.text
+    assert r.json()["late"] is True
+    report = r.json()["pdf_sha256"]
+    assert_refused(await client.post(f"{base}/supervisor-report", headers=agency), 409,
+                   "supervisor_report_already_submitted")
+    text = pdf_text(settings, report)
+    first = next(o.name for (o, _), b in zip(lot["bidders"], lot["bid_ids"]) if str(b) == cands[0]["bid_id"])
+    second = next(o.name for (o, _), b in zip(lot["bidders"], lot["bid_ids"]) if str(b) == cands[1]["bid_id"])
+    assert "中标资格取消" in text and first in text and second in text
+    r = await client.get(f"{base}/supervisor-report.pdf", headers=agency)    # the latest report
+    assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == report
+    submitted = await entries(pool, "award:report:submit")
+    assert [e["body"].get("round") for e in submitted] == [None, 2]
