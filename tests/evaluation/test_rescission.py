@@ -142,6 +142,10 @@ async def test_candidates_follow_one_after_the_other_then_only_a_new_tender(make
     # a failed lot has no award to rescind
     r = await client.post(f"{base}/award/rescind", json=body, headers=agency)
     assert_refused(r, 409, "award_not_issued")
+    # its award page lists the three rescissions and offers no award or rescission any more
+    page = (await client.get(f"/evaluation/lots/{lot['lot_id']}/award?lang=zh", headers=agency)).text
+    assert page.count('class="rescission"') == 3 and "重新招标（本标段流标）" in page
+    assert 'id="award"' not in page and 'id="rescind"' not in page
 
 
 async def test_a_lower_first_winner_is_followed_by_the_next_rank_not_by_the_one_passed_over(
