@@ -276,3 +276,9 @@ class NoCandidateLeft(Conflict):
 
 class RetenderRequired(Conflict):
     code = "retender_required"
+
+
+class AwardChanged(Conflict):
+    """The request names a winner whose award is no longer in force (a repeated or stale request)."""
+
+    code = "award_changed"

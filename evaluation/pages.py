@@ -251,6 +251,7 @@ async def award_page(request: Request[Any, Any, Any], conn: asyncpg.Connection, 
         contract_due=services.contract_due(notice["issued_at"]) if notice else None,
         supervisor_report=await repo.find_supervisor_report(conn, lot_id, notice["award_round"]) if notice else None,
         causes=rescission.CAUSES[lot.regime], rescissions=await repo.list_rescissions(conn, lot_id),
+        winner_bid_id=notice["bid_id"] if notice else None,
         report_due=services.duty_due("supervisor_report", notice["issued_at"]) if notice else None))
 
 

@@ -24,6 +24,7 @@ from evaluation import repository as repo
 from evaluation import services, sources
 from evaluation.errors import (
     AgencyRequired,
+    AwardChanged,
     ChallengeNotUpheld,
     ContractAlreadyRecorded,
     NoCandidateLeft,
@@ -64,6 +65,9 @@ async def rescind_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, da
 
     lot, notice = await services._awarded_lot(conn, lot_id, actor, "an award is rescinded only after its notice "
                                                                    "(招标投标法实施条例 第五十五条)")
+    if data.bid_id != notice["bid_id"]:
+        raise AwardChanged(f"the award in force (round {notice['award_round']}) is to another bid than the one named: "
+                           "reload and decide again")
     if await repo.find_contract(conn, lot_id) is not None:
         raise ContractAlreadyRecorded("the contract is recorded: the award stands; a dispute over the contract is "
                                       "for the parties, not the tender")

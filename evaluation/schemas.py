@@ -230,8 +230,10 @@ class Notice(msgspec.Struct, kw_only=True):
 
 class RescindIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The winner loses the award before the contract (招标投标法实施条例 第五十五条; 政府采购法实施条例 第四十九条;
-    政府采购质疑和投诉办法 第十六条): why, in words, and what follows — the next candidate in rank order or a new
-    tender. The causes open to each regime are in evaluation/rescission.py (CAUSES)."""
+    政府采购质疑和投诉办法 第十六条): whose award (the winner's bid, so a repeated or stale request cannot rescind the
+    next winner's too), why, in words, and what follows — the next candidate in rank order or a new tender. The
+    causes open to each regime are in evaluation/rescission.py (CAUSES)."""
+    bid_id: UUID
     cause: Literal["gave_up", "force_majeure", "no_performance_bond", "unlawful", "challenge_upheld"]
     reason: str
     outcome: Literal["next_candidate", "retender"]

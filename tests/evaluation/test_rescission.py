@@ -38,6 +38,20 @@ def failed_calls():
     events._HANDLERS["lot.failed"].remove(on_failed)
 
 
+async def current_winner(pool, lot_id) -> str | None:
+    async with pool.acquire() as c:
+        bid = await c.fetchval("SELECT bid_id FROM award_notices WHERE lot_id = $1 AND kind = 'award'"
+                               " AND superseded_at IS NULL", lot_id)
+    return str(bid) if bid else None
+
+
+async def rescind(client, pool, lot, body, headers):
+    """POST award/rescind naming the winner in force (as the page does), unless the body names one."""
+    winner = await current_winner(pool, lot["lot_id"]) or str(lot["bid_ids"][0])
+    return await client.post(f"/api/lots/{lot['lot_id']}/award/rescind", json={"bid_id": winner, **body},
+                             headers=headers)
+
+
 async def awarded_bl(make_lot, pool, clock, settings, client, factory, monkeypatch, **kw):
     lot, pub = await published(make_lot, pool, clock, settings)
     monkeypatch.setattr(sources, "current", lot["roster"])
@@ -73,11 +87,16 @@ async def test_next_candidate_in_rank_order_gets_new_notices_and_the_contract(ma
     assert award["winner_bid_id"] == first
     clock.advance(days=2)
     agency = await headers(factory, lot["agency_user"])
-    r = await client.post(f"{base}/award/rescind", json={"cause": "gave_up", "reason": "第一中标候选人书面声明放弃中标",
+    r = await rescind(client, pool, lot, {"cause": "gave_up", "reason": "第一中标候选人书面声明放弃中标",
                                                          "outcome": "next_candidate"}, headers=agency)
     assert r.status_code == 201, r.text
     out = r.json()
     assert (out["winner_bid_id"], out["winner_rank"], out["award_round"], out["rescinded_round"]) == (second, 2, 2, 1)
+    # the same request again (a double click, a stale page) names a winner no longer in force: refused, not a
+    # second rescission of the new winner
+    r = await client.post(f"{base}/award/rescind", json={"bid_id": first, "cause": "gave_up", "reason": "重复提交",
+                                                         "outcome": "next_candidate"}, headers=agency)
+    assert_refused(r, 409, "award_changed")
     assert out["lot_status"] == "awarded" and out["rescinded_bid_id"] == first
     rows = await notices(pool, lot["lot_id"])
     old = [n for n in rows if n["award_round"] == 1]
@@ -109,7 +128,7 @@ async def test_next_candidate_in_rank_order_gets_new_notices_and_the_contract(ma
     assert r.status_code == 201, r.text
     assert r.json()["bid_id"] == second
     # after the contract the award stands
-    r = await client.post(f"{base}/award/rescind", json={"cause": "gave_up", "reason": "x", "outcome": "retender"},
+    r = await rescind(client, pool, lot, {"cause": "gave_up", "reason": "x", "outcome": "retender"},
                           headers=agency)
     assert_refused(r, 409, "contract_already_recorded")
     assert third not in {str(n["bid_id"]) for n in await notices(pool, lot["lot_id"]) if n["kind"] == "award"}
@@ -121,14 +140,14 @@ async def test_candidates_follow_one_after_the_other_then_only_a_new_tender(make
     base = f"/api/lots/{lot['lot_id']}"
     agency = await headers(factory, lot["agency_user"])
     body = {"cause": "no_performance_bond", "reason": "未在规定时间内提交履约保证金", "outcome": "next_candidate"}
-    r = await client.post(f"{base}/award/rescind", json=body, headers=agency)
+    r = await rescind(client, pool, lot, body, headers=agency)
     assert r.json()["winner_rank"] == 2
-    r = await client.post(f"{base}/award/rescind", json={**body, "cause": "force_majeure"}, headers=agency)
+    r = await rescind(client, pool, lot, {**body, "cause": "force_majeure"}, headers=agency)
     assert r.json()["winner_rank"] == 3 and r.json()["award_round"] == 3
     # the third candidate was the last: nobody is left to name, only a new tender
-    r = await client.post(f"{base}/award/rescind", json={**body, "cause": "unlawful"}, headers=agency)
+    r = await rescind(client, pool, lot, {**body, "cause": "unlawful"}, headers=agency)
     assert_refused(r, 409, "no_candidate_left")
-    r = await client.post(f"{base}/award/rescind", json={**body, "cause": "unlawful", "outcome": "retender"},
+    r = await rescind(client, pool, lot, {**body, "cause": "unlawful", "outcome": "retender"},
                           headers=agency)
     assert r.status_code == 201, r.text
     assert r.json()["lot_status"] == "failed"
@@ -140,7 +159,7 @@ async def test_candidates_follow_one_after_the_other_then_only_a_new_tender(make
     assert [str(p["lot_id"]) for p in failed_calls] == [str(lot["lot_id"])]
     assert [e["body"]["to"] for e in await entries(pool, "tender:lot:fail")] == ["failed"]
     # a failed lot has no award to rescind
-    r = await client.post(f"{base}/award/rescind", json=body, headers=agency)
+    r = await rescind(client, pool, lot, body, headers=agency)
     assert_refused(r, 409, "award_not_issued")
     # its award page lists the three rescissions and offers no award or rescission any more
     page = (await client.get(f"/evaluation/lots/{lot['lot_id']}/award?lang=zh", headers=agency)).text
@@ -156,7 +175,7 @@ async def test_a_lower_first_winner_is_followed_by_the_next_rank_not_by_the_one_
     agency = await headers(factory, lot["agency_user"])
     # first award to rank 1; rescind → rank 2; rescind → rank 3 (rank 1 never comes back)
     for rank in (2, 3):
-        r = await client.post(f"{base}/award/rescind", json={"cause": "gave_up", "reason": "放弃",
+        r = await rescind(client, pool, lot, {"cause": "gave_up", "reason": "放弃",
                                                              "outcome": "next_candidate"}, headers=agency)
         assert r.json()["winner_rank"] == rank and r.json()["winner_bid_id"] != cands[0]["bid_id"]
 
@@ -168,27 +187,27 @@ async def test_rescission_refusals(make_lot, pool, clock, settings, client, fact
     agency = await headers(factory, lot["agency_user"])
     body = {"cause": "gave_up", "reason": "放弃中标", "outcome": "next_candidate"}
     # nothing to rescind before the award notice
-    assert_refused(await client.post(f"{base}/award/rescind", json=body, headers=agency), 409, "award_not_issued")
+    assert_refused(await rescind(client, pool, lot, body, headers=agency), 409, "award_not_issued")
     clock.advance(days=3, seconds=1)
     agency = await headers(factory, lot["agency_user"])
     assert (await client.post(f"{base}/award", json={}, headers=agency)).status_code == 200
     # only the lot's agency; a bidder is refused
     winner = await headers(factory, bidder_user(lot, pub["candidates"][0]["bid_id"]))
-    r = await client.post(f"{base}/award/rescind", json=body, headers=winner)
+    r = await rescind(client, pool, lot, body, headers=winner)
     assert r.status_code == 403
     # a cause the Bidding Law does not name, an unknown cause or outcome, an empty reason
-    assert_refused(await client.post(f"{base}/award/rescind", json={**body, "cause": "challenge_upheld"},
+    assert_refused(await rescind(client, pool, lot, {**body, "cause": "challenge_upheld"},
                                      headers=agency), 422, "rescission_cause_invalid")
-    r = await client.post(f"{base}/award/rescind", json={**body, "cause": "bored"}, headers=agency)
+    r = await rescind(client, pool, lot, {**body, "cause": "bored"}, headers=agency)
     assert r.status_code == 400
-    r = await client.post(f"{base}/award/rescind", json={**body, "outcome": "whatever"}, headers=agency)
+    r = await rescind(client, pool, lot, {**body, "outcome": "whatever"}, headers=agency)
     assert r.status_code == 400
-    assert_refused(await client.post(f"{base}/award/rescind", json={**body, "reason": "  "}, headers=agency),
+    assert_refused(await rescind(client, pool, lot, {**body, "reason": "  "}, headers=agency),
                    422, "reason_required")
     # while the supervising authority's order to suspend stands (条例 第六十二条), nothing is decided
     async with pool.acquire() as c:
         await c.execute("UPDATE tenders SET regulator_suspended = true WHERE id = $1", lot["tender_id"])
-    assert_refused(await client.post(f"{base}/award/rescind", json=body, headers=agency), 409, "tender_suspended")
+    assert_refused(await rescind(client, pool, lot, body, headers=agency), 409, "tender_suspended")
     async with pool.acquire() as c:
         await c.execute("UPDATE tenders SET regulator_suspended = false WHERE id = $1", lot["tender_id"])
     # nothing was written by the refusals
@@ -203,7 +222,7 @@ async def test_overdue_contract_is_watched_again_from_the_new_notice(make_lot, p
     clock.advance(days=32)
     await tx(pool, services.flag_overdue_duties, clock)
     assert len(await entries(pool, "award:contract:overdue")) == 1
-    r = await client.post(f"{base}/award/rescind", json={"cause": "gave_up", "reason": "逾期不签订合同",
+    r = await rescind(client, pool, lot, {"cause": "gave_up", "reason": "逾期不签订合同",
                                                          "outcome": "next_candidate"},
                           headers=await headers(factory, lot["agency_user"]))
     assert r.status_code == 201, r.text
@@ -248,7 +267,7 @@ async def test_gp_upheld_challenge_names_another_winner_while_three_qualified_re
     agency = await headers(factory, lot["agency_user"])
     body = {"cause": "challenge_upheld", "reason": "质疑成立：第一名资格证明过期", "outcome": "next_candidate"}
     # no 质疑 upheld yet: the cause is refused
-    assert_refused(await client.post(f"{base}/award/rescind", json=body, headers=agency), 409, "challenge_not_upheld")
+    assert_refused(await rescind(client, pool, lot, body, headers=agency), 409, "challenge_not_upheld")
     clock.set(cst("2026-04-02T10:00"))
     await uphold_challenge(client, factory, lot, base, cands[1]["bid_id"])
     agency = await headers(factory, lot["agency_user"])
@@ -257,7 +276,7 @@ async def test_gp_upheld_challenge_names_another_winner_while_three_qualified_re
     assert_refused(r, 409, "challenge_upheld")
     clock.set(cst("2026-04-03T10:00"))
     agency = await headers(factory, lot["agency_user"])
-    r = await client.post(f"{base}/award/rescind", json=body, headers=agency)
+    r = await rescind(client, pool, lot, body, headers=agency)
     assert r.status_code == 201, r.text
     out = r.json()
     assert out["winner_bid_id"] == cands[1]["bid_id"] and out["award_round"] == 2
@@ -280,11 +299,11 @@ async def test_gp_upheld_challenge_with_too_few_qualified_left_means_procurement
     agency = await headers(factory, lot["agency_user"])
     body = {"cause": "challenge_upheld", "reason": "质疑成立", "outcome": "next_candidate"}
     # three valid bids, the winner's out: two qualified suppliers are fewer than the statutory three
-    assert_refused(await client.post(f"{base}/award/rescind", json=body, headers=agency), 409, "retender_required")
+    assert_refused(await rescind(client, pool, lot, body, headers=agency), 409, "retender_required")
     # force majeure is a Bidding-Law cause only
-    assert_refused(await client.post(f"{base}/award/rescind", json={**body, "cause": "force_majeure"},
+    assert_refused(await rescind(client, pool, lot, {**body, "cause": "force_majeure"},
                                      headers=agency), 422, "rescission_cause_invalid")
-    r = await client.post(f"{base}/award/rescind", json={**body, "outcome": "retender"}, headers=agency)
+    r = await rescind(client, pool, lot, {**body, "outcome": "retender"}, headers=agency)
     assert r.status_code == 201, r.text
     assert r.json()["lot_status"] == "failed" and len(failed_calls) == 1
 
@@ -294,7 +313,7 @@ async def test_gp_winner_refusing_the_contract_is_followed_by_the_next_candidate
     lot, cands = await awarded_gp(make_lot, pool, clock, settings, client, factory, monkeypatch)
     base = f"/api/lots/{lot['lot_id']}"
     clock.set(cst("2026-04-20T10:00"))
-    r = await client.post(f"{base}/award/rescind", json={"cause": "gave_up", "reason": "中标供应商书面拒绝签订合同",
+    r = await rescind(client, pool, lot, {"cause": "gave_up", "reason": "中标供应商书面拒绝签订合同",
                                                          "outcome": "next_candidate"},
                           headers=await headers(factory, lot["agency_user"]))
     assert r.status_code == 201, r.text
@@ -315,7 +334,7 @@ async def test_a_new_winner_owes_a_new_report_to_the_supervisor(make_lot, pool, 
     agency = await headers(factory, lot["agency_user"])
     r = await client.post(f"{base}/supervisor-report", headers=agency)
     assert r.status_code == 201, r.text
-    r = await client.post(f"{base}/award/rescind", json={"cause": "gave_up", "reason": "书面放弃中标",
+    r = await rescind(client, pool, lot, {"cause": "gave_up", "reason": "书面放弃中标",
                                                          "outcome": "next_candidate"}, headers=agency)
     assert r.status_code == 201, r.text
     # the earlier round's report does not stand for the new winner: the sweep logs the missing one when due
