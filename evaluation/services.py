@@ -117,7 +117,7 @@ from trading.accounts.schemas import Role, User
 from trading.clock import Clock
 from trading.events import emit
 from trading.records import Tag, append_entry
-from trading.dates import calendar, local_date, start_of_day
+from trading.dates import calendar, local_date, start_of_day, within_horizon
 from trading.money import fen_to_yuan, yuan_to_fen
 from trading.tenders.rules import rules_for
 from trading.tenders.services import answer_due
@@ -389,6 +389,10 @@ async def set_time_limit(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, d
         raise TimeLimitInvalid("give the time with its offset, e.g. 2026-12-08T17:00:00+08:00", field="until")
     if until <= now:
         raise TimeLimitInvalid("the evaluation time must end in the future", field="until")
+    if not within_horizon(until, now):
+        # A limit can only be extended, so one past any sensible date (or past what can be shown in Asia/Shanghai)
+        # could never be corrected.
+        raise TimeLimitInvalid("the evaluation time must end within ten years", field="until")
     if ev.time_limit is not None and until <= ev.time_limit:
         raise TimeLimitInvalid(f"the evaluation time can only be extended: it ends at {ev.time_limit.isoformat()}",
                                field="until")

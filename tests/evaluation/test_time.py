@@ -105,6 +105,15 @@ async def test_time_over_http(make_lot, pool, clock, client, factory):
                          json={"until": "2020-01-01T00:00:00+08:00"})
     assert r.status_code == 422, r.text
     assert r.json()["code"] == "time_limit_invalid"
+    # a limit at the end of time: refused (it could never be corrected, only extended, and the members' desk could
+    # not show it), and the desk still opens
+    r = await client.put(f"/api/lots/{lot['lot_id']}/evaluation/time-limit", headers=lot["agency_headers"],
+                         json={"until": "9999-12-31T23:59:59+00:00", "reason": "r"})
+    assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "time_limit_invalid", "until")
+    member = lot["experts"][0]["user"]
+    r = await client.get(f"/evaluation/lots/{lot['lot_id']}/desk",
+                         headers={"Authorization": f"Bearer {await factory.token(member)}"})
+    assert r.status_code == 200, r.text
     clock.advance(hours=1)
     expert = lot["experts"][0]
     headers = {"Authorization": f"Bearer {await factory.token(expert['user'])}"}
