@@ -182,9 +182,11 @@ class FinanceController(Controller):
         return Response(doc, media_type="application/xml")
 
     @post("/rates", guards=[finance], operation_id="AddInterestRate")
-    async def add_rate(self, conn: asyncpg.Connection, data: RateCreate) -> dict[str, str]:
-        await refunds.add_rate(conn, data.kind, data.effective_from, data.annual_rate, data.source, data.day_count)
-        return {"status": "recorded"}
+    async def add_rate(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                       data: RateCreate) -> dict[str, str]:
+        added = await refunds.add_rate(conn, clock, data.kind, data.effective_from, data.annual_rate, data.source,
+                                       data.day_count, actor=user.id, addr=addr)
+        return {"status": "recorded" if added else "already_recorded"}
 
     @post("/ledger/check", guards=[finance], operation_id="CheckDepositLedger", status_code=200)
     async def check(self, conn: asyncpg.Connection, clock: Clock, user: User) -> dict[str, Any]:

@@ -95,16 +95,24 @@ def parse_rate(text: str) -> Decimal:
     return rate
 
 
-async def add_rate(conn: asyncpg.Connection, kind: str, effective_from: date, annual_rate: str, source: str,
-                   day_count: int = 360) -> None:
+async def add_rate(conn: asyncpg.Connection, clock: Clock, kind: str, effective_from: date, annual_rate: str,
+                   source: str, day_count: int = 360, *, actor: UUID | None = None, addr: str | None = None) -> bool:
+    """Record a dated rate (the table's rows are never changed: a rate already recorded for that kind and day stays,
+    and False is returned). A rate changes the interest of every refund exported after it, so it is witnessed."""
     if kind not in RATE_KINDS:
         raise RateInvalid(f"kind: {' | '.join(RATE_KINDS)}", field="kind")
     if day_count not in DAY_COUNTS:
         raise RateInvalid("day_count: 360 | 365", field="day_count")
-    await conn.execute(
+    rate = parse_rate(annual_rate)
+    added = await conn.fetchval(
         """INSERT INTO deposit_interest_rates (kind, effective_from, annual_rate, day_count, source)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, effective_from) DO NOTHING""",
-        kind, effective_from, parse_rate(annual_rate), day_count, source)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, effective_from) DO NOTHING RETURNING true""",
+        kind, effective_from, rate, day_count, source)
+    if added:
+        await append_entry(conn, clock, Tag.DEPOSIT_RATE_ADD, actor=str(actor) if actor else None, addr=addr,
+                           body={"kind": kind, "effective_from": effective_from.isoformat(),
+                                 "annual_rate": format(rate, "f"), "day_count": day_count, "source": source})
+    return bool(added)
 
 
 def due_at(trigger: datetime, regime: str) -> datetime:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from trading.accounts.schemas import Role
 
@@ -141,6 +142,13 @@ async def test_api_rate_that_is_not_an_exact_fraction_is_refused_and_not_stored(
         assert await c.fetchval("SELECT count(*) FROM deposit_interest_rates") == 0
     r = await client.post("/api/deposits/rates", json={**base, "annual_rate": "0.0035"}, headers=headers)
     assert r.status_code == 201 and r.json() == {"status": "recorded"}, r.text
+    # a rate changes refunds' interest: witnessed with its actor; the same kind and day again is kept, not changed
+    r = await client.post("/api/deposits/rates", json={**base, "annual_rate": "0.0050"}, headers=headers)
+    assert r.status_code == 201 and r.json() == {"status": "already_recorded"}, r.text
+    async with pool.acquire() as c:
+        assert await c.fetchval("SELECT annual_rate FROM deposit_interest_rates") == Decimal("0.0035")
+        entries = await c.fetch("SELECT actor, entry FROM log_entries WHERE tag = 'deposit:rate:add'")
+    assert len(entries) == 1 and entries[0]["actor"] == str(admin[0].id) and b'"0.0035"' in bytes(entries[0]["entry"])
 
 
 async def test_api_import_needs_admin(bank, client, factory, samples):

@@ -99,7 +99,7 @@ async def test_refund_export_once_then_settled_by_the_bank_debit(scenario, pool,
 
     user, _ = admin
     async with pool.acquire() as c, c.transaction():
-        await refunds.add_rate(c, "demand_deposit", date(2015, 10, 24), "0.0035", "中国人民银行 活期存款基准利率")
+        await refunds.add_rate(c, clock, "demand_deposit", date(2015, 10, 24), "0.0035", "中国人民银行 活期存款基准利率")
     (b,) = await _paid(scenario, 1)
     clock.advance(days=30)
     await _emit(pool, clock, "lot.failed", {"lot_id": scenario.lot_id, "tender_id": scenario.lot["tender_id"],
@@ -143,8 +143,8 @@ async def test_refund_late_under_gov_procurement_adds_loan_rate_plus_twenty_perc
                                       procurement_type="goods")
     s = Scenario(pool, clock, factory, bank, lot)
     async with pool.acquire() as c, c.transaction():
-        await refunds.add_rate(c, "demand_deposit", date(2015, 10, 24), "0.0035", "PBoC")
-        await refunds.add_rate(c, "loan_base", date(2015, 10, 24), "0.0435", "PBoC 一年期贷款基准利率")
+        await refunds.add_rate(c, clock, "demand_deposit", date(2015, 10, 24), "0.0035", "PBoC")
+        await refunds.add_rate(c, clock, "loan_base", date(2015, 10, 24), "0.0435", "PBoC 一年期贷款基准利率")
     winner, loser = await _paid(s, 2)
     clock.set(s.deadline + timedelta(days=3))
     await _emit(pool, clock, "lot.awarded", {"lot_id": s.lot_id, "tender_id": lot["tender_id"],

@@ -138,6 +138,7 @@ class Tag(StrEnum):
     DEPOSIT_REFUND_EXPORT = "deposit:refund:export"
     DEPOSIT_REFUND_SETTLE = "deposit:refund:settle"
     DEPOSIT_RETENTION_DECIDE = "deposit:retention:decide"
+    DEPOSIT_RATE_ADD = "deposit:rate:add"
     DEPOSIT_LEDGER_CHECK = "deposit:ledger:check"
     # witness notes
     WITNESS_NOTE_ADD = "witness:note:add"
