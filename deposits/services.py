@@ -5,6 +5,7 @@ importing.py, matching in matching.py (pure) + reconcile.py, refunds in refunds.
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import secrets
@@ -45,6 +46,9 @@ from trading.money import fen_to_yuan, yuan_to_fen
 from trading.records import Tag, append_entry
 
 FORMATS = {"camt.053", "camt.054", "camt.052", "mt940", "mt942", "csv"}
+# The legacy encodings of the text formats (MT940/MT942, CSV) a bank may send, by Python's codec name: the GB family
+# of mainland banks, Big5 of Hong Kong and Taiwan ones, and UTF-8.
+LEGACY_ENCODINGS = frozenset({"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "utf-8"})
 WAIVABLE = {"NAME_MISMATCH", "NOT_BASIC_ACCOUNT", "OVERPAID", "DUPLICATE_PAYMENT", "UNDERPAID"}
 FLAGS = {"UNDERPAID", "OVERPAID", "LATE", "NAME_MISMATCH", "NOT_BASIC_ACCOUNT", "DUPLICATE_PAYMENT",
          "UNKNOWN_ACCOUNT", "SAME_PAYER_ACCOUNT_FOR_DIFFERENT_BIDDERS", "CURRENCY_MISMATCH", "REVERSED",
@@ -89,9 +93,16 @@ async def configure_bank(conn: asyncpg.Connection, clock: Clock, data: BankCreat
         raise BankInvalid("time_basis: booking | acceptance | value", field="time_basis")
     try:
         ZoneInfo(data.timezone)
-        "".encode(data.legacy_encoding)
-    except (ZoneInfoNotFoundError, LookupError, ValueError) as exc:
-        raise BankInvalid(f"timezone or legacy_encoding unknown: {exc}") from exc
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise BankInvalid(f"timezone unknown: {exc}", field="timezone") from exc
+    try:
+        codec = codecs.lookup(data.legacy_encoding).name
+    except LookupError:
+        codec = None
+    if codec not in LEGACY_ENCODINGS:
+        # A text codec a bank really sends; not a transform such as unicode_escape, which would turn escape
+        # sequences in a statement into other characters.
+        raise BankInvalid(f"legacy_encoding: one of {', '.join(sorted(LEGACY_ENCODINGS))}", field="legacy_encoding")
     if await repo.find_bank_by_code(conn, data.code):
         raise BankInvalid(f"bank {data.code} already exists", field="code")
     fields = {k: getattr(data, k) for k in data.__struct_fields__}

@@ -210,10 +210,12 @@ async def test_api_bank_configuration_refuses_bad_and_duplicate(bank, client, ad
     base = {"code": "boc", "name": "中国银行", "cnaps_code": "104391000015", "main_account": "40770000000001",
             "main_account_name": "交易中心保证金专户", "formats": ["camt.053"], "virtual_prefix": "6013"}
     for bad in ({"cnaps_code": "1234"}, {"formats": ["pdf"]}, {"time_basis": "whenever"},
-                {"main_account": bank.main_account}, {"cnaps_code": bank.cnaps_code}):
+                {"main_account": bank.main_account}, {"cnaps_code": bank.cnaps_code},
+                {"legacy_encoding": "unicode_escape"}, {"legacy_encoding": "rot13"}, {"legacy_encoding": "nope"},
+                {"timezone": "Mars/Olympus"}):
         r = await client.post("/api/deposits/banks", json={**base, **bad}, headers=headers)
         assert r.status_code == 422 and r.json()["code"] == "bank_invalid", (bad, r.text)
-    r = await client.post("/api/deposits/banks", json=base, headers=headers)
+    r = await client.post("/api/deposits/banks", json={**base, "legacy_encoding": "GBK"}, headers=headers)
     assert r.status_code == 201 and r.json()["code"] == "boc"
 
 
