@@ -77,7 +77,9 @@ async def insert_user(conn, *, username, display_name, password_hash, roles, org
 
 
 async def find_user_by_username(conn, username: str) -> tuple[User, str] | None:
-    row = await conn.fetchrow(f"SELECT {_USER_COLS}, password_hash FROM users WHERE username = $1", username)
+    # case-insensitive, as the unique index users_username_ci_idx
+    row = await conn.fetchrow(f"SELECT {_USER_COLS}, password_hash FROM users WHERE lower(username) = lower($1)",
+                              username)
     if row is None:
         return None
     d = dict(row)

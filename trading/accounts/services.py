@@ -105,6 +105,8 @@ async def create_user(conn: asyncpg.Connection, clock: Clock, data: UserCreate, 
         )
     except asyncpg.CheckViolationError as exc:
         raise Invalid("username must be 3-64 letters, digits or _.@-", field="username") from exc
+    except asyncpg.UniqueViolationError as exc:  # the same name (in any case) created concurrently
+        raise UsernameTaken(f"username {data.username!r} is taken") from exc
     await append_entry(conn, clock, Tag.ACCOUNT_USER_CREATE, actor=str(actor.id) if actor else None, addr=addr,
                        body={"user": str(user.id), "roles": [str(r) for r in user.roles],
                              "org": str(user.org_id) if user.org_id else None})

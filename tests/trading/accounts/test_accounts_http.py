@@ -112,6 +112,17 @@ async def test_create_user_needs_admin(client, factory):
     assert r.status_code == 201 and r.json()["roles"] == ["custodian"]
 
 
+async def test_username_is_unique_whatever_its_case_and_signs_in_in_any_case(client, factory):
+    _, admin = await factory.signed_in(Role.ADMIN)
+    data = {"username": "ZhangSan.Agency", "display_name": "张三", "password": "long enough pw", "roles": ["agency"]}
+    r = await client.post("/api/users/", json=data, headers=admin)
+    assert r.status_code == 201 and r.json()["username"] == "ZhangSan.Agency"      # kept as typed
+    r = await client.post("/api/users/", json={**data, "username": "zhangsan.agency"}, headers=admin)
+    assert r.status_code == 409 and r.json()["code"] == "username_taken"           # a look-alike account refused
+    r = await client.post("/api/auth/login", json={"username": "ZHANGSAN.AGENCY", "password": "long enough pw"})
+    assert r.status_code == 200 and r.json()["token"]
+
+
 async def test_create_user_weak_password_refused(client, factory):
     _, admin = await factory.signed_in(Role.ADMIN)
     r = await client.post("/api/users/", json={"username": "weak1", "display_name": "弱", "password": "short",
