@@ -79,9 +79,7 @@ async def rescind_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, da
             field="cause")
     reason = services._text(data.reason, "reason", max_len=2000)
     now = clock.now()
-    if data.cause == "challenge_upheld" and not [
-            o for o in await repo.list_objections(conn, lot_id)
-            if o.upheld and o.answered_at is not None and o.answered_at >= notice["issued_at"]]:
+    if data.cause == "challenge_upheld" and not await services.challenge_upheld_against(conn, lot_id, notice):
         raise ChallengeNotUpheld("no 质疑 to this award has been answered as upheld (政府采购质疑和投诉办法 第十六条)")
 
     earlier = await repo.list_rescissions(conn, lot_id)
@@ -125,7 +123,7 @@ async def rescind_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, da
     if lot.regime == "gov_procurement":
         # The new winner is a new result: determined, announced and open to 质疑 again (87号令 第六十九条).
         det = await repo.redetermine_winner(
-            conn, lot_id, bid_id=UUID(nxt["bid_id"]), rank=nxt["rank"], reason=reason[:2000], by=actor.id, now=now,
+            conn, lot_id, bid_id=UUID(nxt["bid_id"]), rank=nxt["rank"], reason=reason, by=actor.id, now=now,
             award_due=services._end_of_working_days(local_date(now), services.GP_AWARD_DAYS))
         announcement = await services._announce_result(conn, det, now)
     lost = {"bid_id": str(notice["bid_id"]), "cause_text": CAUSES[lot.regime][data.cause], "reason": reason}

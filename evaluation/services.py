@@ -1801,6 +1801,13 @@ async def _awarded_lot(conn: asyncpg.Connection, lot_id: UUID, actor: User, why:
     return lot, notice
 
 
+async def challenge_upheld_against(conn: asyncpg.Connection, lot_id: UUID, notice) -> bool:
+    """Whether a 质疑 was answered as upheld since this award notice (one upheld against an earlier award, since
+    rescinded, no longer counts)."""
+    return any(o.upheld and o.answered_at is not None and o.answered_at >= notice["issued_at"]
+               for o in await repo.list_objections(conn, lot_id))
+
+
 def require_not_suspended(lot, what: str) -> None:
     """招标投标法实施条例 第六十二条 (政府采购法 第五十七条): the supervising authority ordered the tender's activity
     suspended while it handles a complaint (evaluation/complaints); after the award, steps wait for the order."""
@@ -1827,9 +1834,7 @@ async def record_contract(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, 
     if await repo.find_contract(conn, lot_id) is not None:
         raise ContractAlreadyRecorded("the contract of this lot is already recorded")
     require_not_suspended(lot, "the contract waits until the order is lifted")
-    if lot.regime == "gov_procurement" and any(
-            o.upheld and o.answered_at is not None and o.answered_at >= notice["issued_at"]
-            for o in await repo.list_objections(conn, lot_id)):
+    if lot.regime == "gov_procurement" and await challenge_upheld_against(conn, lot_id, notice):
         # 政府采购质疑和投诉办法 第十六条: a 质疑 upheld against this award → another winner among the qualified
         # candidates, or procurement again (evaluation/rescission.py); the contract waits for that decision.
         raise ChallengeUpheld("a 质疑 to the result was upheld: no contract until the winner is determined again or "
