@@ -49,6 +49,7 @@ from trading.accounts.guards import PUBLIC, requires, signed_in
 from trading.accounts.schemas import Role, User
 from trading.blobs import blob_store
 from trading.clock import Clock
+from trading.downloads import attachment_disposition
 from trading.settings import Settings
 
 agency = requires(Role.AGENCY, Role.ADMIN)
@@ -166,7 +167,7 @@ class EvaluationController(Controller):
         name, data = await services.download_attachment(conn, clock, lot_id, bid_id, sha256, user=user,
                                                         blobs=blob_store(settings), addr=addr)
         return Response(data, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"})
+                        headers={"Content-Disposition": attachment_disposition(name)})
 
     @get("/sheet", guards=[expert], operation_id="MySheet")
     async def my_sheet(self, conn: asyncpg.Connection, user: User, lot_id: UUID) -> dict[str, Any]:
@@ -355,12 +356,6 @@ class RegulatorAwardController(Controller):
         """Awards of projects that must be tendered whose report to the supervisor is not in within 15 days
         (招标投标法 第四十七条)."""
         return await services.list_overdue_duties(conn, clock, "supervisor_report")
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
 
 
 def _routes() -> list[Any]:

@@ -3,7 +3,6 @@ tender's activity, and decides; everyone reads what their role lets them see."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
@@ -25,6 +24,7 @@ from trading.accounts.guards import requires, signed_in
 from trading.accounts.schemas import Role, User
 from trading.blobs import blob_store
 from trading.clock import Clock
+from trading.downloads import attachment_disposition
 from trading.errors import Invalid
 from trading.settings import Settings
 
@@ -71,7 +71,7 @@ class ComplaintController(Controller):
         # Served as a download, typed only from a short list: an uploaded file never runs as a page of the platform.
         media = ev.content_type if ev.content_type in SAFE_TYPES else "application/octet-stream"
         return Response(data, media_type=media,
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(ev.filename, safe='')}",
+                        headers={"Content-Disposition": attachment_disposition(ev.filename),
                                  "X-Content-Type-Options": "nosniff"})
 
     @post("/{complaint_id:uuid}/accept", guards=[regulator], operation_id="AcceptComplaint", status_code=200)

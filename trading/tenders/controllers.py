@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
@@ -15,6 +14,7 @@ from trading.accounts.guards import PUBLIC, requires, signed_in
 from trading.accounts.schemas import Role, User
 from trading.blobs import blob_store
 from trading.clock import Clock
+from trading.downloads import attachment_disposition
 from trading.settings import Settings
 from trading.tenders import services
 from trading.tenders.listing import listing_cache
@@ -149,7 +149,7 @@ class TenderParticipationController(Controller):
                        addr: str | None, tender_id: UUID, lot_id: UUID, document_id: UUID) -> Response[bytes]:
         doc = await services.document_for(conn, clock, tender_id, lot_id, document_id, user=user, addr=addr)
         return Response(blob_store(settings).get_bytes(doc.sha256), media_type=doc.content_type, headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.filename)}",
+            "Content-Disposition": attachment_disposition(doc.filename),
             "X-Content-SHA256": doc.sha256})
 
     @get("/{tender_id:uuid}/lots/{lot_id:uuid}/downloads", guards=[signed_in], operation_id="ListDownloaders")
