@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
 import secrets
 import shutil
@@ -30,7 +29,7 @@ import asyncpg  # noqa: E402
 from trading import db  # noqa: E402
 from trading.bids import package as bid_package  # noqa: E402
 from trading.bids import repository as bids_repo  # noqa: E402
-from trading.bids import seal as seal_v1  # noqa: E402
+from trading.bids import seal as sealing  # noqa: E402
 from trading.bids.ceremony import SUITE_X25519  # noqa: E402
 from trading.blobs import BlobStore  # noqa: E402
 from trading.clock import FixedClock  # noqa: E402
@@ -48,7 +47,6 @@ class _Id:
 
 async def main(n_bids: int, size_mib: int, workers: int) -> None:
     from tests.conftest import Factory, credit_code
-    from trading.accounts.schemas import Role
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -97,23 +95,23 @@ async def main(n_bids: int, size_mib: int, workers: int) -> None:
                                           bid_fields=record_lot.bid_fields, duration_days=180)
             ct_path = payload_dir / "ct"
             with ct_path.open("wb") as out:
-                sealed = seal_v1.seal(record_lot.ceremony_record, lambda w: bid_package.write_package(w, form, [att]),
+                sealed = sealing.seal(record_lot.ceremony_record, lambda w: bid_package.write_package(w, form, [att]),
                                       out, signing_key=key, bidder_org_id=str(org.id), signer_id=str(user.id),
                                       expected_ceremony_hash=record_lot.ceremony_hash)
             m = sealed.manifest
-            final = blobs.path(m.ct_sha256.hex())
+            final = blobs.ciphertext_path(m.ct_root.hex())
             final.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(ct_path, final)
             async with pool.acquire() as c, c.transaction():
                 entry = await append_entry(c, clock, Tag.BID_SEAL_ACCEPT, tender_id=m.tender_id, lot_id=lot_id,
                                            body={"bid": m.bid_id.hex(), "version": 1,
                                                  "manifest_sha256": sealed.manifest_sha256.hex(),
-                                                 "ct_sha256": m.ct_sha256.hex(), "ct_len": m.ct_len})
+                                                 "ct_root": m.ct_root.hex(), "ct_len": m.ct_len})
                 await bids_repo.insert_bid(
                     c, bid_id=UUID(bytes=m.bid_id), lot_id=lot_id, tender_id=UUID(m.tender_id), bidder_org_id=org.id,
                     signer_id=user.id, identity_key_id=key_id, version=1, previous=None,
                     manifest=sealed.manifest_bytes, signature=sealed.signature,
-                    manifest_sha256=sealed.manifest_sha256, ct_sha256=m.ct_sha256, ct_len=m.ct_len,
+                    manifest_sha256=sealed.manifest_sha256, ct_root=m.ct_root, ct_len=m.ct_len,
                     accepted_at=clock.now(), accept_seq=entry.seq, receipt="bench", addr=None)
         print(f"  sealed and stored in {time.perf_counter() - t:.1f} s")
 
@@ -125,7 +123,7 @@ async def main(n_bids: int, size_mib: int, workers: int) -> None:
 
         async def release(i: int) -> float:
             cust = lot["custodians"][i]
-            hpke = seal_v1.HpkePrivateKey(SUITE_X25519, cust["hpke_private_key"].private_bytes_raw())
+            hpke = sealing.HpkePrivateKey(SUITE_X25519, cust["hpke_private_key"].private_bytes_raw())
             async with pool.acquire() as c:
                 bundle = await services.opening_bundle(c, lot_id, cust["user"])
             t0 = time.perf_counter()

@@ -362,20 +362,21 @@ def main() -> None:
         pg_thread.join(5)
 
         from trading.bids.receipt import verify_receipt
+        from trading.blobs import BlobStore
 
         valid = sum(1 for r in receipts if verify_receipt(r, vkey))
 
         async def count():
             c = await asyncpg.connect(url)
             n = await c.fetchval("SELECT count(*) FROM bids WHERE status = 'active'")
-            shas = [bytes(r["ct_sha256"]).hex() for r in await c.fetch("SELECT ct_sha256 FROM bids")]
+            shas = [bytes(r["ct_root"]).hex() for r in await c.fetch("SELECT ct_root FROM bids")]
             # the bids of one acceptance transaction share its instant (read once under the log lock)
             batches = await c.fetchval("SELECT count(DISTINCT accepted_at) FROM bids")
             await c.close()
             return n, shas, batches
 
         stored, shas, batches = asyncio.run(count())
-        blobs = sum(1 for h in shas if (data_dir / "blobs" / "sha256" / h[:2] / h[2:4] / h).exists())
+        blobs = sum(1 for h in shas if BlobStore(data_dir / "blobs").ciphertext_path(h).exists())
         lat = sorted(latencies)
 
         def pct(p: float) -> float:

@@ -1,8 +1,10 @@
 """Content-addressed blob store for large files (sealed bids, attachments, PDFs).
 
 Keys are SHA-256 hex digests; files live at data_dir/blobs/sha256/ab/cd/abcd…; writes go to a temp file,
-are fsynced and renamed into place; every read checks the hash. (An S3-compatible store can implement the
-same three methods for production.)
+are fsynced and renamed into place; every read checks the hash. Sealed bids' ciphertexts are kept apart, under
+their seal/v2 `ct_root` (trading/bids/cthash.py, a hash list rather than one SHA-256 of the file) at
+data_dir/blobs/ct-root/ab/cd/…, written by the upload's spool rename and checked by the opening. (An
+S3-compatible store can implement the same methods for production.)
 """
 from __future__ import annotations
 
@@ -32,9 +34,32 @@ class BlobStore:
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
 
     def path(self, digest: str) -> Path:
+        return self._path("sha256", digest)
+
+    def ciphertext_path(self, ct_root: str) -> Path:
+        """Where the sealed bid whose ct_root (hex) this is lives."""
+        return self._path("ct-root", ct_root)
+
+    def put_ciphertext(self, data: bytes) -> str:
+        """Store a sealed bid's ciphertext held in memory under its ct_root (tests and benches; uploads stream)."""
+        from trading.bids.cthash import of_bytes
+
+        ct_root = of_bytes(data).hex()
+        final = self.ciphertext_path(ct_root)
+        if not final.exists():
+            fd, name = tempfile.mkstemp(dir=self.root / "tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(name, final)
+        return ct_root
+
+    def _path(self, kind: str, digest: str) -> Path:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise BlobNotFound(f"not a sha256 digest: {digest!r}")
-        return self.root / "sha256" / digest[:2] / digest[2:4] / digest
+            raise BlobNotFound(f"not a {kind} digest: {digest!r}")
+        return self.root / kind / digest[:2] / digest[2:4] / digest
 
     def exists(self, digest: str) -> bool:
         return self.path(digest).exists()

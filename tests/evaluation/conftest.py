@@ -65,7 +65,7 @@ async def open_bids(pool, clock, lot_id, tender_id, bidders, prices, *, blobs=No
                 data = f"技术标 {i} ".encode() * 50
                 attachments = [{"name": f"技术标{i}.pdf", "sha256": blobs.put_bytes(data), "size": len(data)}]
             await opening.insert_bid_to_open(c, lot_id, bid_id=bid_id, version=1, bidder_org_id=org.id,
-                                             manifest_sha256=manifest, ct_sha256=secrets.token_hex(32),
+                                             manifest_sha256=manifest, ct_root=secrets.token_hex(32),
                                              accepted_at=now - timedelta(seconds=100 - i))
             await opening.insert_opened_bid(
                 c, lot_id=lot_id, bid_id=bid_id, bidder_org_id=org.id, bidder_name=org.name,

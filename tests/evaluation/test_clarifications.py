@@ -19,7 +19,7 @@ async def test_chair_asks_the_bidder_answers_and_the_report_keeps_the_minutes(ma
     bearer = lambda user: factory.token(user)  # noqa: E731
     h_chair = {"Authorization": f"Bearer {await bearer(chair['user'])}"}
     h_member = {"Authorization": f"Bearer {await bearer(member['user'])}"}
-    (org0, (user0, _)), (org1, (user1, _)) = lot["bidders"][0], lot["bidders"][1]
+    (_, (user0, _)), (_, (user1, _)) = lot["bidders"][0], lot["bidders"][1]
     h0 = {"Authorization": f"Bearer {await bearer(user0)}"}
     h1 = {"Authorization": f"Bearer {await bearer(user1)}"}
     bid0 = str(lot["bid_ids"][0])

@@ -1,4 +1,4 @@
-"""The whole chain with nothing stood in: bids sealed with seal/v1 and opened by two of three custodians
+"""The whole chain with nothing stood in: bids sealed with seal/v2 and opened by two of three custodians
 (trading.opening), the committee drawn with draw/v1 and confirmed (expert_pool), then evaluation, report,
 publicity and award through the platform sources — and the tender archive verifying offline."""
 from __future__ import annotations

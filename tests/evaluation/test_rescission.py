@@ -137,7 +137,6 @@ async def test_next_candidate_in_rank_order_gets_new_notices_and_the_contract(ma
 async def test_candidates_follow_one_after_the_other_then_only_a_new_tender(make_lot, pool, clock, settings, client,
                                                                            factory, monkeypatch, failed_calls):
     lot, cands, _ = await awarded_bl(make_lot, pool, clock, settings, client, factory, monkeypatch)
-    base = f"/api/lots/{lot['lot_id']}"
     agency = await headers(factory, lot["agency_user"])
     body = {"cause": "no_performance_bond", "reason": "未在规定时间内提交履约保证金", "outcome": "next_candidate"}
     r = await rescind(client, pool, lot, body, headers=agency)
@@ -171,7 +170,6 @@ async def test_a_lower_first_winner_is_followed_by_the_next_rank_not_by_the_one_
         make_lot, pool, clock, settings, client, factory, monkeypatch):
     lot, cands, award = await awarded_bl(make_lot, pool, clock, settings, client, factory, monkeypatch,
                                          winner_bid_id=None)
-    base = f"/api/lots/{lot['lot_id']}"
     agency = await headers(factory, lot["agency_user"])
     # first award to rank 1; rescind → rank 2; rescind → rank 3 (rank 1 never comes back)
     for rank in (2, 3):
@@ -218,7 +216,6 @@ async def test_rescission_refusals(make_lot, pool, clock, settings, client, fact
 async def test_overdue_contract_is_watched_again_from_the_new_notice(make_lot, pool, clock, settings, client, factory,
                                                                     monkeypatch):
     lot, cands, _ = await awarded_bl(make_lot, pool, clock, settings, client, factory, monkeypatch)
-    base = f"/api/lots/{lot['lot_id']}"
     clock.advance(days=32)
     await tx(pool, services.flag_overdue_duties, clock)
     assert len(await entries(pool, "award:contract:overdue")) == 1

@@ -53,13 +53,13 @@ MAX_RUNNING = 2   # batches in flight: one checks its bids while another holds t
 
 @dataclass(eq=False)
 class Pending:
-    """One bid whose ciphertext is verified (`ct_sha256` and length of the spool), waiting to be accepted."""
+    """One bid whose ciphertext is verified (`ct_root` and length of the spool), waiting to be accepted."""
 
     user: User
     lot_id: UUID
     manifest: bytes
     signature: bytes
-    ct_sha256: bytes              # SHA-256 of the spool, computed by the caller
+    ct_root: bytes                # ct_root of the spool, computed by the caller
     spool_id: UUID                # the spool file holding the ciphertext
     upload_id: UUID | None        # the upload row (resumable protocol), None for a one-request submission
     addr: str | None
@@ -176,9 +176,9 @@ class Group:
                     if it.upload_id is not None and bs.upload_received != m.ct_len:
                         raise UploadIncomplete(f"truncated: {bs.upload_received} of {m.ct_len} bytes received",
                                                offset=bs.upload_received)
-                    if it.ct_sha256 != m.ct_sha256:
+                    if it.ct_root != m.ct_root:
                         raise UploadHashMismatch("the uploaded ciphertext does not match the manifest's"
-                                                 " ct_sha256/ct_len")
+                                                 " ct_root/ct_len")
                 except DomainError as exc:
                     refused.append((i, lot, exc))
                     continue
@@ -206,14 +206,14 @@ class Group:
             received_at = receipt_mod.format_time(accepted_at)
             # A rolled-back transaction leaves at most an orphan content-addressed ciphertext, never a bid. The
             # renames run on a worker thread (a rename can wait for the file system's journal).
-            await asyncio.to_thread(_adopt_all, [(batch[i].store, batch[i].spool_id, m.ct_sha256.hex())
+            await asyncio.to_thread(_adopt_all, [(batch[i].store, batch[i].spool_id, m.ct_root.hex())
                                                  for i, _, m, _, _ in accepted])
             drafts: list[Draft] = []
             for i, lot, m, _, _ in accepted:
                 # No actor, no address: the entry must not say who bid (招标投标法 第二十二条).
                 drafts.append(Draft(tag=Tag.BID_SEAL_ACCEPT, tender_id=lot.tender_id, lot_id=lot.lot_id, body={
                     "bid": m.bid_id.hex(), "version": m.version, "manifest_sha256": seal.manifest_sha256(
-                        batch[i].manifest).hex(), "ct_sha256": m.ct_sha256.hex(), "ct_len": m.ct_len,
+                        batch[i].manifest).hex(), "ct_root": m.ct_root.hex(), "ct_len": m.ct_len,
                     "received_at": received_at}))
             for i, lot, exc in refused:
                 drafts.append(Draft(tag=Tag.BID_SEAL_REFUSE, tender_id=lot.tender_id, lot_id=lot.lot_id, body={
@@ -227,7 +227,7 @@ class Group:
                 manifest_hex = seal.manifest_sha256(it.manifest).hex()
                 receipt = receipt_mod.Receipt(
                     origin=it.settings.origin, lot=str(lot.lot_id), bid=m.bid_id.hex(), version=m.version,
-                    manifest_sha256=manifest_hex, ct_sha256=m.ct_sha256.hex(), received_at=received_at,
+                    manifest_sha256=manifest_hex, ct_root=m.ct_root.hex(), received_at=received_at,
                     log_index=entry.seq, leaf_hash=entry.leaf_hash.hex())
                 note = receipt_mod.sign_receipt(receipt, services.platform_key(it.settings), it.settings.origin)
                 assert it.user.org_id is not None
@@ -235,10 +235,10 @@ class Group:
                     bid_id=UUID(bytes=m.bid_id), lot_id=lot.lot_id, tender_id=lot.tender_id,
                     bidder_org_id=it.user.org_id, signer_id=it.user.id, identity_key_id=key_id, version=m.version,
                     previous=m.previous, manifest=it.manifest, signature=it.signature,
-                    manifest_sha256=bytes.fromhex(manifest_hex), ct_sha256=m.ct_sha256, ct_len=m.ct_len,
+                    manifest_sha256=bytes.fromhex(manifest_hex), ct_root=m.ct_root, ct_len=m.ct_len,
                     accepted_at=accepted_at, accept_seq=entry.seq, receipt=note, addr=it.addr))
                 results[i] = BidAccepted(bid_id=m.bid_id.hex(), lot_id=lot.lot_id, version=m.version,
-                                         manifest_sha256=manifest_hex, ct_sha256=m.ct_sha256.hex(),
+                                         manifest_sha256=manifest_hex, ct_root=m.ct_root.hex(),
                                          received_at=accepted_at, log_index=entry.seq, receipt=note)
             done_uploads = [batch[i].upload_id for i, *_ in accepted] + [batch[i].upload_id for i, _, _ in refused]
             await repo.insert_bids(conn, rows, [u for u in done_uploads if u is not None])
@@ -278,7 +278,7 @@ def group_of(state: Any) -> Group:
 
 async def finalize(pool: Any, group: Group, clock: Clock, settings: Any, store: BlobStore, upload_id: UUID,
                    user: User, addr: str | None = None) -> Result:
-    """POST /api/bids/uploads/{id}/finalize: verify the whole ciphertext (every byte received, its SHA-256 and
+    """POST /api/bids/uploads/{id}/finalize: verify the whole ciphertext (every byte received, its ct_root and
     length), then accept it with whatever else is being accepted — or refuse it (logged, upload dropped).
     No connection is held while the spool is hashed or the group works."""
     async with pool.acquire() as conn:
@@ -287,13 +287,13 @@ async def finalize(pool: Any, group: Group, clock: Clock, settings: Any, store: 
         if up.received != up.ct_len:
             raise UploadIncomplete(f"truncated: {up.received} of {up.ct_len} bytes received", offset=up.received)
         digest, size = await uploads.digest(store, up.id, up.ct_len)
-        if size != up.ct_len or not hmac.compare_digest(digest, up.ct_sha256):
-            raise UploadHashMismatch("the uploaded ciphertext does not match the manifest's ct_sha256/ct_len")
+        if size != up.ct_len or not hmac.compare_digest(digest, up.ct_root):
+            raise UploadHashMismatch("the uploaded ciphertext does not match the manifest's ct_root/ct_len")
     except DomainError as exc:
         await services.refuse_in_own_transaction(pool, clock, store, up, "finalize", exc)
         return exc
     return await group.accept(Pending(user=user, lot_id=up.lot_id, manifest=up.manifest, signature=up.signature,
-                                      ct_sha256=digest, spool_id=up.id, upload_id=up.id, addr=addr, clock=clock,
+                                      ct_root=digest, spool_id=up.id, upload_id=up.id, addr=addr, clock=clock,
                                       settings=settings, store=store))
 
 
@@ -324,8 +324,8 @@ async def submit_whole(pool: Any, group: Group, clock: Clock, settings: Any, sto
         if received != m.ct_len:
             raise UploadIncomplete(f"truncated: {received} of {m.ct_len} bytes received", offset=received)
         digest, size = await uploads.digest(store, spool_id, m.ct_len)
-        if size != m.ct_len or not hmac.compare_digest(digest, m.ct_sha256):
-            raise UploadHashMismatch("the uploaded ciphertext does not match the manifest's ct_sha256/ct_len")
+        if size != m.ct_len or not hmac.compare_digest(digest, m.ct_root):
+            raise UploadHashMismatch("the uploaded ciphertext does not match the manifest's ct_root/ct_len")
     except DomainError as exc:
         uploads.discard(store, spool_id)
         async with pool.acquire() as conn, conn.transaction():
@@ -335,7 +335,7 @@ async def submit_whole(pool: Any, group: Group, clock: Clock, settings: Any, sto
         uploads.discard(store, spool_id)
         raise
     return await group.accept(Pending(user=user, lot_id=lot_id, manifest=manifest, signature=signature,
-                                      ct_sha256=digest, spool_id=spool_id, upload_id=None, addr=addr, clock=clock,
+                                      ct_root=digest, spool_id=spool_id, upload_id=None, addr=addr, clock=clock,
                                       settings=settings, store=store))
 
 

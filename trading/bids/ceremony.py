@@ -1,4 +1,4 @@
-"""The lot's key ceremony record (seal/v1, DESIGN.md §6) — pure, no server imports.
+"""The lot's key ceremony record (seal/v2, DESIGN.md §6) — pure, no server imports.
 
 At publication the lot's k, n and its n custodians' HPKE public keys are fixed in a ceremony record; its
 SHA-256 (`ceremony_hash`) is pinned by every bid sealed for the lot. Each custodian's public key is uploaded with
@@ -12,7 +12,7 @@ import hashlib
 import msgspec
 
 CEREMONY_VERSION = "tenderhall/ceremony/v1"
-KEY_STATEMENT_PREFIX = b"tenderhall/seal/v1 lot-key\n"
+KEY_STATEMENT_PREFIX = b"tenderhall/seal/v2 lot-key\n"
 
 # HPKE suites: DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM by default; ML-KEM-768+X25519 for
 # post-quantum lots.

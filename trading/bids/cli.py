@@ -1,4 +1,4 @@
-"""`tenderhall keys …`, `tenderhall custodian keygen`, `tenderhall bid seal|submit|verify-receipt|withdraw`.
+"""`tenderhall keys …`, `tenderhall custodian keygen`, `tenderhall bid seal|submit|verify-receipt|ct-root|withdraw`.
 
 These run on the bidder's or custodian's own machine: they import nothing that needs a server. Private keys
 stay in local key files encrypted under a passphrase ($TENDERHALL_PASSPHRASE, else asked). The server and the
@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from trading.bids import client as api
-from trading.bids import keys, package, pipeline, receipt, seal
+from trading.bids import cthash, keys, package, pipeline, receipt, seal
 
 console = Console(stderr=True)
 DEFAULT_HOME = Path(os.environ.get("TENDERHALL_HOME", Path.home() / ".tenderhall"))
@@ -201,9 +201,15 @@ async def verify_receipt(http: httpx.AsyncClient | None, receipt_path: Path, vke
     if name is not None:
         files = api.read_sealed(name)
         m = seal.decode_manifest(files.manifest)
-        if r.manifest_sha256 != seal.manifest_sha256(files.manifest).hex() or r.ct_sha256 != m.ct_sha256.hex() \
+        if r.manifest_sha256 != seal.manifest_sha256(files.manifest).hex() or r.ct_root != m.ct_root.hex() \
                 or r.bid != m.bid_id.hex() or r.lot != files.lot_id:
             raise receipt.ReceiptInvalid("the receipt is not for this sealed bid")
+        ct = name.with_name(name.name + ".ct")
+        if ct.exists():  # the ciphertext itself, unless the bidder kept only the manifest after submitting
+            root, size = cthash.hash_file(ct)
+            if size != m.ct_len or root != m.ct_root:
+                raise receipt.ReceiptInvalid(f"{ct} is not the ciphertext this receipt is for "
+                                             f"(ct_root {root.hex()}, {size} bytes)")
     inclusion = await api.check_inclusion(http, r, vkey) if http is not None else None
     return r, inclusion
 
@@ -257,6 +263,9 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
         except (CommandError, keys.KeyFileError, package.BidFormInvalid, seal.SealError,
                 receipt.ReceiptInvalid) as exc:
             console.print(f"[red]error[/]: {exc}")
+            return 2
+        except OSError as exc:  # a file named on the command line that is missing or unreadable
+            console.print(f"[red]error[/]: {exc.filename or ''}: {exc.strerror or exc}")
             return 2
         except httpx.HTTPError as exc:
             console.print(f"[red]network error[/]: {exc}")
@@ -332,9 +341,21 @@ def _cmd_bid_verify_receipt(args: argparse.Namespace) -> int:
         r, inc = _run(lambda http: verify_receipt(http, path, args.vkey, name), args)
     console.print(f"[green]valid receipt[/]: lot {r.lot}, bid {r.bid} v{r.version}, received {r.received_at}, "
                   f"log index {r.log_index}")
+    if name is not None:
+        ct = name.with_name(name.name + ".ct")
+        console.print(f"the ciphertext {ct} matches its ct_root" if ct.exists()
+                      else f"the ciphertext {ct} is not here: only the manifest was checked")
     if inc is not None:
         console.print(("[green]included[/] in checkpoint of size " + str(inc.tree_size)) if inc.covered
                       else f"not yet covered by a checkpoint ({inc.detail})")
+    return 0
+
+
+@_guard
+def _cmd_bid_ct_root(args: argparse.Namespace) -> int:
+    for name in args.files:
+        root, size = cthash.hash_file(name)
+        print(f"{root.hex()}  {size}  {name}")
     return 0
 
 
@@ -386,9 +407,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _net(p)
     p.set_defaults(func=_cmd_custodian_keygen)
 
-    bp = sub.add_parser("bid", help="sealed bids: seal, submit, verify-receipt, withdraw")
+    bp = sub.add_parser("bid", help="sealed bids: seal, submit, verify-receipt, ct-root, withdraw")
     bs = bp.add_subparsers(dest="bid_command", required=True)
-    p = bs.add_parser("seal", help="build the bid package and seal it (seal/v1) to the lot's custodians")
+    p = bs.add_parser("seal", help="build the bid package and seal it (seal/v2) to the lot's custodians")
     p.add_argument("--lot", required=True)
     p.add_argument("--price", required=True, help="bid price in yuan, e.g. 1234567.89")
     p.add_argument("--duration", help="duration in days (工期)")
@@ -421,6 +442,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offline", action="store_true", help="signature only, no network (needs --vkey)")
     _net(p)
     p.set_defaults(func=_cmd_bid_verify_receipt)
+    p = bs.add_parser("ct-root", help="print a sealed bid file's ct_root and length (what its receipt names)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=_cmd_bid_ct_root)
     p = bs.add_parser("withdraw", help="withdraw your live bid on a lot (signed statement)")
     p.add_argument("--lot", required=True)
     _key(p)

@@ -149,7 +149,7 @@ class BidController(Controller):
     @post("/bids/uploads/{upload_id:uuid}/finalize", guards=[bidders], operation_id="FinalizeBidUpload")
     async def finalize(self, state: State, clock: Clock, settings: Settings, user: User, addr: str | None,
                        upload_id: UUID) -> Response[BidAccepted]:
-        """Verify ct_sha256/ct_len and the deadline; accept with a signed receipt, or refuse (logged).
+        """Verify ct_root/ct_len and the deadline; accept with a signed receipt, or refuse (logged).
 
         No transaction of the request: the bid is accepted in its group's transaction (trading/bids/acceptance.py).
         """

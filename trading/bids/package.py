@@ -1,4 +1,4 @@
-"""The bid package (seal/v1 plaintext): a ZIP whose `form.json` holds the structured bid form plus the
+"""The bid package (seal/v2 plaintext): a ZIP whose `form.json` holds the structured bid form plus the
 attached files. Pure (no server imports): built on the bidder's machine, read at the opening.
 
 The ZIP is streamed straight into the encryptor (no temporary plaintext file, memory bounded): attachments are
@@ -213,7 +213,7 @@ def write_package(out: BinaryIO, form: BidForm, attachments: Sequence[Path] = ()
     listed: list[Attachment] = []
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[arg-type]
         for path, arc in entries:
-            # Each attachment is hashed twice (its sha256 for form.json here, then ct_sha256 of the ciphertext),
+            # Each attachment is hashed twice (its sha256 for form.json here, then ct_root of the ciphertext),
             # besides CRC-32, AES-GCM and the I/O: its own SHA-256 runs on a worker thread while CRC-32, the
             # encryption and the write run here, straight from the file's mapped pages (pipeline.file_blocks).
             size = 0

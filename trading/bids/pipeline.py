@@ -1,16 +1,18 @@
-"""The two-thread pipelines of sealing and unsealing (seal/v1 over Tink streaming, trading/bids/streaming.py).
+"""The pipelines of sealing and unsealing (seal/v2 over Tink streaming, trading/bids/streaming.py).
 
 Sealing or unsealing 1 GiB costs, in CPU seconds on the project machine (2026-12 VM): SHA-256 of the ciphertext
-0.6–0.7 (the slowest stage; ct_sha256 is part of the protocol), writing the output file through the page cache
-0.2–2 (the kernel's page allocation and copy, the figure that swings most; past the cache with `DirectOutput`,
-as the CLI seals, ≈ 0.05), AES-GCM 0.1–0.3, and reading the input with read() 0.13–0.5 — a kernel copy again,
-which mapping the file avoids (`file_blocks`). Serially that is well under 1 GB/s, so each
-direction runs as three stages on their own threads — the caller's thread encrypts or decrypts (AES-GCM reading
-the mapped input), a writer thread writes, a hasher thread hashes the ciphertext, each in order (sealing feeds both
-side by side, see HashingSink) — and the two
-cores' scheduler keeps both busy (hashlib, AES-GCM and file writes release the GIL for large buffers). With the
-caller's thread also writing, it was the bottleneck (≈ 1.0 CPU-s per GiB against the hasher's 0.7) and the
-figures swung with the machine's load; two threads writing one file (positional writes) were slower still.
+for ct_root 0.6–0.7 (the costliest stage, but its 1 MiB segments hash independently: cthash.SegmentHasher spreads
+them over the cores), writing the output file through the page cache 0.2–2 (the kernel's page allocation and copy,
+the figure that swings most; past the cache with `DirectOutput`, as the CLI seals, ≈ 0.05), AES-GCM 0.1–0.3, and
+reading the input with read() 0.13–0.5 — a kernel copy again, which mapping the file avoids (`file_blocks`).
+Serially that is well under 1 GB/s, so each direction runs as stages on their own threads — the caller's thread
+encrypts or decrypts (AES-GCM reading the mapped input), a writer thread writes in order, the hasher's threads
+(one per core) hash the ciphertext's segments, several at once (sealing feeds writer and hasher side by side, see
+HashingSink) — and the cores' scheduler keeps them busy (hashlib, AES-GCM and file writes release the GIL for
+large buffers). With the caller's thread also writing, it was the bottleneck (≈ 1.0 CPU-s per GiB against the
+hasher's 0.7) and the figures swung with the machine's load; two threads writing one file (positional writes) were
+slower still. Under seal/v1 one serial SHA-256 of the ciphertext set the pace (docs/sealing.md, "Changes from
+seal/v1").
 
 Memory is bounded whatever the size: a few preallocated, page-aligned 1 MiB segment buffers, each returning to its
 pool only once written (and, sealing, hashed), plus at most two mapped 4 MiB windows of the input (and
@@ -37,6 +39,7 @@ except ImportError:  # Windows: no O_DIRECT either, so never needed
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from trading.bids.cthash import Hasher, SegmentHasher
 from trading.bids.streaming import (HEADER_SIZE, KEY_SIZE, SEGMENT_SIZE, TAG_SIZE, StreamCorrupt, derive_key,
                                     segment_nonce)
 
@@ -121,17 +124,18 @@ class HashingSink:
     """The ciphertext end of sealing (the `sink` of an EncryptingWriter), a three-stage pipeline:
 
         sealing thread:  encrypt segment i+k into a pooled buffer ──┬──► writer thread: write segment i+j
-                                                                    └──► hasher thread: SHA-256 of segment i
+                                                                    └──► hasher threads: SHA-256 of segments i, i+1
 
-    Each segment goes to an OrderedWriter and an OrderedHasher side by side, and its buffer back to the pool once
-    both are done with it. SHA-256 is the slowest stage (≈ 0.6 CPU-s per GiB; AES-GCM plus mapping the input
-    ≈ 0.2, the write past the page cache ≈ 0.05 CPU-s but 0.3–0.9 s of the device's time per GiB on the project
-    machine), so the hasher must never wait: fed straight by the encryptor, it is held back only when all RING
-    buffers are in flight, not by each write's latency (it followed the writer until 2026-12, and a stalled device
-    write starved it). No copies: segments are encrypted straight into the writer's RING page-aligned buffers
-    (`claim`, given to the EncryptingWriter), which DirectOutput hands to the device as they are. Both stages are
-    FIFO, so the file and the digest see the same bytes in the same order. The first error of either stage is
-    raised by claim() and close().
+    Each segment goes to an OrderedWriter and a cthash.SegmentHasher side by side, and its buffer back to the pool
+    once both are done with it. Hashing is the costliest stage (≈ 0.6 CPU-s per GiB, shared by the hasher's
+    threads; AES-GCM plus mapping the input ≈ 0.2, the write past the page cache ≈ 0.05 CPU-s but 0.3–0.9 s of the
+    device's time per GiB on the project machine), so the hasher must never wait: fed straight by the encryptor, it
+    is held back only when all RING buffers are in flight, not by each write's latency (it followed the writer
+    until 2026-12, and a stalled device write starved it). No copies: segments are encrypted straight into the
+    writer's RING page-aligned buffers (`claim`, given to the EncryptingWriter), which DirectOutput hands to the
+    device as they are. The writer is FIFO and the hasher places each segment's digest by its position, so the file
+    and `ct_root` see the same bytes in the same order. The first error of either stage is raised by claim() and
+    close(); `ct_root` is set once close() has returned.
     """
 
     RING = OrderedWriter.RING
@@ -142,7 +146,8 @@ class HashingSink:
         self._lock = threading.Lock()
         self._busy: dict[int, int] = {}  # id(buffer) → stages not yet done with it
         self._writer = OrderedWriter(dst, name="seal-write", then=lambda view, buffer: self._release(buffer))
-        self._hasher = OrderedHasher(depth=self.RING, name="seal-sha256", done=self._release)
+        self._hasher = SegmentHasher(depth=self.RING, name="seal-ct-root", done=self._release)
+        self.ct_root: bytes | None = None
 
     def _release(self, buffer: mmap.mmap | None) -> None:
         if buffer is None:  # the header is bytes of its own, not a pooled buffer
@@ -154,11 +159,6 @@ class HashingSink:
                 return
             del self._busy[id(buffer)]
         self._writer.recycle(buffer)
-
-    @property
-    def h(self):
-        """The SHA-256 of what was written (complete once close() has returned)."""
-        return self._hasher.h
 
     def claim(self) -> mmap.mmap:
         """A free segment buffer for the encryptor (blocks while RING segments are still being written or hashed)."""
@@ -185,16 +185,17 @@ class HashingSink:
         try:
             self._writer.close()
         finally:
-            self._hasher.close()
+            self.ct_root = self._hasher.close()
 
 
 class HashingReader:
-    """Reads (and SHA-256s) the ciphertext ahead on a worker thread while the caller decrypts; bounded queue."""
+    """Reads (and hashes: `h`, a cthash.Hasher) the ciphertext ahead on a worker thread while the caller decrypts;
+    bounded queue."""
 
     DEPTH = 4
 
     def __init__(self, src: BinaryIO, block: int = 1024 * 1024) -> None:
-        self.h = hashlib.sha256()
+        self.h = Hasher()
         self.n = 0
         self._q: queue.Queue = queue.Queue(maxsize=self.DEPTH)
         self._stop = threading.Event()
@@ -533,11 +534,11 @@ def _segments(ct_len: int) -> list[int]:
 def decrypt_file(dek: bytes, associated_data: bytes, src: BinaryIO, dst: BinaryIO, ct_len: int,
                  progress: Callable[[int], object] | None = None) -> tuple[int, bytes]:
     """Decrypt the ct_len bytes of a Tink stream read from `src` (a regular file) into `dst`, pipelined like
-    sealing; returns (plaintext size, SHA-256 of the ciphertext). Raises StreamCorrupt.
+    sealing; returns (plaintext size, ct_root of the ciphertext). Raises StreamCorrupt.
 
         unsealing thread: map the next segments, queue each to the hasher, decrypt it into a pooled buffer
         writer thread:    write the plaintext segments in order (OrderedWriter), each buffer back to the pool
-        hasher thread:    SHA-256 of the ciphertext segments in order (OrderedHasher: at most four waiting)
+        hasher threads:   SHA-256 of the ciphertext segments, several at once (SegmentHasher: at most four waiting)
 
     Knowing the length, each segment's size and last-segment flag follow from its position (Tink's layout), so
     nothing is read ahead to find the last one, and the ciphertext is never copied (file_blocks explains why).
@@ -549,7 +550,8 @@ def decrypt_file(dek: bytes, associated_data: bytes, src: BinaryIO, dst: BinaryI
     aead = AESGCM(derive_key(dek, bytes(header[1: 1 + KEY_SIZE]), associated_data))
     prefix = bytes(header[1 + KEY_SIZE:])
     segments = _segments(ct_len)
-    hasher = OrderedHasher(hashlib.sha256(header), name="unseal-sha256")
+    hasher = SegmentHasher(depth=4, name="unseal-ct-root")
+    hasher.feed(header)
     writer = OrderedWriter(dst, name="unseal-write")
     total, last = 0, len(segments) - 1
     try:

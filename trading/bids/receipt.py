@@ -1,14 +1,14 @@
-"""Bid receipts (seal/v1): a C2SP signed note by the platform key, verifiable offline. Pure.
+"""Bid receipts (seal/v2): a C2SP signed note by the platform key, verifiable offline. Pure.
 
 Note text (every line ends with "\\n"):
 
-    tenderhall/seal/v1 receipt
+    tenderhall/seal/v2 receipt
     origin <log origin>
     lot <lot uuid>
     bid <bid_id, 32 hex>
     version <n>
     manifest_sha256 <64 hex>
-    ct_sha256 <64 hex>
+    ct_root <64 hex>
     received_at <UTC, RFC 3339 with milliseconds, Z>
     log_index <seq of the bid:seal:accept entry>
     leaf_hash <64 hex: RFC 9162 leaf hash of that entry>
@@ -27,8 +27,8 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-RECEIPT_HEADER = "tenderhall/seal/v1 receipt"
-_FIELDS = ("origin", "lot", "bid", "version", "manifest_sha256", "ct_sha256", "received_at", "log_index",
+RECEIPT_HEADER = "tenderhall/seal/v2 receipt"
+_FIELDS = ("origin", "lot", "bid", "version", "manifest_sha256", "ct_root", "received_at", "log_index",
            "leaf_hash")
 
 
@@ -42,7 +42,7 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     bid: str
     version: int
     manifest_sha256: str
-    ct_sha256: str
+    ct_root: str
     received_at: str
     log_index: int
     leaf_hash: str
@@ -76,7 +76,7 @@ def parse_receipt(note: str) -> tuple[Receipt, str, list[tuple[str, bytes, bytes
     text += "\n"
     lines = text.split("\n")[:-1]
     if not lines or lines[0] != RECEIPT_HEADER:
-        raise ReceiptInvalid("not a tenderhall seal/v1 receipt")
+        raise ReceiptInvalid("not a tenderhall seal/v2 receipt")
     values: dict[str, str] = {}
     for line in lines[1:]:
         key, _, value = line.partition(" ")

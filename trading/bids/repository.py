@@ -67,7 +67,7 @@ class Upload(msgspec.Struct, kw_only=True):
     manifest: bytes
     signature: bytes
     manifest_sha256: bytes
-    ct_sha256: bytes
+    ct_root: bytes
     ct_len: int
     received: int
     created_at: datetime
@@ -86,7 +86,7 @@ class Bid(msgspec.Struct, kw_only=True):
     manifest: bytes
     signature: bytes
     manifest_sha256: bytes
-    ct_sha256: bytes
+    ct_root: bytes
     ct_len: int
     status: str
     accepted_at: datetime
@@ -222,17 +222,17 @@ async def bidder_standing(conn: asyncpg.Connection, lot_id: UUID, org_id: UUID, 
 # uploads ------------------------------------------------------------------------------------------------------
 
 _UPLOAD_COLS = ("id, lot_id, bidder_org_id, user_id, identity_key_id, manifest, signature, manifest_sha256,"
-                " ct_sha256, ct_len, received, created_at, updated_at")
+                " ct_root, ct_len, received, created_at, updated_at")
 
 
 async def insert_upload(conn: asyncpg.Connection, *, lot_id: UUID, bidder_org_id: UUID, user_id: UUID,
                         identity_key_id: UUID, manifest: bytes, signature: bytes, manifest_sha256: bytes,
-                        ct_sha256: bytes, ct_len: int, now: datetime, addr: str | None) -> Upload:
+                        ct_root: bytes, ct_len: int, now: datetime, addr: str | None) -> Upload:
     row = await conn.fetchrow(
         "INSERT INTO bid_uploads (lot_id, bidder_org_id, user_id, identity_key_id, manifest, signature,"
-        " manifest_sha256, ct_sha256, ct_len, created_at, updated_at, addr)"
+        " manifest_sha256, ct_root, ct_len, created_at, updated_at, addr)"
         f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING {_UPLOAD_COLS}",
-        lot_id, bidder_org_id, user_id, identity_key_id, manifest, signature, manifest_sha256, ct_sha256, ct_len,
+        lot_id, bidder_org_id, user_id, identity_key_id, manifest, signature, manifest_sha256, ct_root, ct_len,
         now, addr)
     return _conv(row, Upload)
 
@@ -264,7 +264,7 @@ async def list_stale_uploads(conn: asyncpg.Connection, before: datetime) -> list
 # bids ---------------------------------------------------------------------------------------------------------
 
 _BID_COLS = ("bid_id, lot_id, tender_id, bidder_org_id, signer_id, identity_key_id, version,"
-             " previous_manifest_sha256, manifest, signature, manifest_sha256, ct_sha256, ct_len, status,"
+             " previous_manifest_sha256, manifest, signature, manifest_sha256, ct_root, ct_len, status,"
              " accepted_at, accept_seq, receipt, superseded_at, withdrawn_at")
 
 
@@ -282,18 +282,18 @@ async def find_latest_bid(conn: asyncpg.Connection, lot_id: UUID, org_id: UUID) 
 async def insert_bid(conn: asyncpg.Connection, *, bid_id: UUID, lot_id: UUID, tender_id: UUID,
                      bidder_org_id: UUID, signer_id: UUID, identity_key_id: UUID, version: int,
                      previous: bytes | None, manifest: bytes, signature: bytes, manifest_sha256: bytes,
-                     ct_sha256: bytes, ct_len: int, accepted_at: datetime, accept_seq: int, receipt: str,
+                     ct_root: bytes, ct_len: int, accepted_at: datetime, accept_seq: int, receipt: str,
                      addr: str | None, upload_id: UUID | None = None) -> None:
     """Store an accepted bid; `upload_id` (the upload it came from) is deleted by the same statement, one
     round trip fewer while the finaliser holds the log's writer lock."""
     await conn.execute(
         "WITH done AS (DELETE FROM bid_uploads WHERE id = $18)"
         " INSERT INTO bids (bid_id, lot_id, tender_id, bidder_org_id, signer_id, identity_key_id, version,"
-        " previous_manifest_sha256, manifest, signature, manifest_sha256, ct_sha256, ct_len, accepted_at,"
+        " previous_manifest_sha256, manifest, signature, manifest_sha256, ct_root, ct_len, accepted_at,"
         " accept_seq, receipt, addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
         " $16, $17)",
         bid_id, lot_id, tender_id, bidder_org_id, signer_id, identity_key_id, version, previous, manifest,
-        signature, manifest_sha256, ct_sha256, ct_len, accepted_at, accept_seq, receipt, addr, upload_id)
+        signature, manifest_sha256, ct_root, ct_len, accepted_at, accept_seq, receipt, addr, upload_id)
 
 
 async def mark_superseded(conn: asyncpg.Connection, bid_id: UUID, now: datetime) -> None:
@@ -335,7 +335,7 @@ async def list_bids_to_open(conn: asyncpg.Connection, lot_id: UUID) -> list[BidT
     """
     rows = await conn.fetch(
         "SELECT b.bid_id, b.lot_id, b.tender_id, b.bidder_org_id, b.signer_id, b.version, b.manifest, b.signature,"
-        " encode(b.manifest_sha256, 'hex') AS manifest_sha256, encode(b.ct_sha256, 'hex') AS ct_sha256, b.ct_len,"
+        " encode(b.manifest_sha256, 'hex') AS manifest_sha256, encode(b.ct_root, 'hex') AS ct_root, b.ct_len,"
         " b.accepted_at, b.accept_seq, k.public_key AS signer_public_key"
         " FROM bids b JOIN tenders t ON t.id = b.tender_id JOIN identity_keys k ON k.id = b.identity_key_id"
         " WHERE b.lot_id = $1 AND b.status = 'active' AND b.accepted_at < t.bid_deadline"
@@ -424,7 +424,7 @@ class NewBid(msgspec.Struct, kw_only=True):
     manifest: bytes
     signature: bytes
     manifest_sha256: bytes
-    ct_sha256: bytes
+    ct_root: bytes
     ct_len: int
     accepted_at: datetime
     accept_seq: int
@@ -439,7 +439,7 @@ async def insert_bids(conn: asyncpg.Connection, bids: list[NewBid], drop_uploads
     await conn.execute(
         "WITH done AS (DELETE FROM bid_uploads WHERE id = ANY($18::uuid[]))"
         " INSERT INTO bids (bid_id, lot_id, tender_id, bidder_org_id, signer_id, identity_key_id, version,"
-        " previous_manifest_sha256, manifest, signature, manifest_sha256, ct_sha256, ct_len, accepted_at,"
+        " previous_manifest_sha256, manifest, signature, manifest_sha256, ct_root, ct_len, accepted_at,"
         " accept_seq, receipt, addr) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[],"
         " $5::uuid[], $6::uuid[], $7::int[], $8::bytea[], $9::bytea[], $10::bytea[], $11::bytea[], $12::bytea[],"
         " $13::bigint[], $14::timestamptz[], $15::bigint[], $16::text[], $17::text[])",

@@ -73,7 +73,7 @@ class BidAccepted(msgspec.Struct, kw_only=True):
     lot_id: UUID
     version: int
     manifest_sha256: str
-    ct_sha256: str
+    ct_root: str
     received_at: datetime
     log_index: int
     receipt: str                            # the signed note
@@ -86,7 +86,7 @@ class MyBid(msgspec.Struct, kw_only=True):
     version: int
     status: str
     manifest_sha256: str
-    ct_sha256: str
+    ct_root: str
     ct_len: int
     accepted_at: datetime
     receipt: str
@@ -116,7 +116,7 @@ class BidToOpen(msgspec.Struct, kw_only=True):
     manifest: bytes
     signature: bytes
     manifest_sha256: str                    # hex
-    ct_sha256: str                          # hex = blob store key
+    ct_root: str                          # hex = blob store key
     ct_len: int
     accepted_at: datetime
     accept_seq: int

@@ -1,4 +1,4 @@
-"""Protocol seal/v1 (DESIGN.md §6, docs/sealing.md): both directions, pure — no server imports.
+"""Protocol seal/v2 (DESIGN.md §6, docs/sealing.md): both directions, pure — no server imports.
 
 Bidders run the sealing half on their own machine (`tenderhall bid seal`); custodians and the opening run the
 unsealing half. Everything here works on bytes, files and `cryptography` keys; nothing needs a database.
@@ -6,14 +6,14 @@ unsealing half. Everything here works on bytes, files and `cryptography` keys; n
 Sealing a bid:
   DEK, bid_id  ← 32 and 16 random bytes
   ciphertext   = Tink AES-GCM-HKDF streaming (trading/bids/streaming.py) of the bid package,
-                 associated data AD = "tenderhall/seal/v1" ‖ ceremony_hash ‖ bid_id
-  key_commit   = HMAC-SHA256(DEK, "tenderhall/seal/v1 key-commit" ‖ bid_id)
+                 associated data AD = "tenderhall/seal/v2" ‖ ceremony_hash ‖ bid_id
+  key_commit   = HMAC-SHA256(DEK, "tenderhall/seal/v2 key-commit" ‖ bid_id)
   shares       = SLIP-39 (shamir-mnemonic split_ems) k-of-n split of the DEK; share_x = mnemonic (UTF-8)
   wrapped_x    = HPKE.seal(pk_x, share_x, info_x),
-                 info_x = SHA-256("tenderhall/seal/v1 share" ‖ ceremony_hash ‖ bid_id ‖ custodian_uuid ‖ x)
-  share_commit = SHA-256("tenderhall/seal/v1 share-commit" ‖ bid_id ‖ share_x)
+                 info_x = SHA-256("tenderhall/seal/v2 share" ‖ ceremony_hash ‖ bid_id ‖ custodian_uuid ‖ x)
+  share_commit = SHA-256("tenderhall/seal/v2 share-commit" ‖ bid_id ‖ share_x)
   manifest     = msgspec JSON (exact bytes stored and signed); signature = Ed25519 over
-                 "tenderhall/seal/v1 manifest\\n" ‖ manifest_bytes
+                 "tenderhall/seal/v2 manifest\\n" ‖ manifest_bytes
 Nothing readable before the opening carries a hash of the plaintext or of the bid form: a price is
 low-entropy and its hash could be brute-forced.
 """
@@ -43,13 +43,13 @@ from trading.bids.pipeline import HashingReader, HashingSink, decrypt_file, rema
 from trading.bids.streaming import EncryptingWriter, StreamCorrupt
 from trading.bids.streaming import decrypt_stream as _decrypt_stream
 
-PROTOCOL = "tenderhall/seal/v1"
-AD_PREFIX = b"tenderhall/seal/v1"
-KEY_COMMIT_LABEL = b"tenderhall/seal/v1 key-commit"
-SHARE_INFO_LABEL = b"tenderhall/seal/v1 share"
-SHARE_COMMIT_LABEL = b"tenderhall/seal/v1 share-commit"
-MANIFEST_SIG_PREFIX = b"tenderhall/seal/v1 manifest\n"
-WITHDRAW_SIG_PREFIX = b"tenderhall/seal/v1 withdraw\n"
+PROTOCOL = "tenderhall/seal/v2"
+AD_PREFIX = b"tenderhall/seal/v2"
+KEY_COMMIT_LABEL = b"tenderhall/seal/v2 key-commit"
+SHARE_INFO_LABEL = b"tenderhall/seal/v2 share"
+SHARE_COMMIT_LABEL = b"tenderhall/seal/v2 share-commit"
+MANIFEST_SIG_PREFIX = b"tenderhall/seal/v2 manifest\n"
+WITHDRAW_SIG_PREFIX = b"tenderhall/seal/v2 withdraw\n"
 DEK_SIZE = 32
 BID_ID_SIZE = 16
 
@@ -103,7 +103,7 @@ class Manifest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     previous: bytes | None          # manifest_sha256 of the version this one replaces
     bidder_org_id: str
     signer_id: str                  # the user whose identity key signs
-    ct_sha256: bytes
+    ct_root: bytes
     ct_len: int
     key_commit: bytes
     k: int
@@ -129,7 +129,7 @@ def decode_manifest(data: bytes) -> Manifest:
     try:
         m = msgspec.json.decode(data, type=Manifest)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ManifestInvalid(f"the manifest is not a seal/v1 manifest: {exc}") from None
+        raise ManifestInvalid(f"the manifest is not a seal/v2 manifest: {exc}") from None
     problem = manifest_problem(m)
     if problem:
         raise ManifestInvalid(problem)
@@ -140,8 +140,8 @@ def manifest_problem(m: Manifest) -> str | None:
     """Structural checks any reader can make without keys. None when well formed."""
     if m.v != PROTOCOL:
         return f"unknown protocol version {m.v!r}"
-    if len(m.ceremony_hash) != 32 or len(m.ct_sha256) != 32 or len(m.key_commit) != 32:
-        return "ceremony_hash, ct_sha256 and key_commit must be 32 bytes"
+    if len(m.ceremony_hash) != 32 or len(m.ct_root) != 32 or len(m.key_commit) != 32:
+        return "ceremony_hash, ct_root and key_commit must be 32 bytes"
     if len(m.bid_id) != BID_ID_SIZE:
         return f"bid_id must be {BID_ID_SIZE} bytes"
     if m.version < 1 or (m.version == 1) != (m.previous is None):
@@ -193,9 +193,9 @@ def decode_withdrawal(data: bytes) -> Withdrawal:
     try:
         w = msgspec.json.decode(data, type=Withdrawal)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ManifestInvalid(f"not a seal/v1 withdrawal: {exc}") from None
+        raise ManifestInvalid(f"not a seal/v2 withdrawal: {exc}") from None
     if w.v != PROTOCOL or len(w.bid_id) != BID_ID_SIZE or len(w.manifest_sha256) != 32:
-        raise ManifestInvalid("not a seal/v1 withdrawal")
+        raise ManifestInvalid("not a seal/v2 withdrawal")
     return w
 
 
@@ -443,7 +443,7 @@ def seal(
     manifest = Manifest(
         v=PROTOCOL, tender_id=record.tender_id, lot_id=record.lot_id, ceremony_hash=c_hash, bid_id=bid_id,
         version=version, previous=previous, bidder_org_id=str(bidder_org_id), signer_id=str(signer_id),
-        ct_sha256=sink.h.digest(), ct_len=sink.n, key_commit=key_commit(dek, bid_id), k=record.k,
+        ct_root=sink.ct_root, ct_len=sink.n, key_commit=key_commit(dek, bid_id), k=record.k,
         shares=envelopes,
     )
     del dek, shares
@@ -499,7 +499,7 @@ def recover_checked_dek(manifest: Manifest, shares: dict[int, bytes]) -> bytes:
 
 def decrypt_stream(dek: bytes, aad: bytes, src: BinaryIO, dst: BinaryIO,
                    progress: Callable[[int], object] | None = None) -> int:
-    """Decrypt a seal/v1 payload (Tink AES-GCM-HKDF streaming); raises PayloadCorrupt."""
+    """Decrypt a seal/v2 payload (Tink AES-GCM-HKDF streaming); raises PayloadCorrupt."""
     try:
         return _decrypt_stream(dek, aad, src, dst, progress)
     except StreamCorrupt as exc:
@@ -508,7 +508,7 @@ def decrypt_stream(dek: bytes, aad: bytes, src: BinaryIO, dst: BinaryIO,
 
 def unseal(manifest: Manifest, dek: bytes, src: BinaryIO, dst: BinaryIO,
            progress: Callable[[int], object] | None = None) -> int:
-    """Check the ciphertext against ct_sha256/ct_len while decrypting it into dst; returns the plaintext size.
+    """Check the ciphertext against ct_root/ct_len while decrypting it into dst; returns the plaintext size.
 
     A regular-file `src` takes the pipelined path (`pipeline.decrypt_file`); any other stream is read ahead and hashed
     on a worker thread (`HashingReader`). Either way nothing is trusted until the end: callers that must not
@@ -523,8 +523,8 @@ def unseal(manifest: Manifest, dek: bytes, src: BinaryIO, dst: BinaryIO,
                                         manifest.ct_len, progress)
         except StreamCorrupt as exc:
             raise PayloadCorrupt(str(exc)) from None
-        if not hmac.compare_digest(digest, manifest.ct_sha256):
-            raise PayloadCorrupt("the ciphertext does not match the manifest's ct_sha256/ct_len")
+        if not hmac.compare_digest(digest, manifest.ct_root):
+            raise PayloadCorrupt("the ciphertext does not match the manifest's ct_root/ct_len")
         return size
     reader = HashingReader(src)
     try:
@@ -534,6 +534,6 @@ def unseal(manifest: Manifest, dek: bytes, src: BinaryIO, dst: BinaryIO,
             raise PayloadCorrupt("data follows the last segment")
     finally:
         reader.close()
-    if reader.n != manifest.ct_len or not hmac.compare_digest(reader.h.digest(), manifest.ct_sha256):
-        raise PayloadCorrupt("the ciphertext does not match the manifest's ct_sha256/ct_len")
+    if reader.n != manifest.ct_len or not hmac.compare_digest(reader.h.digest(), manifest.ct_root):
+        raise PayloadCorrupt("the ciphertext does not match the manifest's ct_root/ct_len")
     return size

@@ -1,4 +1,4 @@
-"""The rules of sealed bids (seal/v1): identity keys, custodians' lot keys, submission, receipts, replacement,
+"""The rules of sealed bids (seal/v2): identity keys, custodians' lot keys, submission, receipts, replacement,
 withdrawal. Services take the connection first, record the witness entry, and never commit.
 
 Confidentiality before the deadline (招标投标法 第二十二条, 电子招标投标办法 第二十一条): witness entries about
@@ -277,7 +277,7 @@ async def start_upload(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, use
     upload = await repo.insert_upload(
         conn, lot_id=lot_id, bidder_org_id=user.org_id, user_id=user.id, identity_key_id=key_id,
         manifest=data.manifest, signature=data.signature, manifest_sha256=seal.manifest_sha256(data.manifest),
-        ct_sha256=m.ct_sha256, ct_len=m.ct_len, now=clock.now(), addr=addr)
+        ct_root=m.ct_root, ct_len=m.ct_len, now=clock.now(), addr=addr)
     return UploadState(upload_id=upload.id, offset=0, length=upload.ct_len)
 
 
@@ -427,7 +427,7 @@ async def list_my_bids(conn: asyncpg.Connection, lot_id: UUID, user: User) -> li
     if user.org_id is None:
         return []
     return [MyBid(bid_id=b.bid_id.hex, version=b.version, status=b.status, manifest_sha256=b.manifest_sha256.hex(),
-                  ct_sha256=b.ct_sha256.hex(), ct_len=b.ct_len, accepted_at=b.accepted_at, receipt=b.receipt)
+                  ct_root=b.ct_root.hex(), ct_len=b.ct_len, accepted_at=b.accepted_at, receipt=b.receipt)
             for b in await repo.list_bids_for_org(conn, lot_id, user.org_id)]
 
 

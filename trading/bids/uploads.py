@@ -2,14 +2,13 @@
 
 Each upload streams into `blob_dir/uploads/<upload id>` at the offset the database records; the spool is moved
 into the content-addressed blob store only when the upload is accepted. Hashing happens while the bytes
-stream: this process keeps the running SHA-256 of each upload it received contiguously, so finalising costs
-nothing; if another process (or a restart) took some chunks, finalising re-hashes the spool from disk in 1 MiB
-blocks. Memory stays bounded either way.
+stream: this process keeps the running ct_root (cthash.Hasher) of each upload it received contiguously, so
+finalising costs nothing; if another process (or a restart) took some chunks, finalising re-hashes the spool from
+disk, its 1 MiB segments on two threads. Memory stays bounded either way.
 """
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from collections import OrderedDict
@@ -17,12 +16,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import UUID
 
+from trading.bids import cthash
 from trading.blobs import BlobStore
 
 BLOCK = 1024 * 1024
 _MAX_HASHERS = 4096
 # upload id → (offset hashed so far, running hash). Only an optimisation: correctness never depends on it.
-_hashers: OrderedDict[UUID, tuple[int, "hashlib._Hash"]] = OrderedDict()
+_hashers: OrderedDict[UUID, tuple[int, cthash.Hasher]] = OrderedDict()
 
 
 class Overflow(Exception):
@@ -67,7 +67,7 @@ def discard(store: BlobStore, upload_id: UUID) -> None:
 def _hasher_at(upload_id: UUID, offset: int):
     entry = _hashers.get(upload_id)
     if offset == 0:
-        h = hashlib.sha256()
+        h = cthash.Hasher()
     elif entry is not None and entry[0] == offset:
         h = entry[1]
     else:
@@ -182,32 +182,22 @@ def _remember(upload_id: UUID, offset: int, h) -> None:
         _hashers.popitem(last=False)
 
 
-def _hash_file(path: Path) -> tuple[bytes, int]:
-    h = hashlib.sha256()
-    n = 0
-    with path.open("rb") as f:
-        while block := f.read(BLOCK):
-            h.update(block)
-            n += len(block)
-    return h.digest(), n
-
-
 async def digest(store: BlobStore, upload_id: UUID, length: int) -> tuple[bytes, int]:
-    """SHA-256 and size of the spool (the running hash when this process saw every byte)."""
+    """ct_root and size of the spool (the running hash when this process saw every byte)."""
     path = spool_path(store, upload_id)
     if not path.exists():
-        return hashlib.sha256().digest(), 0
+        return cthash.root(0, []), 0
     entry = _hashers.get(upload_id)
     size = path.stat().st_size
     if entry is not None and entry[0] == length == size:
-        return entry[1].copy().digest(), size
-    return await asyncio.to_thread(_hash_file, path)
+        return entry[1].digest(), size
+    return await asyncio.to_thread(cthash.hash_file, path)
 
 
 def adopt(store: BlobStore, upload_id: UUID, digest_hex: str) -> None:
-    """Move a verified spool into the blob store under its SHA-256 (a rename: no copy, no second read)."""
+    """Move a verified spool into the blob store under its ct_root (a rename: no copy, no second read)."""
     path = spool_path(store, upload_id)
-    final = store.path(digest_hex)
+    final = store.ciphertext_path(digest_hex)
     _made(final.parent)
     try:
         os.replace(path, final)

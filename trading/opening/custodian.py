@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from trading.bids import seal as seal_v1
+from trading.bids import seal as sealing
 from trading.opening.release import RELEASE_VERSION, ReleasedShare, ShareRelease, release_bytes, sign_release
 from trading.opening.schemas import OpeningBundle
 
@@ -89,7 +89,7 @@ def _check_in_log(bundle: OpeningBundle, entries: list[tuple[int, bytes]], log_k
 
 
 def check_bundle(bundle: OpeningBundle, *, lot_id: str, now: datetime, log_key: str | None = None
-                 ) -> list[tuple[seal_v1.Manifest, str]]:
+                 ) -> list[tuple[sealing.Manifest, str]]:
     """Check the bundle; return [(manifest, manifest_sha256 hex)] to open, or raise BundleRefused.
 
     With `log_key` (the platform's C2SP verifier key, obtained independently) the deadline, start and bid entries
@@ -120,11 +120,11 @@ def check_bundle(bundle: OpeningBundle, *, lot_id: str, now: datetime, log_key: 
     if start.seq <= dl.seq or start.body.get("deadline_seq") != dl.seq:
         problems.append("the start entry does not follow this deadline entry")
     listed = {str(m.get("manifest_sha256")): str(m.get("bid_id")) for m in start.body.get("manifests", [])}
-    manifests: list[tuple[seal_v1.Manifest, str]] = []
+    manifests: list[tuple[sealing.Manifest, str]] = []
     for data in bundle.manifests:
         try:
-            m = seal_v1.decode_manifest(data)
-        except seal_v1.ManifestInvalid as exc:
+            m = sealing.decode_manifest(data)
+        except sealing.ManifestInvalid as exc:
             problems.append(f"a manifest is malformed: {exc}")
             continue
         manifests.append((m, hashlib.sha256(data).hexdigest()))
@@ -144,8 +144,8 @@ def check_bundle(bundle: OpeningBundle, *, lot_id: str, now: datetime, log_key: 
             problems.append(f"manifest {sha[:12]} is offered as accepted but no accept entry names it")
             continue
         try:
-            prev = seal_v1.decode_manifest(data).previous
-        except seal_v1.ManifestInvalid as exc:
+            prev = sealing.decode_manifest(data).previous
+        except sealing.ManifestInvalid as exc:
             problems.append(f"an accepted manifest is malformed: {exc}")
             continue
         if prev is not None:
@@ -175,7 +175,7 @@ def check_bundle(bundle: OpeningBundle, *, lot_id: str, now: datetime, log_key: 
     return manifests
 
 
-def build_release(bundle: OpeningBundle, *, lot_id: str, custodian_id: str, hpke_key: seal_v1.HpkePrivateKey,
+def build_release(bundle: OpeningBundle, *, lot_id: str, custodian_id: str, hpke_key: sealing.HpkePrivateKey,
                   identity_key: Ed25519PrivateKey, now: datetime | None = None, log_key: str | None = None
                   ) -> tuple[bytes, bytes, list[tuple[str, str]]]:
     """Check the bundle, open this custodian's envelopes, sign one release.
@@ -188,8 +188,8 @@ def build_release(bundle: OpeningBundle, *, lot_id: str, custodian_id: str, hpke
     for m, sha in manifests:
         bid = _uuid(m.bid_id)
         try:
-            share = seal_v1.custodian_open(m, custodian_id, hpke_key)
-        except seal_v1.SealError as exc:
+            share = sealing.custodian_open(m, custodian_id, hpke_key)
+        except sealing.SealError as exc:
             skipped.append((bid, str(exc)))
             continue
         shares.append(ReleasedShare(bid_id=bid, manifest_sha256=sha, share=share))
@@ -208,7 +208,7 @@ def _uuid(bid_id: bytes) -> str:
 
 
 async def custodian_unseal(client: Any, lot_id: str, *, identity_key: Ed25519PrivateKey,
-                           hpke_key: seal_v1.HpkePrivateKey, now: datetime | None = None,
+                           hpke_key: sealing.HpkePrivateKey, now: datetime | None = None,
                            log_key: str | None = None) -> dict[str, Any]:
     """Fetch the bundle, check it, release. `client` is an httpx.AsyncClient already carrying the custodian's
     bearer token. `log_key` is the platform's verifier key as the custodian knows it; without one the key the

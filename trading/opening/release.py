@@ -1,4 +1,4 @@
-"""Share releases (seal/v1 opening) — pure, no server imports: the custodian's client and the server share it.
+"""Share releases (seal/v2 opening) — pure, no server imports: the custodian's client and the server share it.
 
 A custodian releases its shares for a lot in one signed statement: the exact bytes below, signed with the
 custodian's Ed25519 identity key over `RELEASE_PREFIX ‖ statement`. The statement names the opening:session:start
@@ -12,8 +12,8 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-RELEASE_VERSION = "tenderhall/seal/v1 release"
-RELEASE_PREFIX = b"tenderhall/seal/v1 share-release\n"
+RELEASE_VERSION = "tenderhall/seal/v2 release"
+RELEASE_PREFIX = b"tenderhall/seal/v2 share-release\n"
 MAX_SHARES = 10_000
 
 

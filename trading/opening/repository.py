@@ -120,12 +120,12 @@ async def set_session_status(conn: asyncpg.Connection, lot_id: UUID, status: str
 # bids to open ------------------------------------------------------------------------------------------------
 
 async def insert_bid_to_open(conn: asyncpg.Connection, lot_id: UUID, *, bid_id: UUID, version: int,
-                             bidder_org_id: UUID, manifest_sha256: str, ct_sha256: str,
+                             bidder_org_id: UUID, manifest_sha256: str, ct_root: str,
                              accepted_at: datetime) -> None:
     await conn.execute(
-        """INSERT INTO opening_bids (lot_id, bid_id, version, bidder_org_id, manifest_sha256, ct_sha256, accepted_at)
+        """INSERT INTO opening_bids (lot_id, bid_id, version, bidder_org_id, manifest_sha256, ct_root, accepted_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        lot_id, bid_id, version, bidder_org_id, manifest_sha256, ct_sha256, accepted_at,
+        lot_id, bid_id, version, bidder_org_id, manifest_sha256, ct_root, accepted_at,
     )
 
 

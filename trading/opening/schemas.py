@@ -53,7 +53,7 @@ class BidToOpen(msgspec.Struct, kw_only=True):
     version: int
     bidder_org_id: UUID
     manifest_sha256: str
-    ct_sha256: str
+    ct_root: str
     accepted_at: datetime
     state: str
 

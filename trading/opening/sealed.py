@@ -1,4 +1,4 @@
-"""The opening's side of seal/v1: where the bids to open come from and how one bid is opened on the server.
+"""The opening's side of seal/v2: where the bids to open come from and how one bid is opened on the server.
 
 `open_bid_files` is pure file work (no database): it runs in a worker thread while the caller holds the bid's
 row lock. Every failure it reports is classified for attribution (电子招标投标办法 第三十一条): the causes it
@@ -17,8 +17,9 @@ from typing import Any
 
 import msgspec
 
+from trading.bids import cthash
 from trading.bids import package as bid_package
-from trading.bids import seal as seal_v1
+from trading.bids import seal as sealing
 from trading.blobs import BlobStore
 
 CHUNK = 1024 * 1024
@@ -73,9 +74,8 @@ def _put_derived(blobs: BlobStore, read) -> tuple[str, int]:
         raise
 
 
-def _sha256_file(path: Path) -> str:
-    with path.open("rb") as f:
-        return _hash_only(f.read)[0]
+def _ct_root_file(path: Path) -> str:
+    return cthash.hash_file(path)[0].hex()
 
 
 def _hash_only(read) -> tuple[str, int]:
@@ -87,7 +87,7 @@ def _hash_only(read) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def open_bid_files(blobs: BlobStore, manifest: seal_v1.Manifest, shares: dict[int, bytes], *,
+def open_bid_files(blobs: BlobStore, manifest: sealing.Manifest, shares: dict[int, bytes], *,
                    lot_id: str, store: bool = False) -> OpenedFiles:
     """Recover the DEK from good shares, check key_commit, decrypt the stored ciphertext as a stream, read
     form.json and check every attachment against its hash. Never raises for a bad bid: returns the cause.
@@ -95,18 +95,18 @@ def open_bid_files(blobs: BlobStore, manifest: seal_v1.Manifest, shares: dict[in
     With store=True the attachments are also written to the blob store; the opening does that after the record
     is published (`store_attachments`), so the disk never stands between the last share and the record."""
     try:
-        dek = seal_v1.recover_checked_dek(manifest, shares)
-    except seal_v1.KeyCommitMismatch as exc:
+        dek = sealing.recover_checked_dek(manifest, shares)
+    except sealing.KeyCommitMismatch as exc:
         return OpenedFiles(ok=False, cause="key_commit_mismatch", detail=str(exc))
-    except seal_v1.ShareInvalid as exc:
+    except sealing.ShareInvalid as exc:
         # Shares consistent with the bidder's own commitments that do not recover a key: the bidder's fault.
         return OpenedFiles(ok=False, cause="shares_inconsistent", detail=str(exc))
     return decrypt_bid_files(blobs, manifest, dek, lot_id=lot_id, store=store)
 
 
-def decrypt_bid_files(blobs: BlobStore, manifest: seal_v1.Manifest, dek: bytes, *, lot_id: str,
+def decrypt_bid_files(blobs: BlobStore, manifest: sealing.Manifest, dek: bytes, *, lot_id: str,
                       store: bool) -> OpenedFiles:
-    ct_path = blobs.path(_hex(manifest.ct_sha256))
+    ct_path = blobs.ciphertext_path(_hex(manifest.ct_root))
     if not ct_path.exists():
         # The platform lost the ciphertext: not the bidder's fault (treated as withdrawn by the caller).
         return OpenedFiles(ok=False, cause="ciphertext_missing", detail=f"blob {ct_path.name} is missing", dek=dek)
@@ -120,14 +120,14 @@ def decrypt_bid_files(blobs: BlobStore, manifest: seal_v1.Manifest, dek: bytes, 
             try:
                 # Decrypt without re-hashing: the blob was hash-checked on upload, and only the holder of the
                 # (until now secret) DEK could make another ciphertext that authenticates under it.
-                seal_v1.decrypt_stream(dek, seal_v1.associated_data(manifest.ceremony_hash, manifest.bid_id),
+                sealing.decrypt_stream(dek, sealing.associated_data(manifest.ceremony_hash, manifest.bid_id),
                                        src, tmp)
-            except seal_v1.PayloadCorrupt as exc:
+            except sealing.PayloadCorrupt as exc:
                 # Attribution (电子招标投标办法 第三十一条): if the stored blob is what the bidder signed, the payload
                 # is the bidder's fault; if not, the platform's storage failed.
-                if _sha256_file(ct_path) != _hex(manifest.ct_sha256):
+                if _ct_root_file(ct_path) != _hex(manifest.ct_root):
                     return OpenedFiles(ok=False, cause="ciphertext_corrupt", dek=dek,
-                                       detail="the stored ciphertext no longer matches the manifest's ct_sha256")
+                                       detail="the stored ciphertext no longer matches the manifest's ct_root")
                 return OpenedFiles(ok=False, cause="payload_undecryptable", detail=str(exc), dek=dek)
         tmp.seek(0)
         try:

@@ -54,7 +54,7 @@ from trading.opening.schemas import (
     ReleaseSubmit,
     UnsealReport,
 )
-from trading.bids import seal as seal_v1
+from trading.bids import seal as sealing
 from trading.opening.sealed import BIDDER_FAULT, OpenedFiles, decrypt_bid_files, open_bid_files
 from trading.records import Tag, append_entry
 from trading.settings import Settings
@@ -162,7 +162,7 @@ async def pass_deadline(conn: asyncpg.Connection, clock: Clock, settings: Settin
     for b in bids:
         await repo.insert_bid_to_open(conn, lot_id, bid_id=b.bid_id, version=b.version,
                                       bidder_org_id=b.bidder_org_id, manifest_sha256=b.manifest_sha256,
-                                      ct_sha256=b.ct_sha256, accepted_at=b.accepted_at)
+                                      ct_root=b.ct_root, accepted_at=b.accepted_at)
     await _transition(conn, clock, lot_id, "opening", actor=actor, addr=addr)
     start = await append_entry(
         conn, clock, Tag.OPENING_SESSION_START, actor=actor, tender_id=lot.tender_id, lot_id=lot_id,
@@ -397,7 +397,7 @@ async def settle_ready_bids(conn: asyncpg.Connection, clock: Clock, settings: Se
         shares = {s.x: bytes(s.share) for s in await repo.list_good_shares(conn, lot_id, bid.bid_id)}
         try:
             manifest = await source.load_manifest(conn, lot_id, bid.bid_id)
-        except seal_v1.ManifestInvalid as exc:
+        except sealing.ManifestInvalid as exc:
             results.append(OpenedFiles(ok=False, cause="ciphertext_corrupt", detail=f"stored manifest: {exc}"))
         else:
             results.append(await asyncio.to_thread(open_bid_files, blobs, manifest, shares, lot_id=str(lot_id)))

@@ -1,4 +1,4 @@
-"""Where the opening gets its bids: the bids package's tables and its seal/v1 library.
+"""Where the opening gets its bids: the bids package's tables and its seal/v2 library.
 
 Kept in one module so the opening depends on the bids package through a narrow seam:
 `trading.bids.repository.list_bids_to_open(conn, lot_id)` (the latest non-withdrawn version per bidder,
@@ -14,11 +14,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from trading.bids import seal as seal_v1
+from trading.bids import seal as sealing
 from trading.opening.sealed import bid_uuid
 
 _CACHE_SIZE = 4096
-_manifests: OrderedDict[str, seal_v1.Manifest] = OrderedDict()
+_manifests: OrderedDict[str, sealing.Manifest] = OrderedDict()
 
 
 class Candidate(msgspec.Struct, kw_only=True):
@@ -26,7 +26,7 @@ class Candidate(msgspec.Struct, kw_only=True):
     version: int
     bidder_org_id: UUID
     manifest_sha256: str
-    ct_sha256: str
+    ct_root: str
     accepted_at: datetime
 
 
@@ -52,7 +52,7 @@ async def bids_to_open(conn: asyncpg.Connection, lot_id: UUID) -> list[Candidate
         out.append(Candidate(
             bid_id=bid_uuid(_get(row, "bid_id")), version=int(_get(row, "version")),
             bidder_org_id=UUID(str(_get(row, "bidder_org_id"))),
-            manifest_sha256=_hex(_get(row, "manifest_sha256")), ct_sha256=_hex(_get(row, "ct_sha256")),
+            manifest_sha256=_hex(_get(row, "manifest_sha256")), ct_root=_hex(_get(row, "ct_root")),
             accepted_at=_get(row, "accepted_at", "received_at", "submitted_at", "created_at"),
         ))
     return out
@@ -61,29 +61,29 @@ async def bids_to_open(conn: asyncpg.Connection, lot_id: UUID) -> list[Candidate
 async def load_manifest_bytes(conn: asyncpg.Connection, lot_id: UUID, bid_id: UUID) -> bytes:
     data = await conn.fetchval("SELECT manifest FROM bids WHERE bid_id = $1 AND lot_id = $2", bid_id, lot_id)
     if data is None:
-        raise seal_v1.ManifestInvalid(f"no stored manifest for bid {bid_id}")
+        raise sealing.ManifestInvalid(f"no stored manifest for bid {bid_id}")
     return bytes(data)
 
 
-async def load_manifest(conn: asyncpg.Connection, lot_id: UUID, bid_id: UUID) -> seal_v1.Manifest:
+async def load_manifest(conn: asyncpg.Connection, lot_id: UUID, bid_id: UUID) -> sealing.Manifest:
     sha = await conn.fetchval("SELECT manifest_sha256 FROM opening_bids WHERE lot_id = $1 AND bid_id = $2",
                               lot_id, bid_id)
     if sha is not None and sha in _manifests:
         _manifests.move_to_end(sha)
         return _manifests[sha]
     data = await load_manifest_bytes(conn, lot_id, bid_id)
-    manifest = seal_v1.decode_manifest(data)
-    key = seal_v1.manifest_sha256(data).hex()
+    manifest = sealing.decode_manifest(data)
+    key = sealing.manifest_sha256(data).hex()
     if sha is not None and key != sha:
-        raise seal_v1.ManifestInvalid("the stored manifest does not match the hash on the list to open")
+        raise sealing.ManifestInvalid("the stored manifest does not match the hash on the list to open")
     _manifests[key] = manifest
     while len(_manifests) > _CACHE_SIZE:
         _manifests.popitem(last=False)
     return manifest
 
 
-def share_matches(manifest: seal_v1.Manifest, share: bytes, commit: bytes) -> bool:
-    return seal_v1.check_share_commit(manifest.bid_id, share, commit)
+def share_matches(manifest: sealing.Manifest, share: bytes, commit: bytes) -> bool:
+    return sealing.check_share_commit(manifest.bid_id, share, commit)
 
 
 async def bid_log_entries(conn: asyncpg.Connection, lot_id: UUID, before_seq: int) -> list[bytes]:

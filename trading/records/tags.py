@@ -34,7 +34,7 @@ class Tag(StrEnum):
     TENDER_CUSTODIAN_ASSIGN = "tender:custodian:assign"
     TENDER_DOCUMENT_ADD = "tender:document:add"
     TENDER_PROJECT_EDIT = "tender:project:edit"
-    # bids (trading/bids): identity keys, custodians' lot keys, sealed bids (seal/v1). Bid entries carry no
+    # bids (trading/bids): identity keys, custodians' lot keys, sealed bids (seal/v2). Bid entries carry no
     # bidder identity (no actor, no address) before the deadline: 招标投标法 第二十二条.
     ACCOUNT_KEY_REGISTER = "account:key:register"
     ACCOUNT_KEY_APPROVE = "account:key:approve"

@@ -19,7 +19,7 @@ def test_commands_are_registered_and_custodian_is_shared() -> None:
 def test_verify_receipt_offline_exit_codes(tmp_path) -> None:
     key = Ed25519PrivateKey.generate()
     r = R.Receipt(origin="o.test/log", lot="l", bid="00" * 16, version=1, manifest_sha256="ab" * 32,
-                  ct_sha256="cd" * 32, received_at="2026-03-02T01:00:00.000Z", log_index=3, leaf_hash="ef" * 32)
+                  ct_root="cd" * 32, received_at="2026-03-02T01:00:00.000Z", log_index=3, leaf_hash="ef" * 32)
     good = tmp_path / "good.receipt"
     good.write_text(R.sign_receipt(r, key, "o.test/log"))
     bad = tmp_path / "bad.receipt"
@@ -37,3 +37,15 @@ def test_keys_generate_writes_an_encrypted_key(tmp_path, monkeypatch) -> None:
     before = out.read_bytes()
     assert main(["keys", "generate", "--out", str(out)]) == 2  # never overwrites a key
     assert out.read_bytes() == before
+
+
+def test_ct_root_prints_what_a_receipt_names_and_refuses_a_missing_file(tmp_path, capsys) -> None:
+    from trading.bids import cthash
+
+    f = tmp_path / "投标文件.ct"
+    f.write_bytes(b"\x28" + bytes(2 * 1024 * 1024))
+    assert main(["bid", "ct-root", str(f)]) == 0
+    out = capsys.readouterr().out.split()
+    assert out[:2] == [cthash.hash_file(f)[0].hex(), str(2 * 1024 * 1024 + 1)]
+    assert main(["bid", "ct-root", str(tmp_path / "missing.ct")]) == 2
+    assert "missing.ct" in capsys.readouterr().err

@@ -63,7 +63,7 @@ async def test_database_and_blobs_hold_no_plaintext_dek_or_share(client, pool, f
         markers.append(str(form.price_fen).encode() + b",")  # the price as it appears in form.json
     values = await _all_values(pool)
     # the scan does see what is stored: the last manifest's ciphertext hash is there (as bytea and as hex)
-    assert any(m.ct_sha256 in v for v in values) and any(m.ct_sha256.hex().encode() in v for v in values)
+    assert any(m.ct_root in v for v in values) and any(m.ct_root.hex().encode() in v for v in values)
     blobs = [p.read_bytes() for p in settings.data_dir.rglob("*") if p.is_file()]
     assert len(blobs) >= 4
     for needle in markers + secrets_found:

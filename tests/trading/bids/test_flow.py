@@ -1,4 +1,4 @@
-"""The whole seal/v1 flow through the real app with the CLI's own functions: identity keys registered and
+"""The whole seal/v2 flow through the real app with the CLI's own functions: identity keys registered and
 approved, custodians' lot keys made with `custodian keygen`, publication, `bid seal` → `bid submit` → receipt →
 `bid verify-receipt` (offline, then with its inclusion proof once a checkpoint covers it) → unseal by k
 custodians from their key files."""
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from trading.accounts.schemas import Role
-from trading.bids import cli, keys, seal
+from trading.bids import cli, cthash, keys, seal
 from trading.bids import client as api
 from trading.records.keys import platform_verifier_key
 
@@ -112,6 +112,16 @@ async def test_full_flow_seal_submit_receipt_verify_unseal(client, pool, factory
             await sign_checkpoint(c, factory.clock, settings)
         r, inc = await cli.verify_receipt(client, Path(f"{out}.receipt"), name=out)
         assert inc is not None and inc.covered
+    # the ciphertext file itself is checked against the receipted ct_root: one byte changed is refused
+    ct = tmp_path / "mybid.ct"
+    original = ct.read_bytes()
+    ct.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    from trading.bids.receipt import ReceiptInvalid
+
+    with pytest.raises(ReceiptInvalid, match="not the ciphertext"):
+        await cli.verify_receipt(None, Path(f"{out}.receipt"), platform_verifier_key(settings), out)
+    ct.write_bytes(original)
+    assert cthash.hash_file(ct) == (sealed.manifest.ct_root, sealed.manifest.ct_len)
     assert sealed.manifest.version == 1 and r.bid == sealed.manifest.bid_id.hex()
     # the opening side: two custodians open their shares from their key files; the DEK is recovered and checked
     m = seal.decode_manifest(api.read_sealed(out).manifest)

@@ -11,7 +11,7 @@ from datetime import timedelta
 import httpx
 
 from tests.trading.bids.conftest import at, make_bidder, seal_bytes, submit
-from trading.bids import acceptance, uploads
+from trading.bids import acceptance, cthash, uploads
 from trading.bids import client as api
 from trading.bids import receipt as receipt_mod
 from trading.bids.schemas import BidAccepted
@@ -56,11 +56,11 @@ async def test_one_request_submission_returns_a_receipt(client, pool, factory, s
     assert r.status_code == 201, r.text
     body = r.json()
     rec = receipt_mod.verify_receipt(body["receipt"], platform_verifier_key(settings))
-    assert rec.manifest_sha256 == sealed.manifest_sha256.hex() and rec.ct_sha256 == sealed.manifest.ct_sha256.hex()
+    assert rec.manifest_sha256 == sealed.manifest_sha256.hex() and rec.ct_root == sealed.manifest.ct_root.hex()
     [entry] = await _entries(pool, "bid:seal:accept")
     assert entry["seq"] == rec.log_index == body["log_index"]
     assert bytes(entry["leaf_hash"]).hex() == rec.leaf_hash == leaf_hash(bytes(entry["entry"])).hex()
-    assert blob_store(settings).path(rec.ct_sha256).read_bytes() == ct
+    assert blob_store(settings).ciphertext_path(rec.ct_root).read_bytes() == ct
     assert await _count(pool, "bids") == 1 and await _count(pool, "bid_uploads") == 0
     assert _spools_left(settings) == []
 
@@ -92,7 +92,7 @@ async def test_one_request_refuses_tampered_and_truncated_ciphertext(client, poo
     assert r.status_code == 422 and r.json()["code"] == "ciphertext_hash_mismatch"
     assert len(await _entries(pool, "bid:seal:refuse")) == 3
     assert await _count(pool, "bids") == 0 and _spools_left(settings) == []
-    assert not blob_store(settings).path(sealed.manifest.ct_sha256.hex()).exists()
+    assert not blob_store(settings).ciphertext_path(sealed.manifest.ct_root.hex()).exists()
     # the same sealed bid, sent whole and intact, is still accepted
     assert (await post_whole(client, lot["lot_id"], bidder, sealed, ct)).status_code == 201
 
@@ -153,7 +153,7 @@ async def _pending(factory, settings, lot, bidder, data: bytes) -> acceptance.Pe
 
     assert await uploads.receive(store, spool, 0, len(ct), body()) == len(ct)
     return acceptance.Pending(user=bidder.user, lot_id=lot["lot_id"], manifest=sealed.manifest_bytes,
-                              signature=sealed.signature, ct_sha256=hashlib.sha256(ct).digest(), spool_id=spool,
+                              signature=sealed.signature, ct_root=cthash.of_bytes(ct), spool_id=spool,
                               upload_id=None, addr=None, clock=factory.clock, settings=settings, store=store)
 
 
@@ -202,7 +202,7 @@ async def test_two_versions_of_one_bidder_go_in_order_in_separate_batches(pool, 
 
     await uploads.receive(store, spool, 0, len(ct2), body())
     v2 = acceptance.Pending(user=bidder.user, lot_id=lot["lot_id"], manifest=sealed2.manifest_bytes,
-                            signature=sealed2.signature, ct_sha256=hashlib.sha256(ct2).digest(), spool_id=spool,
+                            signature=sealed2.signature, ct_root=cthash.of_bytes(ct2), spool_id=spool,
                             upload_id=None, addr=None, clock=factory.clock, settings=settings, store=store)
     group = acceptance.Group(pool)
     r1, r2 = await asyncio.gather(group.accept(v1), group.accept(v2))

@@ -8,6 +8,7 @@ import io
 import mmap
 import os
 import threading
+import types
 
 try:
     import fcntl
@@ -16,7 +17,7 @@ except ImportError:
 
 import pytest
 
-from trading.bids import pipeline
+from trading.bids import cthash, pipeline
 from trading.bids.streaming import StreamCorrupt
 
 _G = mmap.ALLOCATIONGRANULARITY
@@ -171,23 +172,29 @@ def test_ordered_writer_reports_a_failed_write_and_keeps_handing_out_buffers_unt
         writer.close()
 
 
-def _fill_sink(sink, segments: int) -> None:
-    """What the EncryptingWriter does: the header, then each segment encrypted into a claimed buffer."""
+MiB = cthash.SEGMENT
+
+
+def _fill_sink(sink, segments: int) -> bytes:
+    """What the EncryptingWriter does: the header, then each segment encrypted into a claimed buffer. Whole
+    1 MiB buffers after a 6-byte header, so every hashed segment but the first is cut from two buffers."""
     sink(b"header")
+    expected = [b"header"]
     for i in range(segments):
         buffer = sink.claim()
-        buffer[:16] = bytes([i % 256]) * 16
-        sink(memoryview(buffer)[:16])
+        buffer[:] = bytes([i % 256]) * MiB
+        sink(memoryview(buffer))
+        expected.append(bytes([i % 256]) * MiB)
+    return b"".join(expected)
 
 
 def test_hashing_sink_writes_and_hashes_the_same_bytes_in_order_from_its_pool() -> None:
     out = io.BytesIO()
     sink = pipeline.HashingSink(out, progress=None)
-    _fill_sink(sink, 5 * pipeline.HashingSink.RING)
+    expected = _fill_sink(sink, 3 * pipeline.HashingSink.RING)
     sink.close()
-    expected = b"header" + b"".join(bytes([i % 256]) * 16 for i in range(5 * pipeline.HashingSink.RING))
     assert out.getvalue() == expected and sink.n == len(expected)
-    assert sink.h.digest() == hashlib.sha256(expected).digest()
+    assert sink.ct_root == cthash.of_bytes(expected)
 
 
 class _Slow:
@@ -202,28 +209,29 @@ class _Slow:
 
     def update(self, data) -> None:
         threading.Event().wait(0.002)
-        self.inner.update(data)
+        self.inner.update(bytes(data))  # a copy, so a buffer refilled too early would show in the digest
 
     def digest(self) -> bytes:
         return self.inner.digest()
 
 
 @pytest.mark.parametrize("slow", ["write", "hash"])
-def test_hashing_sink_reuses_a_buffer_only_once_both_stages_are_done_with_it(slow: str) -> None:
+def test_hashing_sink_reuses_a_buffer_only_once_both_stages_are_done_with_it(slow: str, monkeypatch) -> None:
     """Whichever stage lags, no segment buffer is refilled before the file and the digest have taken its bytes."""
     out = io.BytesIO()
-    sink = pipeline.HashingSink(_Slow(out) if slow == "write" else out, progress=None)
     if slow == "hash":
-        sink._hasher.h = _Slow(hashlib.sha256())
-    _fill_sink(sink, 4 * pipeline.HashingSink.RING)
+        real = hashlib.sha256
+        monkeypatch.setattr(cthash, "hashlib", types.SimpleNamespace(sha256=lambda *a: _Slow(real(*a))))
+    sink = pipeline.HashingSink(_Slow(out) if slow == "write" else out, progress=None)
+    expected = _fill_sink(sink, 3 * pipeline.HashingSink.RING)
     sink.close()
-    expected = b"header" + b"".join(bytes([i % 256]) * 16 for i in range(4 * pipeline.HashingSink.RING))
+    monkeypatch.undo()
     assert out.getvalue() == expected
-    assert sink.h.digest() == hashlib.sha256(expected).digest()
+    assert sink.ct_root == cthash.of_bytes(expected)
 
 
 def test_hashing_sink_hashes_on_while_a_write_is_stalled() -> None:
-    """SHA-256 is sealing's slowest stage: a device write that stalls must not hold it up (only a full pool may)."""
+    """Hashing is sealing's costliest stage: a device write that stalls must not hold it up (only a full pool may)."""
     release, writing = threading.Event(), threading.Event()
 
     class Stalled(io.BytesIO):
@@ -234,18 +242,19 @@ def test_hashing_sink_hashes_on_while_a_write_is_stalled() -> None:
 
     out = Stalled()
     sink = pipeline.HashingSink(out, progress=None)
-    _fill_sink(sink, pipeline.HashingSink.RING - 1)  # the header's write stalls; RING - 1 segments queue behind it
+    # the header's write stalls and RING - 1 buffers queue behind it: with the header, RING - 1 whole 1 MiB
+    # segments to hash (and 6 bytes left for close)
+    expected = _fill_sink(sink, pipeline.HashingSink.RING - 1)
     assert writing.wait(5)
-    expected = b"header" + b"".join(bytes([i % 256]) * 16 for i in range(pipeline.HashingSink.RING - 1))
     for _ in range(500):
-        if sink.h.copy().digest() == hashlib.sha256(expected).digest():
+        if sink._hasher.hashed == pipeline.HashingSink.RING - 1:
             break
         threading.Event().wait(0.01)
-    assert sink.h.copy().digest() == hashlib.sha256(expected).digest(), "the hasher waited for the stalled write"
+    assert sink._hasher.hashed == pipeline.HashingSink.RING - 1, "the hasher waited for the stalled write"
     assert out.getvalue() == b""
     release.set()
     sink.close()
-    assert out.getvalue() == expected
+    assert out.getvalue() == expected and sink.ct_root == cthash.of_bytes(expected)
 
 
 def _in_thread(fn) -> BaseException | None:
@@ -277,14 +286,15 @@ def test_hashing_sink_reports_a_failed_write_without_blocking_the_sealer() -> No
         sink.close()
 
 
-def test_hashing_sink_reports_a_failed_hash_without_blocking_the_sealer() -> None:
+def test_hashing_sink_reports_a_failed_hash_without_blocking_the_sealer(monkeypatch) -> None:
     class Broken:
         def update(self, data) -> None:
             raise RuntimeError("hash failed")
 
+    # the stage beside the write fails
+    monkeypatch.setattr(cthash, "hashlib", types.SimpleNamespace(sha256=lambda *a: Broken()))
     sink = pipeline.HashingSink(io.BytesIO(), progress=None)
-    sink._hasher.h = Broken()  # the stage beside the write fails
-    exc = _in_thread(lambda: _fill_sink(sink, 100))
+    exc = _in_thread(lambda: _fill_sink(sink, 40))
     assert isinstance(exc, RuntimeError) and "hash failed" in str(exc)
     with pytest.raises(RuntimeError, match="hash failed"):
         sink.close()

@@ -20,7 +20,7 @@ ORIGIN = "tenderhall.test/log"
 
 def _receipt() -> R.Receipt:
     return R.Receipt(origin=ORIGIN, lot="8d5e0b1c-1111-4222-8333-444455556666", bid="00" * 16, version=1,
-                     manifest_sha256="ab" * 32, ct_sha256="cd" * 32, received_at="2026-03-02T01:00:00.123Z",
+                     manifest_sha256="ab" * 32, ct_root="cd" * 32, received_at="2026-03-02T01:00:00.123Z",
                      log_index=7, leaf_hash="ef" * 32)
 
 

@@ -1,7 +1,6 @@
-"""seal/v1 round trips: seal → custodians open shares → recover DEK → key commit → decrypt → read form."""
+"""seal/v2 round trips: seal → custodians open shares → recover DEK → key commit → decrypt → read form."""
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import threading
@@ -16,7 +15,7 @@ from shamir_mnemonic.shamir import ShareGroup, recover_ems
 from shamir_mnemonic.share import Share
 
 from tests.trading.bids.conftest import LocalCeremony, writer_of
-from trading.bids import ceremony, package, pipeline, streaming
+from trading.bids import ceremony, cthash, package, pipeline, streaming
 from trading.bids import seal as S
 
 
@@ -156,11 +155,10 @@ def test_decode_manifest_refuses_malformed(local_ceremony: LocalCeremony) -> Non
 
 
 def test_manifest_reveals_no_hash_of_the_plaintext(local_ceremony: LocalCeremony) -> None:
-    import hashlib
 
     data = b'{"price_fen": 123456700}'
     sealed, _, _ = _seal(local_ceremony, data)
-    assert hashlib.sha256(data).digest() not in sealed.manifest_bytes
+    assert cthash.of_bytes(data) not in sealed.manifest_bytes
     assert data not in sealed.manifest_bytes
 
 
@@ -210,7 +208,7 @@ def test_seal_pipeline_hashes_exactly_the_written_ciphertext(size: int, local_ce
     sealed, ct, _ = _seal(local_ceremony, data)
     m = sealed.manifest
     assert m.ct_len == len(ct) == streaming.ciphertext_size(size)
-    assert m.ct_sha256 == hashlib.sha256(ct).digest()
+    assert m.ct_root == cthash.of_bytes(ct)
     out = io.BytesIO()
     assert S.unseal(m, S.recover_checked_dek(m, _shares(local_ceremony, m)), io.BytesIO(ct), out) == size
     assert out.getvalue() == data
@@ -234,7 +232,7 @@ def test_seal_and_unseal_files_after_what_they_already_hold(size: int, tmp_path:
     m = sealed.manifest
     ct = raw[6:-6]
     assert raw[:6] == b"prefix" and raw[-6:] == b"suffix"
-    assert len(ct) == m.ct_len and hashlib.sha256(ct).digest() == m.ct_sha256
+    assert len(ct) == m.ct_len and cthash.of_bytes(ct) == m.ct_root
     (tmp_path / "ct").write_bytes(ct)
     dek = S.recover_checked_dek(m, _shares(local_ceremony, m))
     with (tmp_path / "ct").open("rb") as src, (tmp_path / "plain").open("wb") as out:
@@ -269,9 +267,9 @@ def test_unseal_file_refuses_altered_truncated_or_foreign_ciphertext(tmp_path: P
         unseal_file(ct[:-1])
     with pytest.raises(S.PayloadCorrupt, match="ct_len"):
         unseal_file(ct + b"x")
-    with pytest.raises(S.PayloadCorrupt, match="ct_sha256"):  # decrypts, but is not what the manifest names
-        unseal_file(ct, msgspec.structs.replace(m, ct_sha256=bytes(32)))
-    assert not [t for t in threading.enumerate() if t.name in ("unseal-sha256", "unseal-write")]
+    with pytest.raises(S.PayloadCorrupt, match="ct_root"):  # decrypts, but is not what the manifest names
+        unseal_file(ct, msgspec.structs.replace(m, ct_root=bytes(32)))
+    assert not [t for t in threading.enumerate() if t.name == "unseal-write" or t.name.startswith("unseal-ct-root")]
     unseal_file(ct)
     assert (tmp_path / "out").read_bytes() == data
 
@@ -283,7 +281,7 @@ def test_seal_into_a_file_opened_for_append(tmp_path: Path, local_ceremony: Loca
         sealed = S.seal(local_ceremony.record_bytes, writer_of(data), dst, signing_key=Ed25519PrivateKey.generate(),
                         bidder_org_id="b", signer_id="s")
     raw = (tmp_path / "ct").read_bytes()
-    assert raw[:3] == b"old" and hashlib.sha256(raw[3:]).digest() == sealed.manifest.ct_sha256
+    assert raw[:3] == b"old" and cthash.of_bytes(raw[3:]) == sealed.manifest.ct_root
 
 
 class _FailingDst(io.BytesIO):
@@ -303,7 +301,7 @@ def test_seal_pipeline_refuses_when_the_destination_fails_and_stops_its_thread(
     with pytest.raises(OSError, match="disk full"):
         S.seal(local_ceremony.record_bytes, writer_of(os.urandom(8 * _P)), _FailingDst(after=3),
                signing_key=Ed25519PrivateKey.generate(), bidder_org_id="b", signer_id="s")
-    assert not [t for t in threading.enumerate() if t.name in ("seal-sha256", "seal-write")]
+    assert not [t for t in threading.enumerate() if t.name == "seal-write" or t.name.startswith("seal-ct-root")]
 
 
 def test_unseal_file_refuses_when_the_destination_fails_and_stops_its_threads(
@@ -314,4 +312,4 @@ def test_unseal_file_refuses_when_the_destination_fails_and_stops_its_threads(
     (tmp_path / "ct").write_bytes(ct)
     with (tmp_path / "ct").open("rb") as src, pytest.raises(OSError, match="disk full"):
         S.unseal(m, S.recover_checked_dek(m, _shares(local_ceremony, m)), src, _FailingDst(after=2))
-    assert not [t for t in threading.enumerate() if t.name in ("unseal-sha256", "unseal-write")]
+    assert not [t for t in threading.enumerate() if t.name == "unseal-write" or t.name.startswith("unseal-ct-root")]

@@ -1,4 +1,4 @@
-"""seal/v1 payload format = Tink AES-GCM-HKDF streaming (AES256_GCM_HKDF_1MB), checked against the tink package."""
+"""seal/v2 payload format = Tink AES-GCM-HKDF streaming (AES256_GCM_HKDF_1MB), checked against the tink package."""
 from __future__ import annotations
 
 import io
@@ -40,7 +40,7 @@ class _Keep(io.BytesIO):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_tenderhall_ciphertext_decrypts_with_tink(size: int) -> None:
-    dek, ad, pt = os.urandom(32), b"tenderhall/seal/v1" + os.urandom(48), os.urandom(size)
+    dek, ad, pt = os.urandom(32), b"tenderhall/seal/v2" + os.urandom(48), os.urandom(size)
     out = io.BytesIO()
     assert S.encrypt_stream(dek, ad, io.BytesIO(pt), out) == size
     ct = out.getvalue()

@@ -38,7 +38,7 @@ async def test_submit_returns_receipt_verifiable_offline(client, pool, factory, 
     body = r.json()
     rec = receipt_mod.verify_receipt(body["receipt"], platform_verifier_key(settings))
     assert rec.lot == str(lot["lot_id"]) and rec.version == 1
-    assert rec.manifest_sha256 == sealed.manifest_sha256.hex() and rec.ct_sha256 == sealed.manifest.ct_sha256.hex()
+    assert rec.manifest_sha256 == sealed.manifest_sha256.hex() and rec.ct_root == sealed.manifest.ct_root.hex()
     accepts = await _log(pool, "bid:seal:accept")
     assert [a["seq"] for a in accepts] == [rec.log_index]
     assert accepts[0]["actor"] is None  # no bidder identity in the witness entry
@@ -52,7 +52,7 @@ async def test_submit_returns_receipt_verifiable_offline(client, pool, factory, 
 async def test_submit_refuses_bad_signature_and_logs_it(client, pool, factory, lot) -> None:
     bidder = await make_bidder(factory, lot["lot_id"])
     sealed, _ = await seal_bytes(pool, lot["lot_id"], bidder, b"x" * 1000)
-    bad = Ed25519PrivateKey.generate().sign(b"tenderhall/seal/v1 manifest\n" + sealed.manifest_bytes)
+    bad = Ed25519PrivateKey.generate().sign(b"tenderhall/seal/v2 manifest\n" + sealed.manifest_bytes)
     r = await post_upload(client, lot["lot_id"], bidder, sealed, signature=bad)
     assert r.status_code == 422 and r.json()["code"] == "manifest_signature_invalid"
     refusals = await _log(pool, "bid:seal:refuse")

@@ -1,13 +1,12 @@
 """Spool files of resumable uploads: a dropped body keeps what arrived; hashing survives resumption."""
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 
 import pytest
 
-from trading.bids import uploads
+from trading.bids import cthash, uploads
 from trading.blobs import BlobStore
 
 
@@ -31,7 +30,7 @@ async def test_dropped_body_keeps_received_bytes_and_resumes(tmp_path) -> None:
     new = await uploads.receive(store, upload_id, 100_000, len(data), _chunks(data[100_000:], 64_000))
     assert new == len(data)
     digest, size = await uploads.digest(store, upload_id, len(data))
-    assert digest == hashlib.sha256(data).digest() and size == len(data)
+    assert digest == cthash.of_bytes(data) and size == len(data)
 
 
 async def test_digest_rehashes_when_another_process_took_chunks(tmp_path) -> None:
@@ -41,7 +40,7 @@ async def test_digest_rehashes_when_another_process_took_chunks(tmp_path) -> Non
     await uploads.receive(store, upload_id, 0, len(data), _chunks(data[:80_000], 40_000))
     uploads._hashers.pop(upload_id)  # as if the next chunk went to another process
     await uploads.receive(store, upload_id, 80_000, len(data), _chunks(data[80_000:], 40_000))
-    assert await uploads.digest(store, upload_id, len(data)) == (hashlib.sha256(data).digest(), len(data))
+    assert await uploads.digest(store, upload_id, len(data)) == (cthash.of_bytes(data), len(data))
 
 
 async def test_receive_refuses_bytes_past_declared_length(tmp_path) -> None:

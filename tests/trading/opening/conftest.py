@@ -1,4 +1,4 @@
-"""Opening fixtures: real sealed bids (seal/v1) on a lot published through the tenders services."""
+"""Opening fixtures: real sealed bids (seal/v2) on a lot published through the tenders services."""
 from __future__ import annotations
 
 import io
@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from trading.accounts.schemas import Role
 from trading.bids import package as bid_package
-from trading.bids import seal as seal_v1
+from trading.bids import seal as sealing
 from trading.bids.ceremony import SUITE_X25519
 from trading.blobs import blob_store
 from trading.opening import custodian as client
@@ -57,7 +57,7 @@ class Opening:
         return Bidder(org=org, user=user, headers=headers, key=key, key_id=key_id)
 
     def _seal(self, b: Bidder, price: str, *, duration: int = 180, attachment: bytes | None = None,
-              version: int = 1, previous: bytes | None = None, tamper=None) -> tuple[seal_v1.Sealed, bytes]:
+              version: int = 1, previous: bytes | None = None, tamper=None) -> tuple[sealing.Sealed, bytes]:
         lot = self.lot["lot"]
         form = bid_package.build_form(tender_id=str(lot.tender_id), lot_id=str(lot.id), bidder_org_id=str(b.org.id),
                                       price_yuan=price, bid_fields=lot.bid_fields, duration_days=duration)
@@ -67,24 +67,24 @@ class Opening:
             p.write_bytes(attachment)
             paths.append(p)
         out = io.BytesIO()
-        sealed = seal_v1.seal(lot.ceremony_record, lambda w: bid_package.write_package(w, form, paths), out,
+        sealed = sealing.seal(lot.ceremony_record, lambda w: bid_package.write_package(w, form, paths), out,
                               signing_key=b.key, bidder_org_id=str(b.org.id), signer_id=str(b.user.id),
                               expected_ceremony_hash=lot.ceremony_hash, version=version, previous=previous)
         if tamper is not None:
             manifest = tamper(sealed.manifest)
-            data = seal_v1.encode_manifest(manifest)
-            sealed = seal_v1.Sealed(manifest=manifest, manifest_bytes=data,
-                                    signature=seal_v1.sign_manifest(b.key, data))
+            data = sealing.encode_manifest(manifest)
+            sealed = sealing.Sealed(manifest=manifest, manifest_bytes=data,
+                                    signature=sealing.sign_manifest(b.key, data))
         return sealed, out.getvalue()
 
-    async def submit(self, b: Bidder, price: str = "950000.00", **kw) -> seal_v1.Sealed:
+    async def submit(self, b: Bidder, price: str = "950000.00", **kw) -> sealing.Sealed:
         """Seal on the 'bidder's machine' and store the bid as the bids service does (blob, row, log entry)."""
         from trading.bids import repository as bids_repo
 
         previous = b.bids[-1] if b.bids else None
         sealed, ct = self._seal(b, price, version=len(b.bids) + 1,
                                 previous=previous.manifest_sha256 if previous else None, **kw)
-        blob_store(self.settings).put_bytes(ct)
+        blob_store(self.settings).put_ciphertext(ct)
         m = sealed.manifest
         async with self.pool.acquire() as c, c.transaction():
             now = self.clock.now()
@@ -94,13 +94,13 @@ class Opening:
                                        lot_id=self.lot_id,
                                        body={"bid_id": m.bid_id.hex(), "version": m.version,
                                              "manifest_sha256": sealed.manifest_sha256.hex(),
-                                             "ct_sha256": m.ct_sha256.hex(),
+                                             "ct_root": m.ct_root.hex(),
                                              "previous": m.previous.hex() if m.previous else None})
             await bids_repo.insert_bid(
                 c, bid_id=UUID(bytes=m.bid_id), lot_id=self.lot_id, tender_id=UUID(m.tender_id),
                 bidder_org_id=b.org.id, signer_id=b.user.id, identity_key_id=b.key_id, version=m.version,
                 previous=m.previous, manifest=sealed.manifest_bytes, signature=sealed.signature,
-                manifest_sha256=sealed.manifest_sha256, ct_sha256=m.ct_sha256, ct_len=m.ct_len, accepted_at=now,
+                manifest_sha256=sealed.manifest_sha256, ct_root=m.ct_root, ct_len=m.ct_len, accepted_at=now,
                 accept_seq=entry.seq, receipt="test-receipt", addr=None)
         b.bids.append(sealed)
         return sealed
@@ -162,8 +162,8 @@ class Opening:
 
         return platform_verifier_key(self.settings)
 
-    def hpke(self, i: int) -> seal_v1.HpkePrivateKey:
-        return seal_v1.HpkePrivateKey(SUITE_X25519, self.custodian(i)["hpke_private_key"].private_bytes_raw())
+    def hpke(self, i: int) -> sealing.HpkePrivateKey:
+        return sealing.HpkePrivateKey(SUITE_X25519, self.custodian(i)["hpke_private_key"].private_bytes_raw())
 
     async def release(self, i: int, *, mutate=None):
         """Custodian i checks the bundle, opens its envelopes locally, signs and submits its release."""
@@ -173,7 +173,7 @@ class Opening:
             identity_key=cust["identity_private_key"], now=self.clock.now(), log_key=self.log_key())
         if mutate is not None:
             statement = mutate(statement)
-            signature = cust["identity_private_key"].sign(b"tenderhall/seal/v1 share-release\n" + statement)
+            signature = cust["identity_private_key"].sign(b"tenderhall/seal/v2 share-release\n" + statement)
         async with self.pool.acquire() as c, c.transaction():
             return await services.release_shares(c, self.clock, self.lot_id, cust["user"],
                                                  ReleaseSubmit(statement=statement, signature=signature))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
 
 from trading.opening.live import HallHub, publish_hall_event, sse_messages
 

@@ -1,4 +1,4 @@
-"""The opening on real PostgreSQL with real seal/v1 bids: deadline, failure, release, unsealing, attribution."""
+"""The opening on real PostgreSQL with real seal/v2 bids: deadline, failure, release, unsealing, attribution."""
 from __future__ import annotations
 
 import asyncio
