@@ -39,6 +39,11 @@ class BasicAccountInvalid(Invalid):
     code = "basic_account_invalid"
 
 
+class BasicAccountRegistered(Conflict):
+    """The organisation has already registered this account number for an overlapping period."""
+    code = "basic_account_registered"
+
+
 class GuaranteeInvalid(Invalid):
     code = "guarantee_invalid"
 

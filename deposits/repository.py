@@ -124,6 +124,20 @@ async def list_virtual_accounts(conn: asyncpg.Connection, requirement_id: UUID) 
             WHERE v.requirement_id = $1 ORDER BY v.created_at""", requirement_id)
 
 
+async def overlapping_basic_account(conn: asyncpg.Connection, org_id: UUID, number: str, valid_from: date,
+                                    valid_until: date | None) -> asyncpg.Record | None:
+    """The organisation's registration of this account number whose period meets [valid_from, valid_until] (open
+    ends: for good). Takes a transaction-scoped lock on the pair first, so two registrations of it run one after
+    the other."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('basic_account:' || $1 || ':' || $2, 0))",
+                       str(org_id), number)
+    return await conn.fetchrow(
+        """SELECT id, valid_from, valid_until FROM basic_accounts
+            WHERE org_id = $1 AND account_number = $2
+              AND daterange(valid_from, valid_until, '[]') && daterange($3::date, $4::date, '[]')
+            ORDER BY valid_from LIMIT 1""", org_id, number, valid_from, valid_until)
+
+
 async def insert_basic_account(conn: asyncpg.Connection, org_id: UUID, data: dict[str, Any], actor: UUID,
                                now: datetime) -> BasicAccount:
     row = await conn.fetchrow(

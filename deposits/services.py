@@ -20,6 +20,7 @@ from deposits import repository as repo
 from deposits.errors import (
     BankInvalid,
     BasicAccountInvalid,
+    BasicAccountRegistered,
     DocumentsNotObtained,
     FlagDecisionInvalid,
     GuaranteeDuplicate,
@@ -168,6 +169,14 @@ async def register_basic_account(conn: asyncpg.Connection, clock: Clock, data: B
     for f in ("bank_name", "account_name"):
         if not 1 <= len(getattr(data, f).strip()) <= 200:
             raise BasicAccountInvalid(f"{f}: 1 to 200 characters", field=f)
+    # A repeat of the organisation's own registration is refused. The same number registered by another
+    # organisation is not: deposits of different bidders paid from one account are collusion evidence that the
+    # matching flags (RULES 6.3, 条例 第四十条(六)), and refusing here would only hide it.
+    clash = await repo.overlapping_basic_account(conn, org_id, number, data.valid_from, data.valid_until)
+    if clash is not None:
+        until = clash["valid_until"].isoformat() if clash["valid_until"] else "open-ended"
+        raise BasicAccountRegistered(f"account {number} is already registered for "
+                                     f"{clash['valid_from'].isoformat()} – {until}", field="account_number")
     account = await repo.insert_basic_account(
         conn, org_id, {"account_number": number, "bank_name": data.bank_name.strip(),
                        "account_name": unicodedata.normalize("NFC", data.account_name.strip()),

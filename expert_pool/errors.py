@@ -10,6 +10,10 @@ class ExpertAlreadyApplied(Conflict):
     code = "expert_already_applied"
 
 
+class ConflictAlreadyDeclared(Conflict):
+    code = "conflict_already_declared"
+
+
 class ExpertApplicationInvalid(Invalid):
     code = "expert_application_invalid"
 

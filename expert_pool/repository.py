@@ -131,6 +131,16 @@ async def list_unavailable_days(conn: asyncpg.Connection, expert_id: UUID, *, si
     return [r["day"] for r in rows]
 
 
+async def standing_conflict(conn: asyncpg.Connection, expert_id: UUID, credit_code: str) -> UUID | None:
+    """The expert's standing conflict with this organisation, if declared; locks the pair for the transaction
+    first, so two declarations of it run one after the other."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('expert_conflict:' || $1 || ':' || $2, 0))",
+                       str(expert_id), credit_code)
+    return await conn.fetchval(
+        "SELECT id FROM expert_conflicts WHERE expert_id = $1 AND lot_id IS NULL AND credit_code = $2 LIMIT 1",
+        expert_id, credit_code)
+
+
 async def insert_conflict(conn: asyncpg.Connection, *, expert_id: UUID, lot_id: UUID | None, credit_code: str | None,
                           reason: str, now: datetime) -> UUID:
     return await conn.fetchval(

@@ -24,6 +24,7 @@ from expert_pool.eligibility import (
     personal_reasons,
 )
 from expert_pool.errors import (
+    ConflictAlreadyDeclared,
     DrawAlreadyExists,
     DrawForbidden,
     DrawLotNotReady,
@@ -301,6 +302,8 @@ async def declare_conflict(conn: asyncpg.Connection, clock: Clock, user: User, d
     its lots (政府采购法实施条例 第九条)."""
     expert = await my_expert(conn, user)
     code = _credit_code(data.credit_code, "credit_code")
+    if await repo.standing_conflict(conn, expert.id, code) is not None:
+        raise ConflictAlreadyDeclared(f"a conflict with {code} is already declared", field="credit_code")
     conflict_id = await repo.insert_conflict(conn, expert_id=expert.id, lot_id=None, credit_code=code,
                                              reason=_reason(data.reason), now=clock.now())
     await append_entry(conn, clock, Tag.EXPERT_CONFLICT_DECLARE, actor=str(user.id), addr=addr,

@@ -232,3 +232,23 @@ async def test_api_manual_refund_with_unknown_reason_is_refused(scenario, client
     assert r.status_code == 201
     r = await client.post(f"/api/deposits/refunds/txns/{txn_id}?reason=unknown_account", headers=headers)
     assert r.status_code == 409   # one refund per credit
+
+
+async def test_api_basic_account_is_registered_once_per_period(scenario, client, pool):
+    b = await scenario.bidder(basic=None)
+    body = {"account_number": "6222 0202 0000 1234 567", "bank_name": "中国银行北京分行", "account_name": "甲公司",
+            "valid_from": "2020-01-01"}
+    r = await client.post("/api/deposits/basic-accounts", json=body, headers=b["headers"])
+    assert r.status_code == 201, r.text
+    # the same account again, for a period that meets the first (open-ended): refused, nothing stored
+    again = {**body, "account_number": "6222020200001234567", "valid_from": "2024-05-01", "valid_until": "2025-01-01"}
+    r = await client.post("/api/deposits/basic-accounts", json=again, headers=b["headers"])
+    assert r.status_code == 409 and r.json()["code"] == "basic_account_registered", r.text
+    assert (await client.get("/api/deposits/basic-accounts", headers=b["headers"])).json().__len__() == 1
+    # another organisation registering the same number is kept: the matching flags deposits from one account
+    # for two bidders as collusion evidence (条例 第四十条(六)), which a refusal here would hide
+    other = await scenario.bidder(basic=None)
+    r = await client.post("/api/deposits/basic-accounts", json=body, headers=other["headers"])
+    assert r.status_code == 201, r.text
+    async with pool.acquire() as c:
+        assert await c.fetchval("SELECT count(*) FROM basic_accounts WHERE account_number = '6222020200001234567'") == 2

@@ -228,3 +228,23 @@ async def test_hostile_draw_input_is_refused_with_problems(client, factory, expe
     body["full_name"] = "张\x00三"
     r = await client.post("/api/experts/apply", json=body, headers=await _headers(factory, user))
     assert r.status_code == 422 and r.json()["field"] == "full_name"
+
+
+async def test_a_standing_conflict_is_declared_once(client, factory, experts, pool):
+    user, expert = await experts.approved()
+    headers = await _headers(factory, user)
+    org = await factory.org("bidder")
+    body = {"credit_code": org.credit_code, "reason": "配偶任该公司法定代表人"}
+    r = await client.post("/api/experts/me/conflicts", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    # the same organisation again (a double click, a second form) is refused, not stored twice
+    r = await client.post("/api/experts/me/conflicts", json={**body, "reason": "再次申报"}, headers=headers)
+    assert r.status_code == 409 and r.json()["code"] == "conflict_already_declared", r.text
+    async with pool.acquire() as c:
+        assert await c.fetchval("SELECT count(*) FROM expert_conflicts WHERE expert_id = $1", expert.id) == 1
+        assert await c.fetchval("SELECT count(*) FROM log_entries WHERE tag = 'expert:conflict:declare'") == 1
+    # another organisation is a conflict of its own
+    other = await factory.org("bidder")
+    r = await client.post("/api/experts/me/conflicts", json={**body, "credit_code": other.credit_code},
+                          headers=headers)
+    assert r.status_code == 201, r.text
