@@ -47,13 +47,7 @@ class BlobStore:
         ct_root = of_bytes(data).hex()
         final = self.ciphertext_path(ct_root)
         if not final.exists():
-            fd, name = tempfile.mkstemp(dir=self.root / "tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(name, final)
+            self._place(self._write_tmp(data), final)
         return ct_root
 
     def _path(self, kind: str, digest: str) -> Path:
@@ -65,20 +59,27 @@ class BlobStore:
         return self.path(digest).exists()
 
     def _commit(self, tmp: Path, digest: str) -> None:
-        final = self.path(digest)
+        self._place(tmp, self.path(digest))
+
+    @staticmethod
+    def _place(tmp: Path, final: Path) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, final)
 
-    def put_bytes(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        if self.exists(digest):
-            return digest
+    def _write_tmp(self, data: bytes) -> Path:
+        """`data` in a new fsynced file under tmp/, to be renamed into place."""
         fd, name = tempfile.mkstemp(dir=self.root / "tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        self._commit(Path(name), digest)
+        return Path(name)
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        if self.exists(digest):
+            return digest
+        self._commit(self._write_tmp(data), digest)
         return digest
 
     async def put_stream(self, chunks: AsyncIterable[bytes], *, max_size: int | None = None) -> tuple[str, int]:
