@@ -9,6 +9,9 @@ every minute:
 - awards without a contract 30 days after the notice as `award:contract:overdue` and, for projects that must be
   tendered, without the report to the supervisor 15 days after it as `award:report:overdue`
   (`services.flag_overdue_duties`).
+- government-procurement orders to suspend that have run their 30 days (政府采购法 第五十七条) are lifted and logged
+  as `complaint:tender:resume` with `lapsed` (`complaints.services.lapse_suspensions`); the order stopped holding
+  the tender at that instant already, by the clock (`trading.tenders.schemas.under_order`).
 
 The overdue entries are only a side effect: overdue is also derived from the clock when read
 (`list_overdue_objections`, `list_overdue_duties`), and the award of a lot whose decision period has run out deems
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from evaluation.complaints.services import lapse_suspensions
 from evaluation.services import (
     deem_overdue_determinations,
     flag_overdue_duties,
@@ -35,11 +39,14 @@ async def sweep(app: Any) -> None:
         deemed = await deem_overdue_determinations(conn, app.state.clock)
         objections = await flag_overdue_objections(conn, app.state.clock)
         duties = await flag_overdue_duties(conn, app.state.clock)
+        lapsed = await lapse_suspensions(conn, app.state.clock)
     if deemed:
         log.warning("%d government-procurement winner(s) deemed: rank 1, the purchaser did not decide in time",
                     deemed)
     if objections:
         log.warning("%d objection(s) to results unanswered past their due time", objections)
+    if lapsed:
+        log.warning("%d government-procurement suspension order(s) lapsed after 30 days", lapsed)
     for duty, n in duties.items():
         if n:
             log.warning("%d award(s) overdue for their %s", n, duty.replace("_", " "))

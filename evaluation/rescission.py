@@ -71,7 +71,7 @@ async def rescind_award(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, da
     if await repo.find_contract(conn, lot_id) is not None:
         raise ContractAlreadyRecorded("the contract is recorded: the award stands; a dispute over the contract is "
                                       "for the parties, not the tender")
-    services.require_not_suspended(lot, "nothing is decided until the order is lifted")
+    services.require_not_suspended(lot, "nothing is decided until the order is lifted", clock.now())
     causes = CAUSES[lot.regime]
     if data.cause not in causes:
         raise RescissionCauseInvalid(

@@ -120,6 +120,7 @@ from trading.records import Tag, append_entry
 from trading.dates import calendar, local_date, start_of_day, within_horizon
 from trading.money import fen_to_yuan, yuan_to_fen
 from trading.tenders.rules import rules_for
+from trading.tenders.schemas import under_order
 from trading.tenders.services import answer_due
 
 MIN_PUBLICITY_DAYS = 3  # 招标投标法实施条例 第五十四条
@@ -1808,10 +1809,11 @@ async def challenge_upheld_against(conn: asyncpg.Connection, lot_id: UUID, notic
                for o in await repo.list_objections(conn, lot_id))
 
 
-def require_not_suspended(lot, what: str) -> None:
+def require_not_suspended(lot, what: str, now) -> None:
     """招标投标法实施条例 第六十二条 (政府采购法 第五十七条): the supervising authority ordered the tender's activity
-    suspended while it handles a complaint (evaluation/complaints); after the award, steps wait for the order."""
-    if lot.regulator_suspended:
+    suspended while it handles a complaint (evaluation/complaints); after the award, steps wait for the order (or
+    for the instant the law ends it)."""
+    if under_order(lot, now):
         from trading.tenders.errors import TenderSuspended
 
         raise TenderSuspended("the supervising authority has ordered the tender's activity suspended (招标投标法实施条例"
@@ -1833,7 +1835,7 @@ async def record_contract(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, 
                                      "the contract follows the award notice (招标投标法 第四十六条)")
     if await repo.find_contract(conn, lot_id) is not None:
         raise ContractAlreadyRecorded("the contract of this lot is already recorded")
-    require_not_suspended(lot, "the contract waits until the order is lifted")
+    require_not_suspended(lot, "the contract waits until the order is lifted", clock.now())
     if lot.regime == "gov_procurement" and await challenge_upheld_against(conn, lot_id, notice):
         # 政府采购质疑和投诉办法 第十六条: a 质疑 upheld against this award → another winner among the qualified
         # candidates, or procurement again (evaluation/rescission.py); the contract waits for that decision.

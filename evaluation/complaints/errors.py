@@ -56,6 +56,11 @@ class SuspensionStateWrong(Conflict):
     code = "suspension_state_wrong"
 
 
+class SuspensionLimitReached(Conflict):
+    """政府采购法 第五十七条: the procurement is suspended for 30 days at most."""
+    code = "suspension_limit_reached"
+
+
 class ComplaintClosed(Conflict):
     code = "complaint_closed"
 

@@ -46,6 +46,7 @@ register_labels({
     "cp.suspend": ("责令暂停招标投标活动", "Order the activity suspended"),
     "cp.resume": ("解除暂停", "Lift the suspension"),
     "cp.suspended": ("已责令暂停", "Suspended by order"),
+    "cp.suspension_ends": ("暂停至（最长三十日）", "Lapses (30 days at most)"),
     "cp.decide": ("作出处理决定", "Decide"),
     "cp.upheld": ("投诉成立", "Upheld"),
     "cp.dismissed": ("驳回投诉", "Dismissed"),

@@ -16,7 +16,7 @@ _SELECT = """
 SELECT c.id, c.tender_id, t.code AS tender_code, t.title AS tender_title, t.bid_deadline, c.lot_id, c.regime, c.org_id,
        o.name AS org_name, c.matter, c.objection_id, c.request, c.grounds, c.known_on, c.last_day, c.filed_at,
        c.accept_due, c.status, c.reviewed_at, c.reviewed_late, c.refuse_reason, c.decision_due, c.decision,
-       c.decision_text, c.decided_at, c.decided_late, c.suspended_at, c.suspend_reason
+       c.decision_text, c.decided_at, c.decided_late, c.suspended_at, c.suspend_reason, c.suspension_ends_at
 FROM complaints c JOIN tenders t ON t.id = c.tender_id JOIN organisations o ON o.id = c.org_id
 """
 
@@ -101,21 +101,41 @@ async def set_decided(conn, complaint_id: UUID, *, decision: str, text: str, by:
                       late: bool) -> Complaint:
     await conn.execute(
         "UPDATE complaints SET status = 'decided', decision = $2, decision_text = $3, decided_by = $4,"
-        " decided_at = $5, decided_late = $6, suspended_at = NULL, suspended_by = NULL, suspend_reason = NULL"
+        " decided_at = $5, decided_late = $6, suspended_at = NULL, suspended_by = NULL, suspend_reason = NULL,"
+        " suspension_ends_at = NULL"
         " WHERE id = $1", complaint_id, decision, text, by, now, late)
     return await get_complaint(conn, complaint_id)
 
 
 async def set_suspension(conn, complaint_id: UUID, *, at: datetime | None, by: UUID | None,
-                         reason: str | None) -> Complaint:
-    await conn.execute("UPDATE complaints SET suspended_at = $2, suspended_by = $3, suspend_reason = $4 WHERE id = $1",
-                       complaint_id, at, by, reason)
+                         reason: str | None, ends_at: datetime | None = None) -> Complaint:
+    """Order (at) or lift (at None) the complaint's suspension; the first order's instant is kept for good."""
+    await conn.execute(
+        "UPDATE complaints SET suspended_at = $2, suspended_by = $3, suspend_reason = $4, suspension_ends_at = $5,"
+        " first_suspended_at = COALESCE(first_suspended_at, $2) WHERE id = $1",
+        complaint_id, at, by, reason, ends_at if at is not None else None)
     return await get_complaint(conn, complaint_id)
 
 
-async def count_standing_suspensions(conn, tender_id: UUID) -> int:
-    return await conn.fetchval(
-        "SELECT count(*) FROM complaints WHERE tender_id = $1 AND suspended_at IS NOT NULL", tender_id)
+async def first_suspended_at(conn, complaint_id: UUID) -> datetime | None:
+    return await conn.fetchval("SELECT first_suspended_at FROM complaints WHERE id = $1", complaint_id)
+
+
+async def standing_suspensions(conn, tender_id: UUID) -> tuple[int, datetime | None]:
+    """How many complaints' orders stand on the tender, and when the last of them lapses by law (None when any
+    of them has no such limit, or none stands)."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS n, bool_or(suspension_ends_at IS NULL) AS open, max(suspension_ends_at) AS last"
+        " FROM complaints WHERE tender_id = $1 AND suspended_at IS NOT NULL", tender_id)
+    return row["n"], (None if row["n"] == 0 or row["open"] else row["last"])
+
+
+async def lapsed_suspensions(conn, now: datetime, limit: int = 100) -> list[UUID]:
+    """Complaints whose order to suspend has run its legal course and still stands (oldest first, locked)."""
+    rows = await conn.fetch(
+        "SELECT id FROM complaints WHERE suspended_at IS NOT NULL AND suspension_ends_at <= $1"
+        " ORDER BY suspension_ends_at LIMIT $2 FOR UPDATE SKIP LOCKED", now, limit)
+    return [r["id"] for r in rows]
 
 
 # what a complaint rests on -------------------------------------------------------------------------------------

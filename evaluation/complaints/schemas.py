@@ -74,5 +74,7 @@ class Complaint(msgspec.Struct, kw_only=True):
     decided_late: bool | None
     suspended_at: datetime | None
     suspend_reason: str | None
+    # government procurement: when the order lapses by law (30 days from the complaint's first order)
+    suspension_ends_at: datetime | None = None
     overdue: str | None = None   # "accept" | "decision" while the regulator's act is past due (by the clock)
     evidence: list[Evidence] = []

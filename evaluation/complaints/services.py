@@ -39,6 +39,7 @@ from evaluation.complaints.errors import (
     ObjectionPending,
     ObjectionRequired,
     RegulatorRequired,
+    SuspensionLimitReached,
     SuspensionStateWrong,
     TenderNotComplainable,
 )
@@ -299,26 +300,40 @@ async def refuse_complaint(conn: asyncpg.Connection, clock: Clock, complaint_id:
     return c
 
 
+# 政府采购法 第五十七条: 暂停时间最长不得超过三十日 — counted from the complaint's first order, so lifting and ordering
+# again does not restart it. The Bidding Law (条例 第六十二条) sets no limit.
+GP_SUSPENSION_LIMIT = timedelta(days=30)
+
+
 async def suspend_tender(conn: asyncpg.Connection, clock: Clock, complaint_id: UUID, data: ComplaintSuspendIn, *,
                          user: User, addr: str | None = None) -> Complaint:
     """条例 第六十二条: 必要时，行政监督部门可以责令暂停招标投标活动 — while it handles an accepted complaint. The
-    order stands on the tender (tenders.regulator_suspended) until lifted or the complaint is decided."""
+    order stands on the tender (tenders.regulator_suspended) until lifted or the complaint is decided; in government
+    procurement at most 30 days from the complaint's first order (政府采购法 第五十七条), when it lapses by itself."""
     _require_regulator(user)
     c = await repo.get_complaint(conn, complaint_id, lock=True)
     if c.status != "accepted":
         raise ComplaintNotAccepted("the activity is suspended while an accepted complaint is handled "
                                    f"(条例 第六十二条); this complaint is {c.status}")
-    if c.suspended_at is not None:
+    now = clock.now()
+    if c.suspended_at is not None and not (c.suspension_ends_at is not None and now >= c.suspension_ends_at):
         raise SuspensionStateWrong("this complaint's order to suspend already stands")
     tender = await tenders.lock_tender(conn, c.tender_id)
-    now = clock.now()
+    ends_at = None
+    if c.regime == "gov_procurement":
+        ends_at = (await repo.first_suspended_at(conn, complaint_id) or now) + GP_SUSPENSION_LIMIT
+        if ends_at <= now:
+            raise SuspensionLimitReached(
+                "a procurement is suspended for 30 days at most (政府采购法 第五十七条); this complaint's first order "
+                f"was given on {show(ends_at - GP_SUSPENSION_LIMIT)}", ended_at=ends_at.isoformat())
     reason = unicodedata.normalize("NFC", data.reason or "").strip()[:5000] or None
-    c = await repo.set_suspension(conn, complaint_id, at=now, by=user.id, reason=reason)
-    if not tender.regulator_suspended:
-        await tenders.set_tender_regulator_suspended(conn, tender.id, True, now)
+    c = await repo.set_suspension(conn, complaint_id, at=now, by=user.id, reason=reason, ends_at=ends_at)
+    _, until = await repo.standing_suspensions(conn, tender.id)
+    await tenders.set_tender_regulator_suspended(conn, tender.id, True, now, until)
     await append_entry(conn, clock, Tag.COMPLAINT_TENDER_SUSPEND, actor=str(user.id), tender_id=c.tender_id,
                        lot_id=c.lot_id, addr=addr,
                        body={"complaint": str(c.id), "tender": str(c.tender_id),
+                             **({"ends_at": ends_at.isoformat()} if ends_at else {}),
                              **({"reason_sha256": _sha256(reason)} if reason else {})})
     return c
 
@@ -336,15 +351,28 @@ async def resume_tender(conn: asyncpg.Connection, clock: Clock, complaint_id: UU
     return c
 
 
-async def _lift(conn, clock: Clock, c: Complaint, *, user: User, addr: str | None, by_decision: bool) -> None:
+async def _lift(conn, clock: Clock, c: Complaint, *, user: User | None, addr: str | None, by_decision: bool,
+                lapsed: bool = False) -> None:
     tender = await tenders.lock_tender(conn, c.tender_id)
-    lifted = await repo.count_standing_suspensions(conn, c.tender_id) == 0
-    if lifted and tender.regulator_suspended:
-        await tenders.set_tender_regulator_suspended(conn, tender.id, False, clock.now())
-    await append_entry(conn, clock, Tag.COMPLAINT_TENDER_RESUME, actor=str(user.id), tender_id=c.tender_id,
-                       lot_id=c.lot_id, addr=addr,
+    standing, until = await repo.standing_suspensions(conn, c.tender_id)
+    lifted = standing == 0
+    if tender.regulator_suspended:
+        await tenders.set_tender_regulator_suspended(conn, tender.id, not lifted, clock.now(), until)
+    await append_entry(conn, clock, Tag.COMPLAINT_TENDER_RESUME, actor=str(user.id) if user else None,
+                       tender_id=c.tender_id, lot_id=c.lot_id, addr=addr,
                        body={"complaint": str(c.id), "tender": str(c.tender_id), "lifted": lifted,
-                             "by_decision": by_decision})
+                             "by_decision": by_decision, **({"lapsed": True} if lapsed else {})})
+
+
+async def lapse_suspensions(conn: asyncpg.Connection, clock: Clock) -> int:
+    """Government procurement: orders to suspend that have run their 30 days (政府采购法 第五十七条) are lifted and
+    logged (`complaint:tender:resume` with `lapsed`, no actor). Housekeeping only: the order stopped stopping the
+    tender at its end already (tenders.regulator_suspended_until, read against the clock), whenever this runs."""
+    ids = await repo.lapsed_suspensions(conn, clock.now())
+    for complaint_id in ids:
+        c = await repo.set_suspension(conn, complaint_id, at=None, by=None, reason=None)
+        await _lift(conn, clock, c, user=None, addr=None, by_decision=False, lapsed=True)
+    return len(ids)
 
 
 async def decide_complaint(conn: asyncpg.Connection, clock: Clock, complaint_id: UUID, data: ComplaintDecisionIn, *,

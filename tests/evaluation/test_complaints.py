@@ -6,7 +6,7 @@ Friday 03-27; make_lot's lots reach evaluation on Saturday 03-28. 04-04..04-06 a
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import msgspec
 import pytest
@@ -379,6 +379,67 @@ async def test_regulator_suspension_blocks_the_deadline_and_lifting_restores_it(
     await tx(pool, transition_lot, clock, case["lot_id"], "closed", actor="platform")
     resume = (await entries(pool, case["tender_id"]))[-1]
     assert resume["tag"] == "complaint:tender:resume" and resume["body"]["lifted"] is True
+
+
+async def test_gov_procurement_suspension_lapses_after_30_days_from_the_first_order(factory, pool, clock, client):
+    """政府采购法 第五十七条: 暂停时间最长不得超过三十日 — the order stops holding the procurement at its end by the
+    clock (no sweep needed), the sweep then lifts and logs it, and the complaint cannot suspend it again."""
+    from trading.opening import repository as opening_repo
+
+    case = await documents_case(factory, pool, clock, **GP)
+    clock.set(cst("2026-03-04T10:00"))
+    await answer(pool, clock, case)
+    c = await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
+                 user=case["user"])
+    clock.set(cst("2026-03-06T10:00"))
+    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    c = await tx(pool, services.suspend_tender, clock, c.id, ComplaintSuspendIn(), user=case["regulator"])
+    ends = cst("2026-04-05T10:00")
+    assert c.suspension_ends_at == ends
+    assert datetime.fromisoformat((await entries(pool, case["tender_id"]))[-1]["body"]["ends_at"]) == ends
+    # lifting and ordering again does not restart the 30 days
+    clock.set(cst("2026-03-10T10:00"))
+    await tx(pool, services.resume_tender, clock, c.id, user=case["regulator"])
+    clock.set(cst("2026-03-12T10:00"))
+    c = await tx(pool, services.suspend_tender, clock, c.id, ComplaintSuspendIn(), user=case["regulator"])
+    assert c.suspension_ends_at == ends
+    reg = {"Authorization": f"Bearer {await factory.token(case['regulator'])}"}
+    page = (await client.get("/regulator/complaints", headers=reg)).text
+    assert "暂停至（最长三十日）: 2026-04-05 10:00" in page
+    assert case["deadline"] < ends
+    clock.set(case["deadline"] + timedelta(minutes=1))   # past the deadline, the order stands: nothing moves
+    with pytest.raises(TenderSuspended):
+        await tx(pool, transition_lot, clock, case["lot_id"], "closed", actor="platform")
+    async with pool.acquire() as conn:
+        assert case["lot_id"] not in await opening_repo.list_lots_due(conn, clock.now())
+    # at its end the order no longer holds, whether or not the sweep has come by
+    clock.set(ends)
+    async with pool.acquire() as conn:
+        assert case["lot_id"] in await opening_repo.list_lots_due(conn, clock.now())
+    await tx(pool, transition_lot, clock, case["lot_id"], "closed", actor="platform")
+    assert await tx(pool, services.lapse_suspensions, clock) == 1
+    assert await tx(pool, services.lapse_suspensions, clock) == 0   # once
+    resume = (await entries(pool, case["tender_id"]))[-1]
+    assert (resume["tag"], resume["actor"], resume["body"]["lapsed"], resume["body"]["lifted"]) == (
+        "complaint:tender:resume", None, True, True)
+    assert (await flags(pool, case["tender_id"]))[1] is False
+    with pytest.raises(errors.SuspensionLimitReached):
+        await tx(pool, services.suspend_tender, clock, c.id, ComplaintSuspendIn(), user=case["regulator"])
+
+
+async def test_bidding_law_suspension_has_no_time_limit(factory, pool, clock):
+    case = await documents_case(factory, pool, clock)
+    clock.set(cst("2026-03-04T10:00"))
+    await answer(pool, clock, case)
+    c = await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
+                 user=case["user"])
+    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    c = await tx(pool, services.suspend_tender, clock, c.id, ComplaintSuspendIn(), user=case["regulator"])
+    assert c.suspension_ends_at is None
+    clock.advance(days=60)
+    assert await tx(pool, services.lapse_suspensions, clock) == 0
+    with pytest.raises(TenderSuspended):
+        await tx(pool, transition_lot, clock, case["lot_id"], "closed", actor="platform")
 
 
 async def test_answering_an_objection_does_not_lift_the_regulators_suspension_nor_the_reverse(factory, pool,

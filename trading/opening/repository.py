@@ -53,7 +53,8 @@ async def list_lots_due(conn: asyncpg.Connection, now: datetime, limit: int = 50
     """Lots whose deadline has passed and that have no opening session yet (the scanner's work list)."""
     rows = await conn.fetch(
         """SELECT l.id FROM lots l JOIN tenders t ON t.id = l.tender_id
-           WHERE t.bid_deadline <= $1 AND t.status = 'published' AND NOT t.suspended AND NOT t.regulator_suspended
+           WHERE t.bid_deadline <= $1 AND t.status = 'published' AND NOT t.suspended
+             AND NOT (t.regulator_suspended AND (t.regulator_suspended_until IS NULL OR t.regulator_suspended_until > $1))
              AND l.status IN ('published', 'closed')
              AND NOT EXISTS (SELECT 1 FROM opening_sessions s WHERE s.lot_id = l.id)
            ORDER BY t.bid_deadline LIMIT $2""",

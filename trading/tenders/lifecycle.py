@@ -26,6 +26,7 @@ from trading.events import emit
 from trading.records import Tag, append_entry
 from trading.tenders import repository as repo
 from trading.tenders.errors import ReasonRequired, TenderSuspended, TransitionIllegal
+from trading.tenders.schemas import under_order
 
 _CANCELLABLE_FROM = ("draft", "published", "closed", "opening", "evaluation", "publicity")
 
@@ -125,7 +126,7 @@ async def transition_lot(conn: asyncpg.Connection, clock: Clock, lot_id: UUID, t
         raise _illegal(frm, to)
     if to == "published":
         raise _illegal(frm, to, _WHY_NOT["published"])
-    if lot.regulator_suspended and to not in OPEN_UNDER_ORDER:
+    if under_order(lot, now) and to not in OPEN_UNDER_ORDER:
         # 招标投标法实施条例 第六十二条 (政府采购法 第五十七条): the supervising authority ordered the activity
         # suspended; no lot moves until it lifts the order. Set apart from `suspended`, lifted only by the authority.
         raise TenderSuspended("the supervising authority has ordered the tender's activity suspended"

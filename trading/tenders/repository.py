@@ -14,14 +14,15 @@ from trading.tenders.schemas import (Custodian, Document, Download, Lot, Objecti
 
 _TENDER_COLS = ("id, code, title, description, regime, must_tender, procurement_type, region, tenderer_org_id,"
                 " agency_org_id, status, cancel_reason, publish_at, docs_from, docs_until, clarification_deadline,"
-                " bid_deadline, suspended, regulator_suspended, version, created_by, created_at, updated_at")
+                " bid_deadline, suspended, regulator_suspended, regulator_suspended_until, version, created_by, created_at,"
+                " updated_at")
 _LOT_SELECT = (
     "SELECT l.id, l.tender_id, l.number, l.name, l.estimated_price_fen, l.max_price_fen, l.deposit_fen,"
     " l.evaluation_method, l.bid_fields, l.custodian_k, l.custodian_n, l.post_quantum, l.status, l.status_reason,"
     " l.ceremony_hash, l.ceremony_record, t.code AS tender_code, t.title AS tender_title, t.regime, t.must_tender,"
     " t.procurement_type, t.status AS tender_status, t.suspended, t.tenderer_org_id, t.agency_org_id, t.docs_from,"
     " t.docs_until, t.clarification_deadline, t.bid_deadline, t.publish_at, t.version, l.reference_price_fen,"
-    " t.regulator_suspended"
+    " t.regulator_suspended, t.regulator_suspended_until"
     " FROM lots l JOIN tenders t ON t.id = l.tender_id"
 )
 _DOC_COLS = "id, tender_id, lot_id, version, filename, content_type, sha256, size, created_at"
@@ -87,10 +88,12 @@ async def set_tender_suspended(conn, tender_id: UUID, suspended: bool, now: date
     await conn.execute("UPDATE tenders SET suspended = $2, updated_at = $3 WHERE id = $1", tender_id, suspended, now)
 
 
-async def set_tender_regulator_suspended(conn, tender_id: UUID, suspended: bool, now: datetime) -> None:
-    """The supervising authority's order to suspend (or its lifting); the caller decides and logs it."""
-    await conn.execute("UPDATE tenders SET regulator_suspended = $2, updated_at = $3 WHERE id = $1",
-                       tender_id, suspended, now)
+async def set_tender_regulator_suspended(conn, tender_id: UUID, suspended: bool, now: datetime,
+                                         until: datetime | None = None) -> None:
+    """The supervising authority's order to suspend (or its lifting), lapsing at `until` when the law limits it;
+    the caller decides and logs it."""
+    await conn.execute("UPDATE tenders SET regulator_suspended = $2, regulator_suspended_until = $4, updated_at = $3"
+                       " WHERE id = $1", tender_id, suspended, now, until if suspended else None)
 
 
 async def update_tender_amended(conn, tender_id: UUID, *, version: int, title: str, description: str,

@@ -49,6 +49,7 @@ class Lot(msgspec.Struct, kw_only=True):
     reference_price_fen: int | None = None  # 标底: never in a public view before the opening
     suspended: bool
     regulator_suspended: bool = False  # the supervising authority's order (0205), apart from `suspended`
+    regulator_suspended_until: datetime | None = None  # when that order lapses by law (0206); see under_order
     tenderer_org_id: UUID
     agency_org_id: UUID
     docs_from: datetime
@@ -88,6 +89,13 @@ class Tender(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     regulator_suspended: bool = False  # the supervising authority's order (0205), apart from `suspended`
+    regulator_suspended_until: datetime | None = None  # when that order lapses by law (0206); see under_order
+
+
+def under_order(x: "Lot | Tender", now: datetime) -> bool:
+    """Whether the supervising authority's order to suspend stops the tender at `now`: it stands until lifted,
+    or until the instant the law ends it (政府采购法 第五十七条: 30 days at most), whichever comes first."""
+    return x.regulator_suspended and (x.regulator_suspended_until is None or now < x.regulator_suspended_until)
 
 
 class Custodian(msgspec.Struct, kw_only=True):
