@@ -12,7 +12,9 @@ its own way (buffered). `openssl speed` runs with -elapsed (wall clock) like the
 (user+sys of the process, all threads) are printed too. By default an operation's clock stops when its last write
 returns — for age that leaves 1 GiB of dirty page cache, written to the disk after its clock stopped (the next
 operation's `os.sync()` is outside every timing), while DirectOutput's bytes are on the device already; with
-`--durable` every operation's clock stops once its output is fsynced, so all pay for their disk alike.
+`--durable` every operation's clock stops once its output is fsynced, so all pay for their disk alike. Every
+operation's input is read once before its clock starts, so each starts from the page cache (age-decrypt's input
+was written through the cache; unseal's, written past it, was read cold from the disk until 2026-12-06).
 
 The machine's figures swing from run to run (a VM whose page-cache work costs vary by 2× between runs), so all
 operations run in `--rounds` interleaved rounds and the table shows each one's median run; every round's wall
@@ -231,11 +233,21 @@ def _same(a: Path, b: Path) -> bool:
                 return True
 
 
+def _warm(path: Path) -> None:
+    with path.open("rb", buffering=0) as f:
+        while f.read(16 * 1024 * 1024):
+            pass
+
+
 def run_child(op: str, state: Path, src: Path, dst: Path) -> dict:
     # The previous operations' leftovers — dirty pages of a buffered output, the blocks of deleted files (ext4
     # discards them at the journal commit) — reach the disk now, not in the middle of this operation: on this VM
     # that write-back ran during whichever operation came next and cost it up to 0.5 s per GiB, its interrupts
     # charged to that operation's threads.
+    # Every operation starts with its input in the page cache, as age-decrypt's does (age.ct was just written
+    # through the cache): raw.ct was written past it (DirectOutput), and unsealing it cold paid this VM's disk
+    # reads (1–2 s per GiB, charged as CPU to the threads that fault the pages in) where age-decrypt paid none.
+    _warm(src)
     os.sync()
     out = subprocess.run([sys.executable, __file__, "--child", op, str(state), str(src), str(dst)],
                          capture_output=True, text=True, check=True)
