@@ -317,8 +317,8 @@ def _cmd_bid_seal(args: argparse.Namespace) -> int:
         sealed = asyncio.run(seal_bid(None, args.lot, out, pack=pack, **kw))  # type: ignore[arg-type]
     else:
         sealed = _run(lambda http: seal_bid(http, args.lot, out, **kw), args)  # type: ignore[arg-type]
-    console.print(f"sealed version {sealed.manifest.version}: {out}.ct ({sealed.manifest.ct_len} bytes) and "
-                  f"{out}.manifest — submit with `tenderhall bid submit {out}`")
+    console.print(f"sealed version {sealed.manifest.version}: {out}.ct ({sealed.manifest.ct_len} bytes, ct_root "
+                  f"{sealed.manifest.ct_root.hex()}) and {out}.manifest — submit with `tenderhall bid submit {out}`")
     return 0
 
 
