@@ -18,7 +18,9 @@ from evaluation.complaints.schemas import (
     ComplaintIn,
     ComplaintReviewIn,
     ComplaintSuspendIn,
+    ComplaintWithdrawIn,
     Evidence,
+    WithdrawalDecisionIn,
 )
 from trading.accounts.guards import requires, signed_in
 from trading.accounts.schemas import Role, User
@@ -100,6 +102,19 @@ class ComplaintController(Controller):
                      data: ComplaintDecisionIn) -> Complaint:
         """书面处理决定 (条例 第六十一条); lifts the suspension this complaint ordered."""
         return await services.decide_complaint(conn, clock, complaint_id, data, user=user, addr=addr)
+
+    @post("/{complaint_id:uuid}/withdraw", guards=[requires(Role.BIDDER)], operation_id="WithdrawComplaint",
+          status_code=200)
+    async def withdraw(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                       complaint_id: UUID, data: ComplaintWithdrawIn) -> Complaint:
+        """The complainant withdraws (GP, or not yet accepted: at once) or asks to (Bidding Law, accepted)."""
+        return await services.withdraw_complaint(conn, clock, complaint_id, data, user=user, addr=addr)
+
+    @post("/{complaint_id:uuid}/withdrawal", guards=[regulator], operation_id="DecideWithdrawal", status_code=200)
+    async def withdrawal(self, conn: asyncpg.Connection, clock: Clock, user: User, addr: str | None,
+                         complaint_id: UUID, data: WithdrawalDecisionIn) -> Complaint:
+        """Bidding Law: allow the withdrawal asked for, or refuse it with the clear violation found."""
+        return await services.decide_withdrawal(conn, clock, complaint_id, data, user=user, addr=addr)
 
 
 def _routes() -> list[Any]:

@@ -71,3 +71,16 @@ class EvidenceNotFound(NotFound):
 
 class TenderNotComplainable(Conflict):
     code = "tender_not_complainable"
+
+
+class WithdrawalPending(Conflict):
+    code = "withdrawal_pending"
+
+
+class WithdrawalNotRequested(Conflict):
+    code = "withdrawal_not_requested"
+
+
+class ComplaintWithdrawnBefore(Conflict):
+    """投诉人不得以同一事实和理由再提出投诉 (recalled): the same matter and objection were complained of and withdrawn."""
+    code = "complaint_withdrawn_before"

@@ -16,7 +16,8 @@ _SELECT = """
 SELECT c.id, c.tender_id, t.code AS tender_code, t.title AS tender_title, t.bid_deadline, c.lot_id, c.regime, c.org_id,
        o.name AS org_name, c.matter, c.objection_id, c.request, c.grounds, c.known_on, c.last_day, c.filed_at,
        c.accept_due, c.status, c.reviewed_at, c.reviewed_late, c.refuse_reason, c.decision_due, c.decision,
-       c.decision_text, c.decided_at, c.decided_late, c.suspended_at, c.suspend_reason, c.suspension_ends_at
+       c.decision_text, c.decided_at, c.decided_late, c.suspended_at, c.suspend_reason, c.suspension_ends_at,
+       c.withdraw_requested_at, c.withdraw_reason, c.withdraw_refused_at, c.withdraw_refuse_reason, c.withdrawn_at
 FROM complaints c JOIN tenders t ON t.id = c.tender_id JOIN organisations o ON o.id = c.org_id
 """
 
@@ -115,6 +116,35 @@ async def set_suspension(conn, complaint_id: UUID, *, at: datetime | None, by: U
         " first_suspended_at = COALESCE(first_suspended_at, $2) WHERE id = $1",
         complaint_id, at, by, reason, ends_at if at is not None else None)
     return await get_complaint(conn, complaint_id)
+
+
+async def set_withdraw_request(conn, complaint_id: UUID, *, reason: str, now: datetime) -> Complaint:
+    await conn.execute("UPDATE complaints SET withdraw_requested_at = $2, withdraw_reason = $3,"
+                       " withdraw_refused_at = NULL, withdraw_refuse_reason = NULL WHERE id = $1",
+                       complaint_id, now, reason)
+    return await get_complaint(conn, complaint_id)
+
+
+async def set_withdraw_refused(conn, complaint_id: UUID, *, reason: str, now: datetime) -> Complaint:
+    await conn.execute("UPDATE complaints SET withdraw_requested_at = NULL, withdraw_refused_at = $2,"
+                       " withdraw_refuse_reason = $3 WHERE id = $1", complaint_id, now, reason)
+    return await get_complaint(conn, complaint_id)
+
+
+async def set_withdrawn(conn, complaint_id: UUID, *, reason: str, by: UUID, now: datetime) -> Complaint:
+    """The complaint ends withdrawn; an order to suspend it gave is lifted with it (the caller logs both)."""
+    await conn.execute(
+        "UPDATE complaints SET status = 'withdrawn', withdrawn_at = $2, withdrawn_by = $3, withdraw_reason = $4,"
+        " withdraw_requested_at = NULL, suspended_at = NULL, suspended_by = NULL, suspend_reason = NULL,"
+        " suspension_ends_at = NULL WHERE id = $1", complaint_id, now, by, reason)
+    return await get_complaint(conn, complaint_id)
+
+
+async def withdrawn_before(conn, *, tender_id: UUID, org_id: UUID, matter: str,
+                           objection_id: UUID | None) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM complaints WHERE tender_id = $1 AND org_id = $2 AND matter = $3"
+        " AND objection_id IS NOT DISTINCT FROM $4 AND status = 'withdrawn')", tender_id, org_id, matter, objection_id)
 
 
 async def first_suspended_at(conn, complaint_id: UUID) -> datetime | None:

@@ -30,6 +30,15 @@ class ComplaintSuspendIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     reason: str = ""
 
 
+class ComplaintWithdrawIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: str = ""             # 撤回理由 (in writing, with reasons)
+
+
+class WithdrawalDecisionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    allow: bool
+    reason: str = ""             # required to refuse: the clear violation found
+
+
 class ComplaintDecisionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     outcome: Literal["upheld", "dismissed"]
     text: str = ""               # the written decision (书面处理决定)
@@ -63,7 +72,7 @@ class Complaint(msgspec.Struct, kw_only=True):
     last_day: date
     filed_at: datetime
     accept_due: datetime
-    status: str                  # filed | accepted | refused | decided
+    status: str                  # filed | accepted | refused | decided | withdrawn
     reviewed_at: datetime | None
     reviewed_late: bool | None
     refuse_reason: str | None
@@ -76,5 +85,10 @@ class Complaint(msgspec.Struct, kw_only=True):
     suspend_reason: str | None
     # government procurement: when the order lapses by law (30 days from the complaint's first order)
     suspension_ends_at: datetime | None = None
+    withdraw_requested_at: datetime | None = None  # Bidding Law, after acceptance: waiting for the authority
+    withdraw_reason: str | None = None
+    withdraw_refused_at: datetime | None = None
+    withdraw_refuse_reason: str | None = None
+    withdrawn_at: datetime | None = None
     overdue: str | None = None   # "accept" | "decision" while the regulator's act is past due (by the clock)
     evidence: list[Evidence] = []

@@ -33,6 +33,7 @@ from evaluation.complaints.errors import (
     ComplaintNotAccepted,
     ComplaintNotFound,
     ComplaintPeriodOver,
+    ComplaintWithdrawnBefore,
     EvidenceNotFound,
     KnownOnInvalid,
     NotInterestedParty,
@@ -42,6 +43,8 @@ from evaluation.complaints.errors import (
     SuspensionLimitReached,
     SuspensionStateWrong,
     TenderNotComplainable,
+    WithdrawalNotRequested,
+    WithdrawalPending,
 )
 from evaluation.complaints.schemas import (
     Complaint,
@@ -49,7 +52,9 @@ from evaluation.complaints.schemas import (
     ComplaintIn,
     ComplaintReviewIn,
     ComplaintSuspendIn,
+    ComplaintWithdrawIn,
     Evidence,
+    WithdrawalDecisionIn,
 )
 from trading.accounts.schemas import Role, User
 from trading.blobs import BlobStore
@@ -186,6 +191,11 @@ async def file_complaint(conn: asyncpg.Connection, clock: Clock, data: Complaint
                f"第六十条: within {rules.file_days} days of {known_on}, the last day was {last_day})")
     if today > last_day:
         raise ComplaintPeriodOver(why, last_day=str(last_day))
+    if objection is not None and await repo.withdrawn_before(conn, tender_id=tender.id, org_id=user.org_id,
+                                                             matter=data.matter, objection_id=data.objection_id):
+        raise ComplaintWithdrawnBefore("a complaint on this objection was withdrawn: the same facts and reasons are "
+                                       "not complained of again (投诉人不得以同一事实和理由再提出投诉)",
+                                       field="objection_id")
     complaint = await repo.insert_complaint(
         conn, tender_id=tender.id, lot_id=lot_id, regime=tender.regime, org_id=user.org_id, user_id=user.id,
         matter=data.matter, objection_id=data.objection_id if objection is not None else None, request=request,
@@ -396,6 +406,69 @@ async def decide_complaint(conn: asyncpg.Connection, clock: Clock, complaint_id:
                              "decision_due": c.decision_due.isoformat(), "late": c.decided_late})
     if suspended:
         await _lift(conn, clock, c, user=user, addr=addr, by_decision=True)
+    return c
+
+
+# ------------------------------------------------------------------------------------------- withdrawal (撤回)
+
+async def withdraw_complaint(conn: asyncpg.Connection, clock: Clock, complaint_id: UUID, data: ComplaintWithdrawIn,
+                             *, user: User, addr: str | None = None) -> Complaint:
+    """The complainant withdraws its complaint, in writing with its reasons, before the decision.
+
+    - Not yet accepted (either regime): the complaint ends now.
+    - Government procurement, accepted: the handling ends now (政府采购质疑和投诉办法 第三十条, recalled).
+    - Bidding Law, accepted: a request; the authority allows it, or refuses it where it has found a clear violation
+      and goes on to its decision (工程建设项目招标投标活动投诉处理办法 第二十条, recalled) — `decide_withdrawal`.
+    A complaint that ends withdrawn lifts the order to suspend it gave; the same objection is not complained of
+    again (`file_complaint`)."""
+    c = await repo.get_complaint(conn, complaint_id, lock=True)
+    if user.org_id is None or user.org_id != c.org_id:
+        raise ComplaintNotFound(f"complaint {complaint_id} not found")
+    if c.status not in ("filed", "accepted"):
+        raise ComplaintClosed(f"the complaint is {c.status}: there is nothing left to withdraw")
+    if c.withdraw_requested_at is not None:
+        raise WithdrawalPending(f"the withdrawal asked for on {show(c.withdraw_requested_at)} awaits the authority")
+    reason = _text(data.reason, "reason", 5000)
+    now = clock.now()
+    if c.status == "accepted" and c.regime == "bidding_law":
+        c = await repo.set_withdraw_request(conn, complaint_id, reason=reason, now=now)
+        await append_entry(conn, clock, Tag.COMPLAINT_WITHDRAW_REQUEST, actor=str(user.id), tender_id=c.tender_id,
+                           lot_id=c.lot_id, addr=addr,
+                           body={"complaint": str(c.id), "reason_sha256": _sha256(reason)})
+        return c
+    return await _withdrawn(conn, clock, c, reason=reason, by=user, addr=addr, allowed_by=None)
+
+
+async def decide_withdrawal(conn: asyncpg.Connection, clock: Clock, complaint_id: UUID, data: WithdrawalDecisionIn,
+                            *, user: User, addr: str | None = None) -> Complaint:
+    """Bidding Law: the authority allows the withdrawal asked for (the handling ends), or refuses it with its reason
+    (a clear violation found: the handling goes on to a decision)."""
+    _require_regulator(user)
+    c = await repo.get_complaint(conn, complaint_id, lock=True)
+    if c.status != "accepted" or c.withdraw_requested_at is None:
+        raise WithdrawalNotRequested("no withdrawal of this complaint awaits a decision")
+    now = clock.now()
+    if data.allow:
+        return await _withdrawn(conn, clock, c, reason=c.withdraw_reason or "", by=user, addr=addr,
+                                allowed_by=user)
+    reason = _text(data.reason, "reason", 5000)
+    c = await repo.set_withdraw_refused(conn, complaint_id, reason=reason, now=now)
+    await append_entry(conn, clock, Tag.COMPLAINT_WITHDRAW_REFUSE, actor=str(user.id), tender_id=c.tender_id,
+                       lot_id=c.lot_id, addr=addr,
+                       body={"complaint": str(c.id), "reason_sha256": _sha256(reason)})
+    return c
+
+
+async def _withdrawn(conn, clock: Clock, c: Complaint, *, reason: str, by: User, addr: str | None,
+                     allowed_by: User | None) -> Complaint:
+    suspended = c.suspended_at is not None
+    c = await repo.set_withdrawn(conn, c.id, reason=reason, by=by.id, now=clock.now())
+    await append_entry(conn, clock, Tag.COMPLAINT_CASE_WITHDRAW, actor=str(by.id), tender_id=c.tender_id,
+                       lot_id=c.lot_id, addr=addr,
+                       body={"complaint": str(c.id), "reason_sha256": _sha256(reason),
+                             "allowed": allowed_by is not None})
+    if suspended:
+        await _lift(conn, clock, c, user=by, addr=addr, by_decision=False)
     return c
 
 

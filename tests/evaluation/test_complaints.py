@@ -13,7 +13,8 @@ import pytest
 
 from evaluation import services as evaluation
 from evaluation.complaints import errors, services
-from evaluation.complaints.schemas import ComplaintDecisionIn, ComplaintIn, ComplaintReviewIn, ComplaintSuspendIn
+from evaluation.complaints.schemas import (ComplaintDecisionIn, ComplaintIn, ComplaintReviewIn, ComplaintSuspendIn,
+                                          ComplaintWithdrawIn, WithdrawalDecisionIn)
 from evaluation.schemas import AwardIn, ObjectionAnswerIn, ObjectionIn
 from tests.evaluation.test_award import bidder_of, published
 from tests.evaluation.test_services import tx
@@ -486,6 +487,90 @@ async def test_a_decision_lifts_only_the_suspension_it_ordered(factory, pool, cl
     await tx(pool, services.decide_complaint, clock, ids[1], ComplaintDecisionIn(outcome="dismissed", text="驳回"),
              user=case["regulator"])
     assert (await flags(pool, case["tender_id"]))[1] is False
+
+
+# -------------------------------------------------------------------------------------------------- withdrawal
+
+async def test_gov_procurement_withdrawal_ends_the_handling_at_once_and_lifts_its_suspension(factory, pool, clock,
+                                                                                            client):
+    case = await documents_case(factory, pool, clock, **GP)
+    clock.set(cst("2026-03-04T10:00"))
+    await answer(pool, clock, case)
+    c = await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
+                 user=case["user"])
+    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    await tx(pool, services.suspend_tender, clock, c.id, ComplaintSuspendIn(), user=case["regulator"])
+    bidder = {"Authorization": f"Bearer {await factory.token(case['user'])}"}
+    # in writing, with reasons
+    r = await client.post(f"/api/complaints/{c.id}/withdraw", json={"reason": " "}, headers=bidder)
+    assert r.status_code == 422 and r.json()["code"] == "complaint_incomplete", r.text
+    # nobody else withdraws it
+    _, other, _ = await factory.downloader(case["lot_id"])
+    with pytest.raises(errors.ComplaintNotFound):
+        await tx(pool, services.withdraw_complaint, clock, c.id, ComplaintWithdrawIn(reason="撤回"), user=other)
+    r = await client.post(f"/api/complaints/{c.id}/withdraw", json={"reason": "经与采购人沟通，问题已解决"},
+                          headers=bidder)
+    assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
+    assert await flags(pool, case["tender_id"]) == (False, False)   # its order is lifted with it
+    tags = [e["tag"] for e in await entries(pool, case["tender_id"])][-2:]
+    assert tags == ["complaint:case:withdraw", "complaint:tender:resume"]
+    with pytest.raises(errors.ComplaintNotAccepted):
+        await tx(pool, services.decide_complaint, clock, c.id, ComplaintDecisionIn(outcome="upheld", text="成立"),
+                 user=case["regulator"])
+    with pytest.raises(errors.ComplaintClosed):
+        await tx(pool, services.withdraw_complaint, clock, c.id, ComplaintWithdrawIn(reason="再次撤回"),
+                 user=case["user"])
+    # the same objection is not complained of again
+    with pytest.raises(errors.ComplaintWithdrawnBefore):
+        await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
+                 user=case["user"])
+    reg = {"Authorization": f"Bearer {await factory.token(case['regulator'])}"}
+    page = (await client.get("/regulator/complaints", headers=reg)).text
+    assert "已撤回" in page and "经与采购人沟通，问题已解决" in page
+
+
+async def test_bidding_law_withdrawal_before_acceptance_is_at_once_after_it_needs_the_authority(factory, pool,
+                                                                                               clock):
+    case = await documents_case(factory, pool, clock)
+    clock.set(cst("2026-03-04T10:00"))
+    await answer(pool, clock, case)
+    first = await tx(pool, services.file_complaint, clock, complaint_in(case, "other", known_on=date(2026, 3, 3)),
+                     user=case["user"])
+    first = await tx(pool, services.withdraw_complaint, clock, first.id, ComplaintWithdrawIn(reason="提交有误"),
+                     user=case["user"])
+    assert (first.status, first.reviewed_at) == ("withdrawn", None)
+    c = await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
+                 user=case["user"])
+    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    c = await tx(pool, services.withdraw_complaint, clock, c.id, ComplaintWithdrawIn(reason="已协商解决"),
+                 user=case["user"])
+    assert (c.status, c.withdraw_reason) == ("accepted", "已协商解决") and c.withdraw_requested_at is not None
+    with pytest.raises(errors.WithdrawalPending):
+        await tx(pool, services.withdraw_complaint, clock, c.id, ComplaintWithdrawIn(reason="再次申请"),
+                 user=case["user"])
+    with pytest.raises(errors.RegulatorRequired):
+        await tx(pool, services.decide_withdrawal, clock, c.id, WithdrawalDecisionIn(allow=True), user=case["user"])
+    # refused only with the violation found; the handling goes on
+    with pytest.raises(errors.ComplaintIncomplete):
+        await tx(pool, services.decide_withdrawal, clock, c.id, WithdrawalDecisionIn(allow=False),
+                 user=case["regulator"])
+    c = await tx(pool, services.decide_withdrawal, clock, c.id,
+                 WithdrawalDecisionIn(allow=False, reason="已查实资格条件明显违法"), user=case["regulator"])
+    assert (c.status, c.withdraw_requested_at, c.withdraw_refuse_reason) == ("accepted", None, "已查实资格条件明显违法")
+    with pytest.raises(errors.WithdrawalNotRequested):
+        await tx(pool, services.decide_withdrawal, clock, c.id, WithdrawalDecisionIn(allow=True),
+                 user=case["regulator"])
+    # asked again and allowed: the handling ends
+    await tx(pool, services.withdraw_complaint, clock, c.id, ComplaintWithdrawIn(reason="补充说明后再次申请"),
+             user=case["user"])
+    c = await tx(pool, services.decide_withdrawal, clock, c.id, WithdrawalDecisionIn(allow=True),
+                 user=case["regulator"])
+    assert c.status == "withdrawn" and c.withdrawn_at == clock.now()
+    tags = [e["tag"] for e in await entries(pool, case["tender_id"])]
+    assert tags.count("complaint:withdraw:request") == 2 and tags.count("complaint:withdraw:refuse") == 1
+    assert tags.count("complaint:case:withdraw") == 2
+    allowed = [e for e in await entries(pool, case["tender_id"]) if e["tag"] == "complaint:case:withdraw"][-1]
+    assert allowed["actor"] == str(case["regulator"].id) and allowed["body"]["allowed"] is True
 
 
 # ---------------------------------------------------------------------------------------------- confidentiality

@@ -125,6 +125,9 @@ class Tag(StrEnum):
     COMPLAINT_EVIDENCE_ADD = "complaint:evidence:add"
     COMPLAINT_TENDER_SUSPEND = "complaint:tender:suspend"
     COMPLAINT_TENDER_RESUME = "complaint:tender:resume"
+    COMPLAINT_CASE_WITHDRAW = "complaint:case:withdraw"
+    COMPLAINT_WITHDRAW_REQUEST = "complaint:withdraw:request"
+    COMPLAINT_WITHDRAW_REFUSE = "complaint:withdraw:refuse"
     # deposits (deposits/): banks, virtual accounts, basic accounts, guarantees, import, matching, refunds, ledger
     DEPOSIT_BANK_CONFIGURE = "deposit:bank:configure"
     DEPOSIT_ACCOUNT_ISSUE = "deposit:account:issue"
