@@ -58,3 +58,45 @@ async def test_bidder_files_and_regulator_accepts_suspends_and_decides(server, b
     await expect(row.locator(".suspended")).to_have_count(0)
     assert await flags(pool, case["tender_id"]) == (False, False)
     await reg.screenshot(path=str(tmp_path / "regulator-complaints.png"), full_page=True)
+
+
+async def test_bidder_asks_to_withdraw_and_regulator_refuses_then_allows(server, browser, factory, pool, clock):
+    """Bidding Law, accepted: the withdrawal is a request (an empty reason is refused and said why); the regulator
+    refuses it with the violation found, then allows a second one."""
+    from playwright.async_api import expect
+
+    from evaluation.complaints import services
+    from tests.evaluation.test_complaints import complaint_in
+    from tests.evaluation.test_services import tx
+
+    case = await documents_case(factory, pool, clock)
+    clock.set(cst("2026-03-04T10:00"))
+    await answer(pool, clock, case)
+    c = await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
+                 user=case["user"])
+    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    page = await page_as(browser, server, await factory.token(case["user"]))
+    await page.goto(f"{server}/complaints?lang=zh")
+    row = page.locator("tr.complaint")
+    await page.click("button.withdraw")                                    # no reason: refused, said why
+    await expect(page.locator("#msg")).to_contain_text("reason")
+    await page.fill("input.withdraw-reason", "已与招标人协商解决")
+    await page.click("button.withdraw")
+    await expect(row.locator(".withdraw-requested")).to_have_text("申请撤回，待监督部门决定")
+    await expect(page.locator("button.withdraw")).to_have_count(0)
+
+    reg = await page_as(browser, server, await factory.token(case["regulator"]))
+    await reg.goto(f"{server}/regulator/complaints?lang=zh")
+    row = reg.locator("tr.complaint")
+    await reg.fill("input.withdraw-refuse-reason", "已查实资格条件明显违法")
+    await reg.click("button.refuse-withdrawal")
+    await expect(row.locator(".withdraw-refused")).to_contain_text("已查实资格条件明显违法")
+    await expect(row.locator(".status")).to_have_text("已受理")
+
+    await page.reload()
+    await page.fill("input.withdraw-reason", "补充说明后再次申请")
+    await page.click("button.withdraw")
+    await expect(page.locator("tr.complaint .withdraw-requested")).to_be_visible()
+    await reg.reload()
+    await reg.click("button.allow-withdrawal")
+    await expect(row.locator(".status")).to_have_text("已撤回")
