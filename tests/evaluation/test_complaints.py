@@ -75,6 +75,17 @@ async def answer(pool, clock, case, objection=None):
                     "经研究，资格条件符合规定，不予修改", user=case["agency_user"])
 
 
+async def accepted_complaint(factory, pool, clock, **lot_kw):
+    """documents_case, its objection answered on 03-04, a complaint on it filed and accepted that day."""
+    case = await documents_case(factory, pool, clock, **lot_kw)
+    clock.set(cst("2026-03-04T10:00"))
+    await answer(pool, clock, case)
+    c = await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
+                 user=case["user"])
+    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    return case, c
+
+
 # ------------------------------------------------------------------------------------ Bidding Law: the whole path
 
 async def test_bidding_law_whole_path_over_http(factory, pool, clock, client):
@@ -429,12 +440,7 @@ async def test_gov_procurement_suspension_lapses_after_30_days_from_the_first_or
 
 
 async def test_bidding_law_suspension_has_no_time_limit(factory, pool, clock):
-    case = await documents_case(factory, pool, clock)
-    clock.set(cst("2026-03-04T10:00"))
-    await answer(pool, clock, case)
-    c = await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
-                 user=case["user"])
-    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    case, c = await accepted_complaint(factory, pool, clock)
     c = await tx(pool, services.suspend_tender, clock, c.id, ComplaintSuspendIn(), user=case["regulator"])
     assert c.suspension_ends_at is None
     clock.advance(days=60)
@@ -493,12 +499,7 @@ async def test_a_decision_lifts_only_the_suspension_it_ordered(factory, pool, cl
 
 async def test_gov_procurement_withdrawal_ends_the_handling_at_once_and_lifts_its_suspension(factory, pool, clock,
                                                                                             client):
-    case = await documents_case(factory, pool, clock, **GP)
-    clock.set(cst("2026-03-04T10:00"))
-    await answer(pool, clock, case)
-    c = await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
-                 user=case["user"])
-    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    case, c = await accepted_complaint(factory, pool, clock, **GP)
     await tx(pool, services.suspend_tender, clock, c.id, ComplaintSuspendIn(), user=case["regulator"])
     bidder = {"Authorization": f"Bearer {await factory.token(case['user'])}"}
     # in writing, with reasons

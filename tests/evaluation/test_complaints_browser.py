@@ -65,16 +65,9 @@ async def test_bidder_asks_to_withdraw_and_regulator_refuses_then_allows(server,
     refuses it with the violation found, then allows a second one."""
     from playwright.async_api import expect
 
-    from evaluation.complaints import services
-    from tests.evaluation.test_complaints import complaint_in
-    from tests.evaluation.test_services import tx
+    from tests.evaluation.test_complaints import accepted_complaint
 
-    case = await documents_case(factory, pool, clock)
-    clock.set(cst("2026-03-04T10:00"))
-    await answer(pool, clock, case)
-    c = await tx(pool, services.file_complaint, clock, complaint_in(case, objection=case["objection"]),
-                 user=case["user"])
-    await tx(pool, services.accept_complaint, clock, c.id, user=case["regulator"])
+    case, _ = await accepted_complaint(factory, pool, clock)
     page = await page_as(browser, server, await factory.token(case["user"]))
     await page.goto(f"{server}/complaints?lang=zh")
     row = page.locator("tr.complaint")
