@@ -17,6 +17,7 @@ SELECT c.id, c.tender_id, t.code AS tender_code, t.title AS tender_title, t.bid_
        o.name AS org_name, c.matter, c.objection_id, c.request, c.grounds, c.known_on, c.last_day, c.filed_at,
        c.accept_due, c.status, c.reviewed_at, c.reviewed_late, c.refuse_reason, c.decision_due, c.decision,
        c.decision_text, c.decided_at, c.decided_late, c.suspended_at, c.suspend_reason, c.suspension_ends_at,
+       c.first_suspended_at,
        c.withdraw_requested_at, c.withdraw_reason, c.withdraw_refused_at, c.withdraw_refuse_reason, c.withdrawn_at
 FROM complaints c JOIN tenders t ON t.id = c.tender_id JOIN organisations o ON o.id = c.org_id
 """
@@ -145,10 +146,6 @@ async def withdrawn_before(conn, *, tender_id: UUID, org_id: UUID, matter: str,
     return await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM complaints WHERE tender_id = $1 AND org_id = $2 AND matter = $3"
         " AND objection_id IS NOT DISTINCT FROM $4 AND status = 'withdrawn')", tender_id, org_id, matter, objection_id)
-
-
-async def first_suspended_at(conn, complaint_id: UUID) -> datetime | None:
-    return await conn.fetchval("SELECT first_suspended_at FROM complaints WHERE id = $1", complaint_id)
 
 
 async def standing_suspensions(conn, tender_id: UUID) -> tuple[int, datetime | None]:

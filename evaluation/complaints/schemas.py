@@ -85,6 +85,7 @@ class Complaint(msgspec.Struct, kw_only=True):
     suspend_reason: str | None
     # government procurement: when the order lapses by law (30 days from the complaint's first order)
     suspension_ends_at: datetime | None = None
+    first_suspended_at: datetime | None = None     # the complaint's first order: the 30 days count from it
     withdraw_requested_at: datetime | None = None  # Bidding Law, after acceptance: waiting for the authority
     withdraw_reason: str | None = None
     withdraw_refused_at: datetime | None = None

@@ -331,7 +331,7 @@ async def suspend_tender(conn: asyncpg.Connection, clock: Clock, complaint_id: U
     tender = await tenders.lock_tender(conn, c.tender_id)
     ends_at = None
     if c.regime == "gov_procurement":
-        ends_at = (await repo.first_suspended_at(conn, complaint_id) or now) + GP_SUSPENSION_LIMIT
+        ends_at = (c.first_suspended_at or now) + GP_SUSPENSION_LIMIT
         if ends_at <= now:
             raise SuspensionLimitReached(
                 "a procurement is suspended for 30 days at most (政府采购法 第五十七条); this complaint's first order "

@@ -19,7 +19,6 @@ from uuid import UUID
 from trading.bids import cthash
 from trading.blobs import BlobStore
 
-BLOCK = 1024 * 1024
 _MAX_HASHERS = 4096
 # upload id → (offset hashed so far, running hash). Only an optimisation: correctness never depends on it.
 _hashers: OrderedDict[UUID, tuple[int, cthash.Hasher]] = OrderedDict()

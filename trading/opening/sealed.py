@@ -74,10 +74,6 @@ def _put_derived(blobs: BlobStore, read) -> tuple[str, int]:
         raise
 
 
-def _ct_root_file(path: Path) -> str:
-    return cthash.hash_file(path)[0].hex()
-
-
 def _hash_only(read) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
@@ -125,7 +121,7 @@ def decrypt_bid_files(blobs: BlobStore, manifest: sealing.Manifest, dek: bytes, 
             except sealing.PayloadCorrupt as exc:
                 # Attribution (电子招标投标办法 第三十一条): if the stored blob is what the bidder signed, the payload
                 # is the bidder's fault; if not, the platform's storage failed.
-                if _ct_root_file(ct_path) != _hex(manifest.ct_root):
+                if cthash.hash_file(ct_path)[0].hex() != _hex(manifest.ct_root):
                     return OpenedFiles(ok=False, cause="ciphertext_corrupt", dek=dek,
                                        detail="the stored ciphertext no longer matches the manifest's ct_root")
                 return OpenedFiles(ok=False, cause="payload_undecryptable", detail=str(exc), dek=dek)
